@@ -1,0 +1,68 @@
+# servegate: `make report` runs the main job, `make test` the test suite. `make help` lists all.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+# A recipe that fails never leaves an output that looks done.
+.DELETE_ON_ERROR:
+
+PYTHON ?= python3
+ENGINE ?= cpu
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.setup-$(ENGINE).stamp
+PARAMS ?= params/cpu_default.yaml
+MANIFEST ?= data/models/smollm2-135m-instruct.json
+PYTEST_ARGS ?=
+
+.PHONY: help setup system model report test test-fast lint format lab bench aggregate quarterly verify lock clean
+
+help: ## list the targets
+	@echo "servegate — quick start: make report (main job), make test (test suite)"
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@echo "variables: ENGINE=cpu|gpu  PARAMS=params/X.yaml  PYTHON=python3.11"
+
+$(STAMP): requirements.txt requirements-engine-$(ENGINE).txt $(wildcard requirements-lock-$(ENGINE).txt) pyproject.toml scripts/setup_env.sh
+	PYTHON=$(PYTHON) VENV=$(VENV) scripts/setup_env.sh $(ENGINE)
+	@touch $@
+
+setup: $(STAMP) ## build .venv (pinned, plain pip) and the system packages; a second run does nothing
+	@scripts/setup_system.sh
+	@echo "setup: $(VENV) is up to date with the $(ENGINE) requirements"
+
+system: ## install chromium and poppler-utils with apt-get (root) for the PDF report
+	@scripts/setup_system.sh
+
+model: setup ## build or verify the embedded SmolLM2 model folder against its manifest
+	$(PY) -m servegate.cli model ensure --manifest $(MANIFEST)
+
+report: model ## main job; for now: start vLLM, answer one prompt, stop (report pipeline pending)
+	$(PY) -m servegate.cli smoke --params $(PARAMS)
+	@echo "report: NOT RENDERED — the benchmark, aggregation and decision report (issues #3, #4)"
+	@echo "report: are not built yet; this run only proved that the local vLLM server starts,"
+	@echo "report: answers and stops. No file was written to reports/."
+
+test: model ## set up and run the whole test suite (unit, integration with real vLLM)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: setup ## the unit tests only (seconds); an empty selection (pytest exit 5) is not a failure
+	$(PY) -m pytest -m "not vllm and not slow" $(PYTEST_ARGS) || [ $$? -eq 5 ]
+
+lint: setup ## ruff check and format check
+	$(PY) -m ruff check lib tests
+	$(PY) -m ruff format --check lib tests
+
+format: setup ## ruff format and autofix
+	$(PY) -m ruff format lib tests
+	$(PY) -m ruff check --fix lib tests
+
+lab: model ## open JupyterLab on the notebooks
+	$(VENV)/bin/jupyter lab notebooks/
+
+bench aggregate quarterly verify: ## (not built yet: see the open issues)
+	@echo "make $@: not built yet (issues #3, #4, #6); nothing was run" >&2; exit 2
+
+lock: setup ## re-resolve requirements-lock-cpu.txt from the current .venv
+	@{ head -3 requirements-lock-cpu.txt; $(PY) -m pip freeze --exclude-editable | grep -v '^servegate'; } > requirements-lock-cpu.txt.tmp
+	@mv requirements-lock-cpu.txt.tmp requirements-lock-cpu.txt
+
+clean: ## remove .venv, built model folders and caches (never results, history or reports)
+	rm -rf $(VENV) data/models/*/ data/models/.cache logs .pytest_cache .ruff_cache

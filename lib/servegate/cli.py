@@ -1,0 +1,124 @@
+"""The ``servegate`` command: each subcommand parses its flags and makes one library call."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from servegate.errors import ServegateError
+
+__all__ = ["main"]
+
+DEFAULT_MANIFEST = Path("data/models/smollm2-135m-instruct.json")
+DEFAULT_PARAMS = Path("params/cpu_default.yaml")
+
+
+def _cmd_model(args: argparse.Namespace) -> int:
+    from servegate.model_artifact import build_model, ensure_model, load_manifest, verify_model_dir
+
+    if args.action == "verify":
+        manifest = load_manifest(args.manifest)
+        folder = manifest.output_dir(args.manifest.parent)
+        verify_model_dir(folder, manifest)
+        print(f"model: {folder} matches {args.manifest} ({len(manifest.outputs)} files)")
+    elif args.action == "build" and (args.force or args.update_manifest):
+        folder = build_model(args.manifest, update_manifest=args.update_manifest)
+        print(f"model: built {folder}")
+    else:
+        folder, done = ensure_model(args.manifest)
+        print(f"model: {folder} {done} against {args.manifest}")
+    return 0
+
+
+def _server_config(params_path: Path, overrides: dict[str, object]):  # -> ServerConfig
+    from servegate.params import load_params_file
+    from servegate.server import ServerConfig
+
+    params = load_params_file(params_path)
+    settings = dict(params.get("server") or {})
+    settings.setdefault("model", params.get("model_path"))
+    settings.setdefault("served_model_name", params.get("model", "smollm2"))
+    settings.update({k: v for k, v in overrides.items() if v is not None})
+    return ServerConfig.from_params(settings)
+
+
+def _cmd_smoke(args: argparse.Namespace) -> int:
+    from servegate.server import VLLMServer
+
+    config = _server_config(args.params, {"port": args.port, "log_path": args.log})
+    with VLLMServer(config) as server:
+        story = server.story()
+        reply = server.chat(args.prompt, max_tokens=32)
+        metrics = server.metrics_snapshot()
+    print(
+        f"vLLM ({story['engine']} build) was ready after {story['startup_s']:.1f} s "
+        f"on {story['base_url']}"
+    )
+    print(f"prompt: {args.prompt}\nanswer: {reply.text.strip()}")
+    print(
+        f"usage: {reply.prompt_tokens} prompt + {reply.completion_tokens} completion tokens "
+        f"in {reply.latency_ms:.0f} ms"
+    )
+    if metrics is not None:
+        print(f"/metrics: {metrics.get('vllm:generation_tokens_total')} generation tokens counted")
+    print(f"server stopped (exit code {server.exit_code}); log: {story['log_path']}")
+    return 0
+
+
+def _cmd_env(args: argparse.Namespace) -> int:
+    from servegate.environment import collect_environment
+
+    print(json.dumps(collect_environment(), indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="servegate", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    model = sub.add_parser("model", help="build or verify the embedded model folder")
+    model.add_argument("action", choices=["ensure", "build", "verify"], nargs="?", default="ensure")
+    model.add_argument("--manifest", type=Path, default=DEFAULT_MANIFEST)
+    model.add_argument("--force", action="store_true", help="rebuild even if the folder verifies")
+    model.add_argument(
+        "--update-manifest",
+        action="store_true",
+        help="accept the bytes this build produces and rewrite the manifest (maintainers)",
+    )
+    model.set_defaults(func=_cmd_model)
+
+    smoke = sub.add_parser("smoke", help="start vLLM, answer one prompt, read /metrics, stop")
+    smoke.add_argument("--params", type=Path, default=DEFAULT_PARAMS)
+    smoke.add_argument("--port", type=int, default=None)
+    smoke.add_argument("--log", type=Path, default=None, help="server log file")
+    smoke.add_argument("--prompt", default="What is the capital of France?")
+    smoke.set_defaults(func=_cmd_smoke)
+
+    env = sub.add_parser("env", help="print the hardware and runtime manifest as JSON")
+    env.set_defaults(func=_cmd_env)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.func(args))
+    except ServegateError as exc:
+        print(f"servegate: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("servegate: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

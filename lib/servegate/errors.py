@@ -1,0 +1,83 @@
+"""The exception hierarchy: one base, subclasses named for the condition.
+
+Every message names the bad value, what was expected, and the fix, so a user reading
+one line in a terminal or a notebook knows what to do next.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "ModelArtifactError",
+    "PortInUseError",
+    "ServegateError",
+    "ServerCrashError",
+    "ServerError",
+    "ServerHangError",
+    "ServerOOMError",
+    "ServerStartError",
+    "SignalInterrupt",
+]
+
+
+class ServegateError(Exception):
+    """Base of every error servegate raises on purpose."""
+
+
+class ConfigError(ServegateError, ValueError):
+    """A parameter or parameter file is invalid (unknown key, wrong type, bad value)."""
+
+
+class ModelArtifactError(ServegateError):
+    """A model folder is missing, incomplete, or differs from its manifest."""
+
+
+class PortInUseError(ServegateError):
+    """The port asked for is already taken by another process."""
+
+
+class ServerError(ServegateError):
+    """A vLLM server failed. ``kind`` classifies it; ``log_tail`` holds its last log lines."""
+
+    kind = "error"
+
+    def __init__(self, message: str, *, log_path: str | None = None, log_tail: str = "") -> None:
+        super().__init__(message)
+        self.log_path = log_path
+        self.log_tail = log_tail
+
+
+class ServerStartError(ServerError):
+    """The server exited during start-up for a reason other than memory."""
+
+    kind = "start_failed"
+
+
+class ServerOOMError(ServerStartError):
+    """The server ran out of memory (host RAM, GPU memory, or KV cache too small)."""
+
+    kind = "oom"
+
+
+class ServerHangError(ServerError):
+    """The server did not answer ``/health`` within the time-out."""
+
+    kind = "hang"
+
+
+class ServerCrashError(ServerError):
+    """The server process exited after it had become healthy."""
+
+    kind = "crash"
+
+
+class SignalInterrupt(KeyboardInterrupt):
+    """SIGTERM or SIGHUP turned into an interrupt, so ``with`` blocks clean up as on Ctrl-C.
+
+    A ``KeyboardInterrupt`` (not an ``Exception``) so that code catching ``Exception`` cannot
+    swallow a request to stop; ``signum`` says which signal arrived.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"received signal {signum}")
+        self.signum = signum

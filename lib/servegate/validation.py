@@ -1,0 +1,33 @@
+"""Turn pydantic validation errors into one ``ConfigError`` that names each field and the fix."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from servegate.errors import ConfigError
+
+__all__ = ["validate_params"]
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate_params(model: type[M], data: Mapping[str, Any], *, what: str) -> M:
+    """Validate ``data`` into ``model``; raise ``ConfigError`` listing every problem.
+
+    :param what: how the user knows these parameters, e.g. ``"vLLM server parameters"``.
+    """
+    try:
+        return model.model_validate(dict(data))
+    except ValidationError as exc:
+        known = ", ".join(sorted(model.model_fields))
+        problems = []
+        for err in exc.errors():
+            field = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            if err["type"] == "extra_forbidden":
+                problems.append(f"unknown parameter {field!r} (known: {known})")
+            else:
+                problems.append(f"{field}: {err['msg']}, got {err.get('input')!r}")
+        raise ConfigError(f"invalid {what}: " + "; ".join(problems)) from None

@@ -1,0 +1,63 @@
+"""One real vLLM CPU server for the whole session, started from the embedded model."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+from servegate.environment import vllm_distribution
+from servegate.model_artifact import ensure_model
+from servegate.server import ServerConfig, VLLMServer
+
+from tests.conftest import REPO
+
+MANIFEST = REPO / "data/models/smollm2-135m-instruct.json"
+
+
+@pytest.fixture(scope="session")
+def built_model() -> Path:
+    """The embedded model folder, verified against its manifest (built if missing)."""
+    folder, _ = ensure_model(MANIFEST)
+    return folder
+
+
+def _require_vllm() -> None:
+    if vllm_distribution() is None:
+        pytest.fail("vLLM is not installed in this environment; run `make setup` first")
+
+
+def server_config(model: Path, log_dir: Path, **overrides: object) -> ServerConfig:
+    """The test servers' settings: small KV cache, no progress bar, one warm-up request."""
+    settings: dict[str, object] = {
+        "model": model,
+        "log_path": log_dir / "vllm.log",
+        "kv_cache_space_gib": 1,
+        "max_model_len": 2048,
+        "warmup_requests": 1,
+        "progress": False,
+    }
+    settings.update(overrides)
+    return ServerConfig.from_params(settings)
+
+
+@pytest.fixture(scope="session")
+def vllm_server(
+    built_model: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[VLLMServer]:
+    """The shared server. Teardown stops it and fails if any of its processes is left."""
+    _require_vllm()
+    log_dir = tmp_path_factory.mktemp("vllm-shared")
+    server = VLLMServer(server_config(built_model, log_dir))
+    server.start()
+    assert server.process is not None
+    family = [
+        psutil.Process(server.process.pid),
+        *psutil.Process(server.process.pid).children(recursive=True),
+    ]
+    yield server
+    server.stop()
+    _, alive = psutil.wait_procs(family, timeout=10)
+    left = [p.pid for p in alive if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert not left, f"vLLM processes left after stop(): {left}"

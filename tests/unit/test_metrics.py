@@ -1,0 +1,46 @@
+"""Parsing vLLM's /metrics (fixture captured from the real vLLM 0.32.0 CPU server)."""
+
+from __future__ import annotations
+
+import pytest
+from servegate.metrics import KEY_VLLM_METRICS, parse_metrics
+
+from tests.conftest import FIXTURES
+
+
+def test_real_vllm_metrics_parse_and_sum_over_identity_labels() -> None:
+    snap = parse_metrics((FIXTURES / "vllm_metrics.txt").read_text(), taken_at=1.0)
+    assert snap.taken_at == 1.0
+    assert snap.get("vllm:generation_tokens_total") == 16.0
+    assert snap.get("vllm:num_requests_running") == 0.0
+    assert snap.get("vllm:time_to_first_token_seconds_count") == 1.0
+    # histogram buckets keep their `le` label
+    assert 'vllm:time_to_first_token_seconds_bucket{le="+Inf"}' in snap.samples
+    values = snap.key_values()
+    assert set(values) == set(KEY_VLLM_METRICS)
+    assert values["vllm:kv_cache_usage_perc"] == 0.0
+
+
+def test_labels_other_than_identity_are_kept_apart() -> None:
+    text = (
+        "# TYPE vllm:request_success counter\n"
+        'vllm:request_success_total{engine="0",finished_reason="stop",model_name="m"} 3\n'
+        'vllm:request_success_total{engine="0",finished_reason="length",model_name="m"} 4\n'
+        'vllm:request_success_total{engine="1",finished_reason="length",model_name="m"} 1\n'
+    )
+    snap = parse_metrics(text)
+    assert snap.get("vllm:request_success_total") == 8
+    assert snap.samples['vllm:request_success_total{finished_reason="length"}'] == 5
+
+
+def test_delta_and_absent_series() -> None:
+    before = parse_metrics("# TYPE a counter\na_total 2\n")
+    after = parse_metrics("# TYPE a counter\na_total 7\n")
+    assert after.delta(before, "a_total") == 5
+    assert after.get("missing") is None
+    assert after.delta(before, "missing") is None
+
+
+def test_text_that_is_not_prometheus_is_an_error() -> None:
+    with pytest.raises(ValueError):
+        parse_metrics("<html>not metrics</html>\n")

@@ -1,0 +1,102 @@
+"""No orphan processes: the orphan guard and signal handling, with real processes (no vLLM)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+
+def _wait_until(predicate, timeout_s: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def test_a_guarded_child_dies_when_its_parent_is_killed(tmp_path: Path) -> None:
+    """SIGKILL cannot be caught, so only PR_SET_PDEATHSIG can stop the server in that case."""
+    pid_file = tmp_path / "child.pid"
+    parent_code = textwrap.dedent(
+        f"""
+        import os, subprocess, sys, time
+        child = subprocess.Popen([sys.executable, "-m", "servegate._orphan_guard",
+                                  str(os.getpid()), "sleep", "300"])
+        open({str(pid_file)!r}, "w").write(str(child.pid))
+        time.sleep(300)
+        """
+    )
+    parent = subprocess.Popen([sys.executable, "-c", parent_code])
+    try:
+        assert _wait_until(lambda: pid_file.exists() and pid_file.read_text().strip() != "")
+        child_pid = int(pid_file.read_text())
+        # wait for the guard to exec into sleep
+        assert _wait_until(
+            lambda: _alive(child_pid) and psutil.Process(child_pid).name() == "sleep"
+        )
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+        assert _wait_until(lambda: not _alive(child_pid)), "child outlived its SIGKILLed parent"
+    finally:
+        parent.kill()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_termination_signals_unwind_like_ctrl_c(tmp_path: Path, sig: int) -> None:
+    marker = tmp_path / "cleaned"
+    code = textwrap.dedent(
+        f"""
+        import time
+        from servegate.server import handle_termination
+        from servegate.errors import SignalInterrupt
+        try:
+            with handle_termination():
+                print("ready", flush=True)
+                time.sleep(30)
+        except SignalInterrupt as exc:
+            open({str(marker)!r}, "w").write(str(exc.signum))
+            raise SystemExit(3)
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    proc.send_signal(sig)
+    assert proc.wait(timeout=10) == 3
+    assert marker.read_text() == str(int(sig))
+
+
+def test_previous_handlers_come_back_after_the_block() -> None:
+    from servegate.server import handle_termination
+
+    before = signal.getsignal(signal.SIGTERM)
+    with handle_termination():
+        assert signal.getsignal(signal.SIGTERM) is not before
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_orphan_guard_refuses_when_parent_already_gone() -> None:
+    # A parent pid that is not ours: the guard must not start an unwatched server.
+    proc = subprocess.run(
+        [sys.executable, "-m", "servegate._orphan_guard", str(os.getpid() + 999_999), "true"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert proc.returncode != 0
+    assert "exited before the server started" in proc.stderr

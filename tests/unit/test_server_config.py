@@ -1,0 +1,143 @@
+"""ServerConfig validation, command building and start-failure classification (no vLLM started)."""
+
+from __future__ import annotations
+
+import signal
+import socket
+from pathlib import Path
+
+import pytest
+from servegate.errors import ConfigError, PortInUseError
+from servegate.server import (
+    ServerConfig,
+    VLLMServer,
+    build_command,
+    classify_start_failure,
+    find_free_port,
+)
+
+
+def test_unknown_parameter_is_named_with_the_known_ones() -> None:
+    with pytest.raises(
+        ConfigError, match=r"unknown parameter 'max_num_seq' \(known: .*max_num_seqs"
+    ):
+        ServerConfig.from_params({"model": "m", "max_num_seq": 8})
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"model": "m", "port": 0}, "port"),
+        ({"model": "m", "port": 70000}, "port"),
+        ({"model": "m", "max_model_len": -1}, "max_model_len"),
+        ({"model": "m", "gpu_memory_utilization": 1.5}, "gpu_memory_utilization"),
+        ({"model": "m", "warmup_requests": "two"}, "warmup_requests"),
+        ({}, "model"),
+    ],
+)
+def test_bad_values_name_the_field_and_value(params: dict, field: str) -> None:
+    with pytest.raises(ConfigError, match=rf"invalid vLLM server parameters: {field}: "):
+        ServerConfig.from_params(params)
+
+
+def test_cpu_command_sets_kv_cache_env_and_offline_mode() -> None:
+    cfg = ServerConfig(model=Path("data/models/x"), max_num_seqs=16, kv_cache_space_gib=3)
+    argv, env = build_command(cfg, "cpu", 8123)
+    assert argv[1:3] == ["-m", "vllm.entrypoints.openai.api_server"]
+    assert argv[argv.index("--port") + 1] == "8123"
+    assert argv[argv.index("--host") + 1] == "127.0.0.1"
+    assert argv[argv.index("--max-num-seqs") + 1] == "16"
+    assert argv[argv.index("--dtype") + 1] == "float32"  # CPU_DTYPE: bf16 answers wrongly there
+    assert env["VLLM_CPU_KVCACHE_SPACE"] == "3"
+    assert env["HF_HUB_OFFLINE"] == "1"
+    assert "--gpu-memory-utilization" not in argv
+
+
+def test_gpu_command_uses_gpu_flags_not_cpu_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("VLLM_CPU_KVCACHE_SPACE", raising=False)
+    cfg = ServerConfig(
+        model=Path("m"),
+        gpu_memory_utilization=0.85,
+        quantization="awq",
+        enforce_eager=True,
+        extra_args=["--enable-prefix-caching"],
+    )
+    argv, env = build_command(cfg, "cuda", 8000)
+    assert argv[argv.index("--gpu-memory-utilization") + 1] == "0.85"
+    assert argv[argv.index("--dtype") + 1] == "auto"
+    assert argv[argv.index("--quantization") + 1] == "awq"
+    assert "--enforce-eager" in argv and argv[-1] == "--enable-prefix-caching"
+    assert "VLLM_CPU_KVCACHE_SPACE" not in env
+
+
+def test_memory_flag_for_the_wrong_engine_is_refused() -> None:
+    with pytest.raises(ConfigError, match="gpu_memory_utilization applies to a GPU vLLM only"):
+        build_command(ServerConfig(model=Path("m"), gpu_memory_utilization=0.9), "cpu", 1)
+    with pytest.raises(ConfigError, match="kv_cache_space_gib applies to vLLM's CPU build only"):
+        build_command(ServerConfig(model=Path("m"), kv_cache_space_gib=4), "cuda", 1)
+
+
+@pytest.mark.parametrize(
+    ("log", "code", "kind", "evidence"),
+    [
+        (
+            "INFO loading\nValueError: To serve at least one request with the models's max seq len "
+            "(8192), (0.19 GiB KV cache is needed, which is larger than the available KV cache "
+            "memory (0.01 GiB).\n",
+            1,
+            "oom",
+            "larger than the available KV cache memory",
+        ),
+        (
+            "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB\n",
+            1,
+            "oom",
+            "CUDA out of memory",
+        ),
+        (
+            "RuntimeError: [enforce fail] Cannot allocate memory\n",
+            1,
+            "oom",
+            "Cannot allocate memory",
+        ),
+        (
+            "(Worker pid=1) ERROR ValueError: Available memory on node 0 (8.23/10.84 GiB) on kv "
+            "cache allocation is less than requested memory for kv (96.0 GiB). Decrease "
+            "--kv-cache-memory-bytes, VLLM_CPU_KVCACHE_SPACE\n",
+            1,
+            "oom",
+            "less than requested memory for kv (96.0 GiB)",
+        ),
+        ("INFO loading weights\n", -signal.SIGKILL, "oom", "OOM killer"),
+        (
+            "usage: api_server.py [-h]\napi_server.py: error: unrecognized arguments: --nope\n",
+            2,
+            "start_failed",
+            "unrecognized arguments: --nope",
+        ),
+        ("", 1, "start_failed", "exit code 1, empty log"),
+    ],
+)
+def test_start_failures_are_classified_with_evidence(
+    log: str, code: int, kind: str, evidence: str
+) -> None:
+    failure = classify_start_failure(log, code)
+    assert failure.kind == kind
+    assert evidence in failure.evidence
+
+
+def test_port_in_use_is_refused_before_anything_starts(fake_model_dir: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        server = VLLMServer(ServerConfig(model=fake_model_dir, port=port))
+        with pytest.raises(PortInUseError, match=rf"port {port} on 127.0.0.1 is already in use"):
+            server.start()
+    assert server.process is None
+
+
+def test_find_free_port_gives_a_bindable_port() -> None:
+    port = find_free_port()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", port))
