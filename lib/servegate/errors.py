@@ -10,6 +10,7 @@ __all__ = [
     "ConfigError",
     "ModelArtifactError",
     "PortInUseError",
+    "PromptFileError",
     "ServegateError",
     "ServerCrashError",
     "ServerError",
@@ -17,6 +18,7 @@ __all__ = [
     "ServerOOMError",
     "ServerStartError",
     "SignalInterrupt",
+    "StatsInputError",
 ]
 
 
@@ -28,8 +30,31 @@ class ConfigError(ServegateError, ValueError):
     """A parameter or parameter file is invalid (unknown key, wrong type, bad value)."""
 
 
+class StatsInputError(ServegateError, ValueError):
+    """A sample or argument handed to the statistics is invalid.
+
+    For example a NaN or negative latency, ``q`` or ``confidence`` out of range, or per-request
+    arrays of different lengths. A ``ValueError`` too, so generic callers can catch it as one.
+    """
+
+
 class ModelArtifactError(ServegateError):
     """A model folder is missing, incomplete, or differs from its manifest."""
+
+
+class PromptFileError(ServegateError):
+    """A prompt set file is missing, empty, or has a bad line.
+
+    ``path`` names the file; ``problems`` lists each bad line as a ``(line_number, reason)``
+    pair, 1-based, and is empty when the file as a whole is the problem (missing, no prompts).
+    """
+
+    def __init__(
+        self, message: str, *, path: str, problems: tuple[tuple[int, str], ...] = ()
+    ) -> None:
+        super().__init__(message)
+        self.path = path
+        self.problems = problems
 
 
 class PortInUseError(ServegateError):
