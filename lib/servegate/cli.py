@@ -75,6 +75,32 @@ def _cmd_env(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from servegate.calibration import calibration_config_from_flags, serve
+
+    config = calibration_config_from_flags(
+        seed=args.seed,
+        ttft_ms=args.ttft_ms,
+        itl_ms=args.itl_ms,
+        tokens=args.tokens,
+        p_http_429=args.p_429,
+        p_http_500=args.p_500,
+        p_stall=args.p_stall,
+        p_cut=args.p_cut,
+        p_empty=args.p_empty,
+    )
+    serve(
+        config,
+        args.host,
+        args.port,
+        args.truth,
+        on_ready=lambda url: print(
+            f"calibration server on {url} (model {config.model!r}); Ctrl-C stops it", flush=True
+        ),
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="servegate", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
@@ -97,6 +123,21 @@ def build_parser() -> argparse.ArgumentParser:
     smoke.add_argument("--log", type=Path, default=None, help="server log file")
     smoke.add_argument("--prompt", default="What is the capital of France?")
     smoke.set_defaults(func=_cmd_smoke)
+
+    cal = sub.add_parser(
+        "calibrate",
+        help="run the scripted calibration server in the foreground (to check a client's timings)",
+    )
+    cal.add_argument("--port", type=int, default=8100)
+    cal.add_argument("--host", default="127.0.0.1")
+    cal.add_argument("--seed", type=int, default=1)
+    cal.add_argument("--ttft-ms", type=float, default=200.0, help="time to first token, ms")
+    cal.add_argument("--itl-ms", type=float, default=40.0, help="gap between tokens, ms")
+    cal.add_argument("--tokens", default="32:128", help="output tokens, MIN:MAX (uniform)")
+    for flag in ("429", "500", "stall", "cut", "empty"):
+        cal.add_argument(f"--p-{flag}", type=float, default=0.0, help=f"{flag} fault rate")
+    cal.add_argument("--truth", type=Path, default=None, help="append the truth log (JSONL) here")
+    cal.set_defaults(func=_cmd_calibrate)
 
     env = sub.add_parser("env", help="print the hardware and runtime manifest as JSON")
     env.set_defaults(func=_cmd_env)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import tempfile
 from collections.abc import Iterator
@@ -11,7 +12,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
 
-__all__ = ["atomic_path", "atomic_write_json", "atomic_write_text", "copy_stream", "sha256_file"]
+__all__ = [
+    "atomic_path",
+    "atomic_write_json",
+    "atomic_write_text",
+    "copy_stream",
+    "json_safe",
+    "sha256_file",
+]
 
 _CHUNK = 1 << 20
 
@@ -58,9 +66,29 @@ def atomic_write_text(target: str | os.PathLike[str], text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
+def json_safe(obj: Any) -> Any:
+    """``obj`` with non-finite floats made strict-JSON: +-inf -> ``"inf"``/``"-inf"``, NaN -> None.
+
+    A latency percentile that lands among failed requests is +inf ("worse than the time-out");
+    it must survive a round trip through JSON readers that reject ``Infinity``.
+    """
+    if isinstance(obj, float):
+        if math.isnan(obj):
+            return None
+        if math.isinf(obj):
+            return "inf" if obj > 0 else "-inf"
+        return obj
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [json_safe(v) for v in obj]
+    return obj
+
+
 def atomic_write_json(target: str | os.PathLike[str], obj: Any) -> None:
-    """Write ``obj`` as indented, key-sorted JSON to ``target`` atomically."""
-    atomic_write_text(target, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+    """Write ``obj`` as indented, key-sorted, strict JSON (see ``json_safe``) atomically."""
+    text = json.dumps(json_safe(obj), indent=2, sort_keys=True, default=str, allow_nan=False)
+    atomic_write_text(target, text + "\n")
 
 
 def copy_stream(src: BinaryIO, dst: BinaryIO) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -12,6 +13,9 @@ from servegate.errors import ConfigError
 __all__ = ["validate_params"]
 
 M = TypeVar("M", bound=BaseModel)
+
+# Fields whose values are never echoed back in an error message.
+_SECRET = re.compile(r"key|token|secret|password|auth", re.IGNORECASE)
 
 
 def validate_params(model: type[M], data: Mapping[str, Any], *, what: str) -> M:
@@ -28,6 +32,8 @@ def validate_params(model: type[M], data: Mapping[str, Any], *, what: str) -> M:
             field = ".".join(str(p) for p in err["loc"]) or "(top level)"
             if err["type"] == "extra_forbidden":
                 problems.append(f"unknown parameter {field!r} (known: {known})")
+            elif _SECRET.search(field):
+                problems.append(f"{field}: {err['msg']} (value not shown: it may be a secret)")
             else:
                 problems.append(f"{field}: {err['msg']}, got {err.get('input')!r}")
         raise ConfigError(f"invalid {what}: " + "; ".join(problems)) from None

@@ -6,9 +6,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from servegate.fsutil import sha256_file
 from servegate.model_artifact import MANIFEST_IN_FOLDER, build_model, load_manifest
-
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import psutil
 import pytest
+
 from servegate.errors import ServerHangError, ServerOOMError, ServerStartError
 from servegate.server import VLLMServer
-
 from tests.integration.conftest import server_config
 
 pytestmark = pytest.mark.vllm

@@ -6,6 +6,7 @@ import json
 
 import httpx
 import pytest
+
 from servegate.endpoint import attach
 from servegate.errors import ConfigError
 from servegate.server import VLLMServer

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from servegate.cli import main
 from servegate.errors import ModelArtifactError
 from servegate.server import ServerConfig, VLLMServer

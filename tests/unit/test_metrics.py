@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from servegate.metrics import KEY_VLLM_METRICS, parse_metrics
 
+from servegate.metrics import KEY_VLLM_METRICS, parse_metrics
 from tests.conftest import FIXTURES
 
 

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from servegate.errors import ModelArtifactError
 from servegate.fsutil import sha256_file
 from servegate.model_artifact import (

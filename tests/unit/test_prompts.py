@@ -9,6 +9,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+
 from servegate.errors import ConfigError, PromptFileError
 from servegate.fsutil import sha256_file
 from servegate.prompts import Prompt, PromptSet, load_prompts

@@ -7,14 +7,11 @@ import socket
 from pathlib import Path
 
 import pytest
+
 from servegate.errors import ConfigError, PortInUseError
-from servegate.server import (
-    ServerConfig,
-    VLLMServer,
-    build_command,
-    classify_start_failure,
-    find_free_port,
-)
+from servegate.failures import classify_start_failure
+from servegate.launch import ServerConfig, build_command, find_free_port
+from servegate.server import VLLMServer
 
 
 def test_unknown_parameter_is_named_with_the_known_ones() -> None:
@@ -141,3 +138,16 @@ def test_find_free_port_gives_a_bindable_port() -> None:
     port = find_free_port()
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", port))
+
+
+def test_a_secret_looking_field_is_never_echoed_in_errors() -> None:
+    from pydantic import BaseModel
+
+    from servegate.validation import validate_params
+
+    class P(BaseModel):
+        api_key: int
+
+    with pytest.raises(ConfigError) as info:
+        validate_params(P, {"api_key": "sk-canary-0123456789abcdef"}, what="p")
+    assert "sk-canary" not in str(info.value) and "value not shown" in str(info.value)

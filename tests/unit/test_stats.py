@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 from scipy import stats as sps
+
 from servegate.errors import StatsInputError
 from servegate.gates_rule import (
     Decision,

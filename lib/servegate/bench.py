@@ -1,0 +1,332 @@
+"""One benchmark run end to end: validate, pick the target, warm up, run the levels, record.
+
+``run_benchmark(params)`` is what ``notebooks/01_benchmark.ipynb`` and ``make bench`` call. It
+validates everything before a server starts or a file is written, launches or attaches to vLLM
+(or points at a hosted API), runs each load level with ``servegate.loadgen``, snapshots
+``/metrics`` around each level, and leaves a run folder (``servegate.runrecord``) whose
+``run.json`` says how the run ended: complete, interrupted, server_crashed, failed or skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from servegate.endpoint import Endpoint, attach, normalize_base_url, redact_url
+from servegate.environment import collect_environment
+from servegate.errors import ConfigError, ServerCrashError, ServerError
+from servegate.fsutil import sha256_file
+from servegate.loadgen import ChatTarget, LevelResult, LevelSpec, LoadGenerator
+from servegate.prompts import load_prompts
+from servegate.runrecord import RunWriter, new_run_id
+from servegate.schema import SERVER_LOG
+from servegate.server import ServerConfig, VLLMServer, handle_termination
+from servegate.summary import summarize_level
+from servegate.validation import validate_params
+
+__all__ = ["BenchmarkParams", "RunResult", "run_benchmark"]
+
+log = logging.getLogger(__name__)
+
+OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
+
+
+class BenchmarkParams(BaseModel):
+    """The parameters of ``notebooks/01_benchmark.ipynb`` (DESIGN.md), validated."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    backend: Literal["vllm", "openai"] = "vllm"
+    base_url: str = Field("", description='"" = launch vLLM (vllm) or the OpenAI default (openai)')
+    model: str = Field("smollm2", min_length=1, description="model name as the server serves it")
+    model_path: str = Field("data/models/smollm2-135m-instruct", description="folder vLLM loads")
+    server: dict[str, Any] = Field(default_factory=dict, description="ServerConfig settings")
+    prompts: str = "data/prompts/interactive_v1.jsonl"
+    n_prompts: int | None = Field(500, description="prompts per level (None = all)")
+    concurrency: list[int] = Field(default_factory=lambda: [1, 8])
+    baseline_prompts: int | None = Field(32, description="prompts at concurrency 1")
+    request_rate: float | None = Field(None, description="req/s, Poisson open loop; None = closed")
+    max_tokens: int | None = Field(None, description="cap on each prompt's own max_tokens")
+    temperature: float = Field(0.0, ge=0, le=2)
+    timeout_s: float = Field(60.0, gt=0)
+    results_dir: str = "eval/results"
+    run_label: str = "run"
+    seed: int = 42
+    warmup_requests: int = Field(4, ge=0)
+    gate_concurrency: int | None = Field(None, description="the level the gates judge")
+
+    @field_validator("concurrency")
+    @classmethod
+    def _positive_levels(cls, value: list[int]) -> list[int]:
+        if not value or any(c <= 0 for c in value):
+            raise ValueError(
+                f"`concurrency` must list positive integers, got {value}; use e.g. [1, 8]"
+            )
+        return sorted(set(value))
+
+    @model_validator(mode="after")
+    def _consistent(self) -> BenchmarkParams:
+        for name in ("n_prompts", "baseline_prompts", "max_tokens"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ValueError(f"`{name}` must be a positive integer or null, got {value}")
+        if self.request_rate is not None and self.request_rate <= 0:
+            raise ValueError(f"`request_rate` must be > 0 req/s or null, got {self.request_rate}")
+        if self.request_rate is not None and self.n_prompts is None:
+            raise ValueError("`request_rate` needs `n_prompts`: how many requests to send")
+        if self.base_url:
+            normalize_base_url(self.base_url)
+        return self
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Where a run landed and how it ended."""
+
+    run_id: str
+    run_dir: Path
+    state: str
+    record: dict[str, Any]
+
+
+def _levels(params: BenchmarkParams, prompts: list[Any]) -> list[LevelSpec]:
+    main = prompts[: params.n_prompts] if params.n_prompts else prompts
+    levels = []
+    for c in params.concurrency:
+        if c == 1:
+            base = prompts[: params.baseline_prompts] if params.baseline_prompts else main
+            levels.append(LevelSpec(prompts=base, concurrency=1))
+        elif params.request_rate is None:
+            levels.append(LevelSpec(prompts=main, concurrency=c))
+    if params.request_rate is not None:
+        levels.append(
+            LevelSpec(
+                prompts=main, request_rate=params.request_rate, max_inflight=max(params.concurrency)
+            )
+        )
+    return levels
+
+
+def _run_async(factory: Callable[[asyncio.Event], Any]) -> Any:
+    """Run ``factory(abort_event)`` on a private event loop in a worker thread.
+
+    The same path serves terminals and Jupyter kernels (whose main thread already runs a loop).
+    If the caller is interrupted (Ctrl-C, SIGTERM), the abort event is set, the level cancels
+    its in-flight requests (recorded as ``cancelled``), and the interrupt is re-raised.
+    """
+    try:
+        import uvloop
+
+        new_loop = uvloop.new_event_loop
+    except ImportError:
+        new_loop = asyncio.new_event_loop
+    loop = new_loop()
+    abort = asyncio.Event()
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        asyncio.set_event_loop(loop)
+        try:
+            box["result"] = loop.run_until_complete(factory(abort))
+        except BaseException as exc:  # handed to the caller's thread
+            box["error"] = exc
+        finally:
+            loop.close()
+
+    thread = threading.Thread(target=work, name="servegate-loadgen", daemon=True)
+    thread.start()
+    try:
+        while thread.is_alive():
+            thread.join(0.2)
+    except BaseException:
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(abort.set)
+        thread.join(60)
+        raise
+    if "error" in box:
+        raise box["error"]
+    return box["result"]
+
+
+@contextlib.contextmanager
+def _target(
+    params: BenchmarkParams, writer: RunWriter, progress: bool
+) -> Iterator[tuple[Endpoint, VLLMServer | None]]:
+    if params.backend == "openai":
+        key = os.environ.get("OPENAI_API_KEY")
+        url = params.base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_DEFAULT_BASE_URL
+        yield attach(url, params.model, api_key=key), None
+    elif params.base_url:
+        yield attach(params.base_url, params.model, api_key=os.environ.get("VLLM_API_KEY")), None
+    else:
+        settings = {"model": params.model_path, "served_model_name": params.model, **params.server}
+        settings.setdefault("log_path", str(writer.dir / SERVER_LOG))
+        settings.setdefault("progress", progress)
+        config = ServerConfig.from_params(settings)
+        with VLLMServer(config) as server:
+            yield server, server
+
+
+def run_benchmark(params: BenchmarkParams | dict[str, Any], *, progress: bool = True) -> RunResult:
+    """Run a benchmark and leave its run folder; returns where it is and how it ended.
+
+    :raises ConfigError: for bad parameters or prompts, before anything is written.
+    """
+    if not isinstance(params, BenchmarkParams):
+        params = validate_params(BenchmarkParams, params, what="benchmark parameters")
+    prompt_set = load_prompts(params.prompts)
+    prompts = list(prompt_set.take(None))
+    for name in ("n_prompts", "baseline_prompts"):
+        wanted = getattr(params, name)
+        if wanted is not None and wanted > len(prompts):
+            raise ConfigError(
+                f"`{name}` is {wanted} but {params.prompts} holds {len(prompts)} prompts; "
+                f"use at most {len(prompts)}"
+            )
+    if params.backend == "openai" and not os.environ.get("OPENAI_API_KEY"):
+        return _skipped(params, "OPENAI_API_KEY is not set in the environment")
+
+    writer = RunWriter(params.results_dir, new_run_id(params.run_label, params.backend))
+    public = params.model_dump(mode="json")
+    public["base_url"] = redact_url(params.base_url) if params.base_url else ""
+    env = collect_environment()
+    writer.update(
+        params=public,
+        manifest={
+            **env,
+            "prompt_set": {
+                "path": params.prompts,
+                "sha256": prompt_set.sha256,
+                "n_prompts": len(prompts),
+            },
+            "model": _model_manifest(params),
+        },
+    )
+    state, extra = "failed", {}
+    server: VLLMServer | None = None
+    try:
+        with handle_termination(), _target(params, writer, progress) as (endpoint, server):
+            target = ChatTarget(
+                base_url=endpoint.base_url,
+                model=endpoint.model,
+                backend=params.backend,
+                api_key=endpoint.api_key,
+            )
+            writer.update(
+                target={"base_url": redact_url(endpoint.base_url), "model": endpoint.model}
+            )
+            if server is None and params.warmup_requests:
+                endpoint.warmup(params.warmup_requests)
+            state, extra = _run_levels(params, writer, endpoint, server, target, progress)
+    except KeyboardInterrupt as exc:
+        state, extra = "interrupted", {"interrupted_by": str(exc) or "KeyboardInterrupt"}
+        raise
+    except ServerError as exc:
+        state, extra = (
+            "failed",
+            {"error": str(exc), "error_kind": exc.kind, "log_tail": exc.log_tail},
+        )
+        raise
+    except Exception as exc:
+        state, extra = "failed", {"error": f"{type(exc).__name__}: {exc}"}
+        raise
+    finally:
+        if server is not None:
+            extra["server"] = server.story()
+        writer.close(state, **extra)
+    return RunResult(writer.run_id, writer.dir, state, writer.record)
+
+
+def _run_levels(params, writer, endpoint, server, target, progress) -> tuple[str, dict[str, Any]]:
+    gen = LoadGenerator(
+        target,
+        run_id=writer.run_id,
+        timeout_s=params.timeout_s,
+        temperature=params.temperature,
+        max_tokens_cap=params.max_tokens,
+        seed=params.seed,
+        on_record=writer.append,
+        progress=progress,
+    )
+    levels_out: list[dict[str, Any]] = []
+    for spec in _levels(params, list(load_prompts(params.prompts).take(None))):
+        before = endpoint.metrics_snapshot() if params.backend == "vllm" else None
+        result: LevelResult = _run_async(lambda abort, s=spec: _watched(gen, s, server, abort))
+        after = endpoint.metrics_snapshot() if params.backend == "vllm" else None
+        summary = summarize_level(result, timeout_s=params.timeout_s)
+        summary["metrics"] = _metrics_story(before, after)
+        levels_out.append(summary)
+        writer.update(levels=levels_out)
+        if server is not None:
+            try:
+                server.check()
+            except ServerCrashError as exc:
+                return "server_crashed", {"error": str(exc), "log_tail": exc.log_tail}
+    return "complete", {}
+
+
+async def _watched(
+    gen: LoadGenerator, spec: LevelSpec, server: VLLMServer | None, abort: asyncio.Event
+) -> LevelResult:
+    """Run a level; abort it if the server we own dies mid-level."""
+
+    async def watch() -> None:
+        while server is not None:
+            if not server.running:
+                abort.set()
+                return
+            await asyncio.sleep(0.5)
+
+    watcher = asyncio.ensure_future(watch())
+    try:
+        return await gen.run_level(spec, abort)
+    finally:
+        watcher.cancel()
+
+
+def _metrics_story(before, after) -> dict[str, Any] | None:
+    if before is None or after is None:
+        return None
+    counters = (
+        "vllm:num_preemptions_total",
+        "vllm:generation_tokens_total",
+        "vllm:prompt_tokens_total",
+        "vllm:request_success_total",
+    )
+    return {
+        "before": before.key_values(),
+        "after": after.key_values(),
+        "delta": {name: after.delta(before, name) for name in counters},
+    }
+
+
+def _model_manifest(params: BenchmarkParams) -> dict[str, Any]:
+    """Model identity: name, and for a local folder its manifest or weight hashes."""
+    info: dict[str, Any] = {"name": params.model}
+    if params.backend != "vllm" or params.base_url:
+        return info
+    folder = Path(params.model_path)
+    info["path"] = str(folder)
+    weights = sorted(folder.glob("*.safetensors"))
+    if weights:
+        info["weights"] = {p.name: sha256_file(p) for p in weights}
+        info["sha256"] = info["weights"][weights[0].name] if len(weights) == 1 else None
+    return info
+
+
+def _skipped(params: BenchmarkParams, reason: str) -> RunResult:
+    writer = RunWriter(params.results_dir, new_run_id(params.run_label, params.backend))
+    public = params.model_dump(mode="json")
+    public["base_url"] = redact_url(params.base_url) if params.base_url else ""
+    writer.close("skipped", params=public, skipped_reason=reason, levels=[])
+    log.warning("%s benchmark skipped: %s", params.backend, reason)
+    return RunResult(writer.run_id, writer.dir, "skipped", writer.record)

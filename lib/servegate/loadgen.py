@@ -1,0 +1,392 @@
+"""The load generator: a light asyncio streaming client for any OpenAI-compatible chat endpoint.
+
+Closed loop: ``concurrency`` workers; each takes the next prompt the moment its previous
+request ends (its slot's release is the request's due time). Open loop: Poisson arrivals at
+``request_rate`` from a seeded generator; each request is due at its scheduled time even if
+the client is late. Latencies are measured from the due time, so a client that falls behind
+shows up as latency (``queue_ms`` says how much), never as a lower rate.
+
+Streams are read as raw bytes with aiohttp, stamped with ``time.perf_counter()`` per network
+read, and parsed only after they end (see ``servegate.sse``). There are no retries: a retry
+would hide a failure and distort latency. Every request becomes a ``RequestRecord``, failures
+included, and is handed to ``on_record`` as soon as it finishes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import aiohttp
+import numpy as np
+
+from servegate.prompts import Prompt
+from servegate.sse import parse_sse
+
+__all__ = [
+    "ChatTarget",
+    "LevelResult",
+    "LevelSpec",
+    "LoadGenerator",
+    "RequestRecord",
+    "poisson_schedule",
+]
+
+_OOM_TEXT = re.compile(r"out of memory|OutOfMemory|Cannot allocate memory", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ChatTarget:
+    """Where requests go. The API key is sent as a bearer token and never shown or recorded."""
+
+    base_url: str
+    model: str
+    backend: str
+    api_key: str | None = field(default=None, repr=False)
+
+    def headers(self) -> dict[str, str]:
+        headers = {"Content-Type": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        return headers
+
+
+@dataclass(frozen=True)
+class LevelSpec:
+    """One load level: closed loop at ``concurrency`` or open loop at ``request_rate`` req/s."""
+
+    prompts: Sequence[Prompt]
+    concurrency: int | None = None
+    request_rate: float | None = None
+    max_inflight: int | None = None  # open loop only: a cap on requests in flight
+
+    def __post_init__(self) -> None:
+        if (self.concurrency is None) == (self.request_rate is None):
+            raise ValueError("a level has either a concurrency or a request_rate, not both")
+
+    @property
+    def label(self) -> str:
+        return f"c{self.concurrency}" if self.concurrency else f"r{self.request_rate:g}"
+
+
+@dataclass(slots=True)
+class RequestRecord:
+    """One measured request: a row of requests.csv (see ``servegate.schema.REQUEST_COLUMNS``)."""
+
+    run_id: str
+    backend: str
+    model: str
+    concurrency: int | None
+    request_rate: float | None
+    prompt_id: str
+    status: str
+    http_status: int | None
+    error: str
+    queue_ms: float
+    ttft_ms: float | None
+    e2e_ms: float
+    itl_mean_ms: float | None
+    tpot_ms: float | None
+    input_tokens: int | None
+    output_tokens: int | None
+    tokens_source: str
+    level: str
+    seq: int
+    category: str
+    due_s: float  # seconds since the level started
+    end_s: float
+    itl_max_ms: float | None
+    n_content_chunks: int
+    finish_reason: str | None
+    gaps_ms: list[float] = field(default_factory=list, repr=False)
+
+    def row(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("gaps_ms")
+        return data
+
+
+@dataclass
+class LevelResult:
+    """All records of one level, with its wall-clock span (perf_counter seconds)."""
+
+    spec: LevelSpec
+    records: list[RequestRecord]
+    started: float
+    ended: float
+    started_unix: float
+    aborted: str | None = None
+
+    @property
+    def duration_s(self) -> float:
+        return self.ended - self.started
+
+
+def poisson_schedule(n: int, rate: float, seed: int) -> np.ndarray:
+    """Due times (s from the level's start) of ``n`` Poisson arrivals at ``rate`` per second."""
+    rng = np.random.default_rng(seed)
+    return np.cumsum(rng.exponential(1.0 / rate, size=n))
+
+
+class LoadGenerator:
+    """Sends levels of streamed chat requests to one ``ChatTarget``.
+
+    :param timeout_s: per-request limit from its send; a request over it is a ``timeout`` row.
+    :param max_tokens_cap: caps each prompt's own ``max_tokens`` (None keeps them).
+    :param token_counter: counts tokens of a text when the server reports no usage; without
+        one, content chunks are counted and ``tokens_source`` says ``chunks``.
+    :param on_record: called with each finished record (e.g. to append it to requests.csv).
+    """
+
+    def __init__(
+        self,
+        target: ChatTarget,
+        *,
+        run_id: str,
+        timeout_s: float = 60.0,
+        temperature: float = 0.0,
+        max_tokens_cap: int | None = None,
+        seed: int = 0,
+        token_counter: Callable[[str], int] | None = None,
+        on_record: Callable[[RequestRecord], None] | None = None,
+        progress: bool = True,
+    ) -> None:
+        self.target = target
+        self.run_id = run_id
+        self.timeout_s = timeout_s
+        self.temperature = temperature
+        self.max_tokens_cap = max_tokens_cap
+        self.seed = seed
+        self.token_counter = token_counter
+        self.on_record = on_record
+        self.progress = progress
+        self._url = f"{target.base_url}/chat/completions"
+
+    def _body(self, prompt: Prompt) -> bytes:
+        max_tokens = prompt.max_tokens
+        if self.max_tokens_cap is not None:
+            max_tokens = min(max_tokens, self.max_tokens_cap)
+        return json.dumps(
+            {
+                "model": self.target.model,
+                "messages": [m.model_dump() for m in prompt.messages],
+                "max_tokens": max_tokens,
+                "temperature": self.temperature,
+                "seed": self.seed,
+                "stream": True,
+                "stream_options": {"include_usage": True},
+            }
+        ).encode()
+
+    async def run_level(self, spec: LevelSpec, abort: asyncio.Event | None = None) -> LevelResult:
+        """Run one level to completion (or until ``abort`` is set) and return its records."""
+        from tqdm.auto import tqdm
+
+        bodies = [self._body(p) for p in spec.prompts]  # built before the clock starts
+        records: list[RequestRecord] = []
+        n = len(spec.prompts)
+        bar = tqdm(
+            total=n,
+            desc=f"{self.target.backend} {spec.label}",
+            unit="req",
+            disable=not self.progress,
+            mininterval=0.5,
+        )
+        limit = spec.concurrency or spec.max_inflight or 0
+        connector = aiohttp.TCPConnector(limit=limit, limit_per_host=limit, ttl_dns_cache=300)
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=10)
+
+        def finish(record: RequestRecord) -> None:
+            records.append(record)
+            if self.on_record is not None:
+                self.on_record(record)
+            bar.update(1)
+
+        started_unix = time.time()
+        t0 = time.perf_counter()
+        async with aiohttp.ClientSession(
+            connector=connector,
+            timeout=timeout,
+            headers=self.target.headers(),
+            auto_decompress=False,
+        ) as session:
+            run = self._closed_loop if spec.concurrency else self._open_loop
+            tasks_done = asyncio.ensure_future(run(session, spec, bodies, t0, finish))
+            waiters = [tasks_done]
+            if abort is not None:
+                waiters.append(asyncio.ensure_future(abort.wait()))
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            aborted = None
+            if not tasks_done.done():
+                aborted = "aborted"
+                tasks_done.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await tasks_done
+            for w in waiters[1:]:
+                w.cancel()
+        bar.close()
+        ended = time.perf_counter()
+        return LevelResult(spec, records, t0, ended, started_unix, aborted)
+
+    async def _closed_loop(self, session, spec, bodies, t0, finish) -> None:
+        queue = list(range(len(bodies)))[::-1]
+
+        async def worker() -> None:
+            while queue:
+                i = queue.pop()
+                # The slot was released now: this request is due now.
+                await self._one(session, spec, i, bodies[i], time.perf_counter(), t0, finish)
+
+        workers = [asyncio.ensure_future(worker()) for _ in range(spec.concurrency or 1)]
+        try:
+            await asyncio.gather(*workers)
+        finally:
+            for w in workers:
+                w.cancel()
+
+    async def _open_loop(self, session, spec, bodies, t0, finish) -> None:
+        due = poisson_schedule(len(bodies), float(spec.request_rate or 1.0), self.seed)
+        gate = asyncio.Semaphore(spec.max_inflight) if spec.max_inflight else None
+        tasks: list[asyncio.Task[None]] = []
+
+        async def launch(i: int, due_at: float) -> None:
+            if gate is None:
+                await self._one(session, spec, i, bodies[i], due_at, t0, finish)
+                return
+            async with gate:
+                await self._one(session, spec, i, bodies[i], due_at, t0, finish)
+
+        try:
+            for i, offset in enumerate(due):
+                due_at = t0 + float(offset)
+                delay = due_at - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                tasks.append(asyncio.ensure_future(launch(i, due_at)))
+            await asyncio.gather(*tasks)
+        finally:
+            for t in tasks:
+                t.cancel()
+
+    async def _one(self, session, spec, i, body, due, t0, finish) -> None:
+        prompt = spec.prompts[i]
+        sent = time.perf_counter()
+        reads: list[tuple[float, bytes]] = []
+        status, http_status, error = "ok", None, ""
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                async with session.post(self._url, data=body) as resp:
+                    http_status = resp.status
+                    if resp.status != 200:
+                        text = (await resp.text(errors="replace"))[:300]
+                        status, error = "error", _error_message(text, resp.status)
+                    else:
+                        async for data in resp.content.iter_any():
+                            reads.append((time.perf_counter(), data))
+        except TimeoutError:
+            status, error = "timeout", f"no complete answer within {self.timeout_s:g} s"
+        except asyncio.CancelledError:
+            finish(
+                self._record(
+                    spec,
+                    i,
+                    prompt,
+                    "cancelled",
+                    http_status,
+                    "run interrupted",
+                    due,
+                    sent,
+                    reads,
+                    t0,
+                )
+            )
+            raise
+        except aiohttp.ClientPayloadError as exc:
+            status, error = "error", f"stream cut mid-answer ({type(exc).__name__})"
+        except (aiohttp.ClientError, OSError) as exc:
+            status, error = "error", f"{type(exc).__name__}: {exc}"[:300]
+        finish(self._record(spec, i, prompt, status, http_status, error, due, sent, reads, t0))
+
+    def _record(self, spec, i, prompt, status, http_status, error, due, sent, reads, t0):
+        end = time.perf_counter()
+        parsed = parse_sse(reads) if reads else None
+        ttft_ms = itl_mean = tpot = itl_max = None
+        gaps: list[float] = []
+        in_tok = out_tok = None
+        source = "none"
+        finish_reason = None
+        n_chunks = 0
+        if parsed is not None:
+            finish_reason = parsed.finish_reason
+            n_chunks = len(parsed.content_times)
+            if parsed.first_token_time is not None:
+                ttft_ms = (parsed.first_token_time - due) * 1000.0
+            if status == "ok":
+                end = parsed.last_time or end
+                if parsed.error:
+                    status, error = "error", parsed.error[:300]
+                elif not parsed.done:
+                    status, error = "error", "stream ended before [DONE] (cut mid-answer)"
+                elif n_chunks == 0:
+                    status, error = "error", "empty answer (no content tokens)"
+            gaps = parsed.gaps_ms()
+            if gaps:
+                itl_mean, itl_max = float(np.mean(gaps)), max(gaps)
+            in_tok, out_tok, source = self._tokens(parsed, prompt)
+            if status == "ok" and out_tok and out_tok > 1 and ttft_ms is not None:
+                tpot = ((end - due) * 1000.0 - ttft_ms) / (out_tok - 1)
+        if status == "error" and _OOM_TEXT.search(error):
+            status = "oom"
+        return RequestRecord(
+            run_id=self.run_id,
+            backend=self.target.backend,
+            model=self.target.model,
+            concurrency=spec.concurrency,
+            request_rate=spec.request_rate,
+            prompt_id=prompt.id,
+            status=status,
+            http_status=http_status,
+            error=error,
+            queue_ms=(sent - due) * 1000.0,
+            ttft_ms=ttft_ms,
+            e2e_ms=(end - due) * 1000.0,
+            itl_mean_ms=itl_mean,
+            tpot_ms=tpot,
+            input_tokens=in_tok,
+            output_tokens=out_tok,
+            tokens_source=source,
+            level=spec.label,
+            seq=i,
+            category=prompt.category,
+            due_s=due - t0,
+            end_s=end - t0,
+            itl_max_ms=itl_max,
+            n_content_chunks=n_chunks,
+            finish_reason=finish_reason,
+            gaps_ms=gaps,
+        )
+
+    def _tokens(self, parsed, prompt) -> tuple[int | None, int | None, str]:
+        if parsed.completion_tokens is not None:
+            return parsed.prompt_tokens, parsed.completion_tokens, "usage"
+        if self.token_counter is not None:
+            text_in = "\n".join(m.content for m in prompt.messages)
+            return self.token_counter(text_in), self.token_counter(parsed.text), "tokenizer"
+        return None, len(parsed.content_times), "chunks"
+
+
+def _error_message(body: str, status: int) -> str:
+    """The ``error.message`` of an OpenAI-style error body, else the body's start."""
+    try:
+        err = json.loads(body).get("error")
+        if isinstance(err, dict) and err.get("message"):
+            return f"HTTP {status}: {err['message']}"[:300]
+    except (ValueError, AttributeError):
+        pass
+    return f"HTTP {status}: {body.strip()[:200]}"
