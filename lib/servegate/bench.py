@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,7 @@ from servegate.endpoint import Endpoint, attach, normalize_base_url, redact_url
 from servegate.environment import collect_environment
 from servegate.errors import ConfigError, ServerCrashError, ServerError
 from servegate.fsutil import sha256_file
-from servegate.loadgen import ChatTarget, LevelResult, LevelSpec, LoadGenerator
+from servegate.loadgen import ChatTarget, LevelResult, LevelSpec, LoadGenerator, run_async
 from servegate.prompts import load_prompts
 from servegate.runrecord import RunWriter, new_run_id
 from servegate.schema import SERVER_LOG
@@ -63,6 +62,8 @@ class BenchmarkParams(BaseModel):
     seed: int = 42
     warmup_requests: int = Field(4, ge=0)
     gate_concurrency: int | None = Field(None, description="the level the gates judge")
+    machine: str | None = Field(None, description="data/pricing.yaml machine key for the cost")
+    hourly_usd: float | None = Field(None, gt=0, description="machine price; beats `machine`")
 
     @field_validator("concurrency")
     @classmethod
@@ -114,47 +115,6 @@ def _levels(params: BenchmarkParams, prompts: list[Any]) -> list[LevelSpec]:
             )
         )
     return levels
-
-
-def _run_async(factory: Callable[[asyncio.Event], Any]) -> Any:
-    """Run ``factory(abort_event)`` on a private event loop in a worker thread.
-
-    The same path serves terminals and Jupyter kernels (whose main thread already runs a loop).
-    If the caller is interrupted (Ctrl-C, SIGTERM), the abort event is set, the level cancels
-    its in-flight requests (recorded as ``cancelled``), and the interrupt is re-raised.
-    """
-    try:
-        import uvloop
-
-        new_loop = uvloop.new_event_loop
-    except ImportError:
-        new_loop = asyncio.new_event_loop
-    loop = new_loop()
-    abort = asyncio.Event()
-    box: dict[str, Any] = {}
-
-    def work() -> None:
-        asyncio.set_event_loop(loop)
-        try:
-            box["result"] = loop.run_until_complete(factory(abort))
-        except BaseException as exc:  # handed to the caller's thread
-            box["error"] = exc
-        finally:
-            loop.close()
-
-    thread = threading.Thread(target=work, name="servegate-loadgen", daemon=True)
-    thread.start()
-    try:
-        while thread.is_alive():
-            thread.join(0.2)
-    except BaseException:
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(abort.set)
-        thread.join(60)
-        raise
-    if "error" in box:
-        raise box["error"]
-    return box["result"]
 
 
 @contextlib.contextmanager
@@ -259,8 +219,17 @@ def _run_levels(params, writer, endpoint, server, target, progress) -> tuple[str
     )
     levels_out: list[dict[str, Any]] = []
     for spec in _levels(params, list(load_prompts(params.prompts).take(None))):
-        before = endpoint.metrics_snapshot() if params.backend == "vllm" else None
-        result: LevelResult = _run_async(lambda abort, s=spec: _watched(gen, s, server, abort))
+        snaps: dict[str, Any] = {}
+
+        def snapshot(snaps: dict[str, Any] = snaps) -> None:
+            # After the connection warm-up, so the counters' deltas cover the measured requests.
+            if params.backend == "vllm":
+                snaps["before"] = endpoint.metrics_snapshot()
+
+        result: LevelResult = run_async(
+            lambda abort, s=spec, cb=snapshot: _watched(gen, s, server, abort, cb)
+        )
+        before = snaps.get("before")
         after = endpoint.metrics_snapshot() if params.backend == "vllm" else None
         summary = summarize_level(result, timeout_s=params.timeout_s)
         summary["metrics"] = _metrics_story(before, after)
@@ -275,7 +244,11 @@ def _run_levels(params, writer, endpoint, server, target, progress) -> tuple[str
 
 
 async def _watched(
-    gen: LoadGenerator, spec: LevelSpec, server: VLLMServer | None, abort: asyncio.Event
+    gen: LoadGenerator,
+    spec: LevelSpec,
+    server: VLLMServer | None,
+    abort: asyncio.Event,
+    on_start: Callable[[], None] | None = None,
 ) -> LevelResult:
     """Run a level; abort it if the server we own dies mid-level."""
 
@@ -288,7 +261,7 @@ async def _watched(
 
     watcher = asyncio.ensure_future(watch())
     try:
-        return await gen.run_level(spec, abort)
+        return await gen.run_level(spec, abort, on_start)
     finally:
         watcher.cancel()
 

@@ -68,6 +68,24 @@ def _cmd_smoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_selftest(args: argparse.Namespace) -> int:
+    from servegate.selftest import run_selftest
+
+    result = run_selftest(
+        streams=args.streams, n_requests=args.requests, tolerance_ms=args.tolerance_ms
+    )
+    print(
+        f"selftest: {result.n_requests} requests at {result.streams} streams against the "
+        f"calibration server, {result.n_failed} failed"
+    )
+    for name, err in result.errors_ms.items():
+        print(f"  {name:8s} client - server truth: {err:+7.2f} ms")
+    print(f"  client CPU: {result.client_cpu_s_per_1k_tokens:.3f} s per 1,000 streamed tokens")
+    verdict = "PASS" if result.passed else "FAIL"
+    print(f"selftest: {verdict} (tolerance {result.tolerance_ms:g} ms)")
+    return 0 if result.passed else 1
+
+
 def _cmd_env(args: argparse.Namespace) -> int:
     from servegate.environment import collect_environment
 
@@ -138,6 +156,14 @@ def build_parser() -> argparse.ArgumentParser:
         cal.add_argument(f"--p-{flag}", type=float, default=0.0, help=f"{flag} fault rate")
     cal.add_argument("--truth", type=Path, default=None, help="append the truth log (JSONL) here")
     cal.set_defaults(func=_cmd_calibrate)
+
+    selftest = sub.add_parser(
+        "selftest", help="measure the load generator against the calibration server's truth"
+    )
+    selftest.add_argument("--streams", type=int, default=64)
+    selftest.add_argument("--requests", type=int, default=256)
+    selftest.add_argument("--tolerance-ms", type=float, default=2.0)
+    selftest.set_defaults(func=_cmd_selftest)
 
     env = sub.add_parser("env", help="print the hardware and runtime manifest as JSON")
     env.set_defaults(func=_cmd_env)

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 __all__ = [
     "ConfigError",
+    "HistoryError",
     "ModelArtifactError",
     "PortInUseError",
+    "PricingError",
     "PromptFileError",
+    "RunFolderError",
     "ServegateError",
     "ServerCrashError",
     "ServerError",
@@ -55,6 +58,30 @@ class PromptFileError(ServegateError):
         super().__init__(message)
         self.path = path
         self.problems = problems
+
+
+class RunFolderError(ServegateError):
+    """A run folder cannot be read back: run.json or requests.csv is missing, torn or edited.
+
+    ``run_dir`` names the folder, ``file`` the file inside it (``None`` for the folder as a
+    whole) and ``line`` the 1-based line of requests.csv at fault, when there is one.
+    """
+
+    def __init__(
+        self, message: str, *, run_dir: str, file: str | None = None, line: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.run_dir = run_dir
+        self.file = file
+        self.line = line
+
+
+class PricingError(ConfigError):
+    """The pricing file (``data/pricing.yaml``) or a price handed to a cost formula is invalid."""
+
+
+class HistoryError(ServegateError):
+    """The history CSV is missing, or its header is not the one this version writes."""
 
 
 class PortInUseError(ServegateError):

@@ -1,7 +1,8 @@
 """The load generator: a light asyncio streaming client for any OpenAI-compatible chat endpoint.
 
 Closed loop: ``concurrency`` workers; each takes the next prompt the moment its previous
-request ends (its slot's release is the request's due time). Open loop: Poisson arrivals at
+request ends (its slot's release is the request's due time). The slots open 2 ms apart (at
+most 1 s in all) rather than in one burst. Open loop: Poisson arrivals at
 ``request_rate`` from a seeded generator; each request is due at its scheduled time even if
 the client is late. Latencies are measured from the due time, so a client that falls behind
 shows up as latency (``queue_ms`` says how much), never as a lower rate.
@@ -16,8 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import re
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -36,7 +39,12 @@ __all__ = [
     "LoadGenerator",
     "RequestRecord",
     "poisson_schedule",
+    "run_async",
 ]
+
+#: Closed-loop slots open this far apart, the whole ramp lasting at most RAMP_MAX_S.
+RAMP_STEP_S = 0.002
+RAMP_MAX_S = 1.0
 
 _OOM_TEXT = re.compile(r"out of memory|OutOfMemory|Cannot allocate memory", re.IGNORECASE)
 
@@ -142,6 +150,9 @@ class LoadGenerator:
     :param token_counter: counts tokens of a text when the server reports no usage; without
         one, content chunks are counted and ``tokens_source`` says ``chunks``.
     :param on_record: called with each finished record (e.g. to append it to requests.csv).
+    :param warm_connections: before each level's clock starts, open its connections with one
+        tiny request per slot (not recorded), so the level measures the server, not TCP
+        handshakes that a long-lived client or gateway would have paid long before.
     """
 
     def __init__(
@@ -156,6 +167,7 @@ class LoadGenerator:
         token_counter: Callable[[str], int] | None = None,
         on_record: Callable[[RequestRecord], None] | None = None,
         progress: bool = True,
+        warm_connections: bool = True,
     ) -> None:
         self.target = target
         self.run_id = run_id
@@ -166,6 +178,7 @@ class LoadGenerator:
         self.token_counter = token_counter
         self.on_record = on_record
         self.progress = progress
+        self.warm_connections = warm_connections
         self._url = f"{target.base_url}/chat/completions"
 
     def _body(self, prompt: Prompt) -> bytes:
@@ -184,8 +197,17 @@ class LoadGenerator:
             }
         ).encode()
 
-    async def run_level(self, spec: LevelSpec, abort: asyncio.Event | None = None) -> LevelResult:
-        """Run one level to completion (or until ``abort`` is set) and return its records."""
+    async def run_level(
+        self,
+        spec: LevelSpec,
+        abort: asyncio.Event | None = None,
+        on_start: Callable[[], None] | None = None,
+    ) -> LevelResult:
+        """Run one level to completion (or until ``abort`` is set) and return its records.
+
+        ``on_start`` runs after the connection warm-up, just before the clock starts (e.g. to
+        snapshot the server's counters so they cover exactly the measured requests).
+        """
         from tqdm.auto import tqdm
 
         bodies = [self._body(p) for p in spec.prompts]  # built before the clock starts
@@ -208,42 +230,77 @@ class LoadGenerator:
                 self.on_record(record)
             bar.update(1)
 
-        started_unix = time.time()
-        t0 = time.perf_counter()
         async with aiohttp.ClientSession(
             connector=connector,
             timeout=timeout,
             headers=self.target.headers(),
             auto_decompress=False,
         ) as session:
+            if self.warm_connections and n:
+                await self._warm(session, min(limit or n, n), spec.prompts[0])
+            if on_start is not None:
+                on_start()
+            # A full garbage collection scans every object of the process (a notebook kernel
+            # holds pandas, matplotlib, ...) and stalls every stream while it runs. Freezing
+            # what exists now keeps the collections during the level small and short.
+            gc.collect()
+            gc.freeze()
+            started_unix = time.time()
+            t0 = time.perf_counter()
             run = self._closed_loop if spec.concurrency else self._open_loop
             tasks_done = asyncio.ensure_future(run(session, spec, bodies, t0, finish))
             waiters = [tasks_done]
             if abort is not None:
                 waiters.append(asyncio.ensure_future(abort.wait()))
-            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-            aborted = None
-            if not tasks_done.done():
-                aborted = "aborted"
-                tasks_done.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await tasks_done
-            for w in waiters[1:]:
-                w.cancel()
+            try:
+                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+                aborted = None
+                if not tasks_done.done():
+                    aborted = "aborted"
+                    tasks_done.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await tasks_done
+            finally:
+                for w in waiters:
+                    w.cancel()
+                gc.unfreeze()
         bar.close()
         ended = time.perf_counter()
         return LevelResult(spec, records, t0, ended, started_unix, aborted)
 
+    async def _warm(self, session: aiohttp.ClientSession, slots: int, prompt: Prompt) -> None:
+        """``slots`` concurrent one-token requests; their outcome does not matter."""
+        body = json.loads(self._body(prompt))
+        body["max_tokens"] = 1
+        data = json.dumps(body).encode()
+
+        async def one() -> None:
+            with contextlib.suppress(aiohttp.ClientError, OSError, TimeoutError):
+                async with asyncio.timeout(self.timeout_s):
+                    async with session.post(self._url, data=data) as resp:
+                        await resp.read()
+
+        await asyncio.gather(*(one() for _ in range(slots)))
+
     async def _closed_loop(self, session, spec, bodies, t0, finish) -> None:
         queue = list(range(len(bodies)))[::-1]
+        slots = spec.concurrency or 1
+        # Slots open one after another over the ramp: 64 requests fired in the same
+        # millisecond queue up in the server's accept loop before it can even time them,
+        # which is an artefact of the harness, not traffic. Each slot's first request is due
+        # when its slot opens, so the ramp hides nothing.
+        step = min(RAMP_STEP_S, RAMP_MAX_S / slots)
 
-        async def worker() -> None:
+        async def worker(k: int) -> None:
+            delay = t0 + k * step - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
             while queue:
                 i = queue.pop()
                 # The slot was released now: this request is due now.
                 await self._one(session, spec, i, bodies[i], time.perf_counter(), t0, finish)
 
-        workers = [asyncio.ensure_future(worker()) for _ in range(spec.concurrency or 1)]
+        workers = [asyncio.ensure_future(worker(k)) for k in range(slots)]
         try:
             await asyncio.gather(*workers)
         finally:
@@ -379,6 +436,47 @@ class LoadGenerator:
             text_in = "\n".join(m.content for m in prompt.messages)
             return self.token_counter(text_in), self.token_counter(parsed.text), "tokenizer"
         return None, len(parsed.content_times), "chunks"
+
+
+def run_async(factory: Callable[[asyncio.Event], Any]) -> Any:
+    """Run ``factory(abort_event)`` on a private event loop in a worker thread.
+
+    The same path serves terminals and Jupyter kernels (whose main thread already runs a loop).
+    If the caller is interrupted (Ctrl-C, SIGTERM), the abort event is set, the level cancels
+    its in-flight requests (recorded as ``cancelled``), and the interrupt is re-raised.
+    """
+    try:
+        import uvloop
+
+        new_loop = uvloop.new_event_loop
+    except ImportError:
+        new_loop = asyncio.new_event_loop
+    loop = new_loop()
+    abort = asyncio.Event()
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        asyncio.set_event_loop(loop)
+        try:
+            box["result"] = loop.run_until_complete(factory(abort))
+        except BaseException as exc:  # handed to the caller's thread
+            box["error"] = exc
+        finally:
+            loop.close()
+
+    thread = threading.Thread(target=work, name="servegate-loadgen", daemon=True)
+    thread.start()
+    try:
+        while thread.is_alive():
+            thread.join(0.2)
+    except BaseException:
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(abort.set)
+        thread.join(60)
+        raise
+    if "error" in box:
+        raise box["error"]
+    return box["result"]
 
 
 def _error_message(body: str, status: int) -> str:
