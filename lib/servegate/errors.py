@@ -13,6 +13,7 @@ __all__ = [
     "PortInUseError",
     "PricingError",
     "PromptFileError",
+    "RenderError",
     "RunFolderError",
     "ServegateError",
     "ServerCrashError",
@@ -82,6 +83,28 @@ class PricingError(ConfigError):
 
 class HistoryError(ServegateError):
     """The history CSV is missing, or its header is not the one this version writes."""
+
+
+class RenderError(ServegateError):
+    """The HTML or PDF report could not be produced, or would not display offline.
+
+    ``tool`` names the external program at fault (``"chromium"``, ``"pdftotext"``), or is
+    ``None`` when the page itself is the problem; ``stderr_tail`` holds that program's last
+    output lines, and ``urls`` any network resources the page would still fetch.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        tool: str | None = None,
+        stderr_tail: str = "",
+        urls: tuple[str, ...] = (),
+    ) -> None:
+        super().__init__(message)
+        self.tool = tool
+        self.stderr_tail = stderr_tail
+        self.urls = urls
 
 
 class PortInUseError(ServegateError):

@@ -6,16 +6,26 @@ so a level with many failures cannot look fast. A level with no request has n=0 
 
 from __future__ import annotations
 
+import math
 from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from servegate.loadgen import LevelResult, RequestRecord
 from servegate.schema import STATUSES
 from servegate.stats import latencies_with_failures, percentile_ci, throughput_ci
 
-__all__ = ["PERCENTILES", "latency_block", "summarize_level", "summarize_records"]
+__all__ = [
+    "PERCENTILES",
+    "latency_block",
+    "levels_frame",
+    "saved_number",
+    "summarize_level",
+    "summarize_records",
+]
 
 PERCENTILES = (50, 90, 95, 99)
 
@@ -95,3 +105,59 @@ def summarize_level(result: LevelResult, *, timeout_s: float) -> dict[str, Any]:
         "aborted": result.aborted,
         **summarize_records(result.records, timeout_s=timeout_s),
     }
+
+
+def saved_number(value: Any) -> float:
+    """A saved number: None -> NaN; the strings "inf"/"nan" that JSON cannot hold -> floats."""
+    if value is None:
+        return math.nan
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _estimate_columns(prefix: str, block: Mapping[str, Any] | None, unit: str) -> dict[str, float]:
+    block = block or {}
+    return {
+        f"{prefix}{unit}": saved_number(block.get("value")),
+        f"{prefix}_ci_low{unit}": saved_number(block.get("ci_low")),
+        f"{prefix}_ci_high{unit}": saved_number(block.get("ci_high")),
+    }
+
+
+def levels_frame(run: Mapping[str, Any]) -> pd.DataFrame:
+    """One row per load level of a loaded ``run.json``, copied out, nothing recomputed.
+
+    Columns: ``run_id, backend, model, level, concurrency, request_rate, n_requests, n_ok,
+    n_errors`` (all failures), ``n_<status>`` for each status, ``output_tok_per_s`` with
+    ``_ci_low``/``_ci_high``, and ``{ttft,e2e}_{p50,p95}_ms`` with ``_ci_low_ms``/``_ci_high_ms``.
+    A missing interval end is NaN (for a latency percentile: unbounded on that side); a
+    percentile among failed requests is ``inf``. A skipped run gives no rows.
+    """
+    params = run.get("params") or {}
+    model = (run.get("target") or {}).get("model") or params.get("model")
+    rows = []
+    for level in run.get("levels") or []:
+        counts = level.get("counts") or {}
+        row: dict[str, Any] = {
+            "run_id": run.get("run_id"),
+            "backend": params.get("backend"),
+            "model": model,
+            "level": level.get("level"),
+            "concurrency": level.get("concurrency"),
+            "request_rate": saved_number(level.get("request_rate")),
+            "n_requests": level.get("n_requests", 0),
+            "n_ok": level.get("n_ok", counts.get("ok", 0)),
+            "n_errors": level.get("n_errors", 0),
+            **{f"n_{s}": counts.get(s, 0) for s in STATUSES if s != "ok"},
+        }
+        throughput = (level.get("throughput") or {}).get("output_tok_per_s")
+        row.update(_estimate_columns("output_tok_per_s", throughput, ""))
+        for metric in ("ttft", "e2e"):
+            block = level.get(f"{metric}_ms") or {}
+            for q in ("p50", "p95"):
+                row.update(_estimate_columns(f"{metric}_{q}", block.get(q), "_ms"))
+        rows.append(row)
+    columns = ["run_id", "backend", "model", "level", "concurrency", "request_rate", "n_requests"]
+    return pd.DataFrame(rows, columns=None if rows else columns)

@@ -1,0 +1,299 @@
+"""The decision report's data: which runs, the gates, the cost, the caveats, the decision JSON.
+
+``build_report(params)`` is what ``notebooks/03_decision_report.ipynb`` calls. It reads only
+saved files (run folders, the history, the price sheet), writes the decision JSON atomically
+to ``reports/<date>_<label>_decision.json`` and ``reports/latest.json``, and returns a
+``ReportData`` whose frames the notebook hands to ``servegate.plots``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from servegate.cost import (
+    hosted_cost_per_1m_output_tokens,
+    hosted_price_for_model,
+    load_pricing,
+    machine_price_for_run,
+    self_hosted_cost_per_1m_output_tokens,
+)
+from servegate.errors import ConfigError, ServegateError
+from servegate.fsutil import atomic_write_json
+from servegate.gates import Evaluation, GateParams, evaluate_gates
+from servegate.runs import RunData, list_runs, load_run
+from servegate.summary import levels_frame
+from servegate.validation import validate_params
+
+__all__ = [
+    "DECISION_SCHEMA_VERSION",
+    "ReportData",
+    "ReportParams",
+    "build_report",
+    "requests_frame",
+    "select_runs",
+]
+
+log = logging.getLogger(__name__)
+
+DECISION_SCHEMA_VERSION = 1
+
+
+class ReportParams(BaseModel):
+    """The parameters of ``notebooks/03_decision_report.ipynb`` (DESIGN.md), validated."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    results_dir: str = "eval/results"
+    history_path: str = "eval/reports/aggregate_history.csv"
+    local_run: str = Field("", description='run id; "" = the latest local vLLM run')
+    hosted_run: str = Field("", description='run id; "" = the latest comparable hosted run')
+    report_dir: str = "reports"
+    report_label: str = "decision"
+    p95_ms: float = Field(3000.0, gt=0)
+    p50_ms: float = Field(1000.0, gt=0)
+    min_batching_gain: float = Field(2.0, gt=0)
+    min_prompts: int = Field(500, ge=1)
+    gate_latency_metric: Literal["e2e", "ttft"] = "e2e"
+    gate_concurrency: int | None = Field(None, gt=0)
+    pricing_path: str = "data/pricing.yaml"
+    hourly_usd: float | None = Field(None, gt=0, description="self-hosted machine USD/h")
+
+    def gate_params(self) -> GateParams:
+        return GateParams(
+            p95_ms=self.p95_ms,
+            p50_ms=self.p50_ms,
+            min_batching_gain=self.min_batching_gain,
+            min_prompts=self.min_prompts,
+            gate_latency_metric=self.gate_latency_metric,
+            gate_concurrency=self.gate_concurrency,
+        )
+
+
+@dataclass
+class ReportData:
+    """Everything the report shows, read from disk and evaluated once."""
+
+    params: ReportParams
+    local: RunData | None
+    hosted: RunData | None
+    evaluation: Evaluation | None
+    cost: list[dict[str, Any]]
+    caveats: list[str]
+    broken_runs: list[tuple[Path, str]]
+    decision: dict[str, Any] = field(default_factory=dict)
+    written: list[Path] = field(default_factory=list)
+
+    @property
+    def hosted_status(self) -> str:
+        if self.hosted is None:
+            return "no hosted run found"
+        if self.hosted.state == "skipped":
+            return f"skipped: {self.hosted.record.get('skipped_reason', 'no reason recorded')}"
+        return "measured"
+
+
+def _prompt_sha(run: RunData) -> str | None:
+    return (run.manifest.get("prompt_set") or {}).get("sha256")
+
+
+def select_runs(
+    results_dir: str | Path, local_run: str = "", hosted_run: str = ""
+) -> tuple[RunData | None, RunData | None, list[tuple[Path, str]]]:
+    """The local and hosted runs to report: named ones, or the latest comparable ones.
+
+    The latest local run is the newest vLLM run that measured something. The latest hosted
+    run is the newest OpenAI-backend run on the same prompt set (sha256); failing that, the
+    newest skipped one, so the report can say why hosted numbers are missing.
+    """
+    results_dir = Path(results_dir)
+    if local_run or hosted_run:
+        named = {
+            name: load_run(results_dir / name) if name else None for name in (local_run, hosted_run)
+        }
+        return (
+            named[local_run] if local_run else None,
+            named[hosted_run] if hosted_run else None,
+            [],
+        )
+    runs, broken = list_runs(results_dir)
+    measured = [r for r in runs if r.backend == "vllm" and len(r.requests)]
+    local = measured[-1] if measured else None
+    hosted_runs = [r for r in runs if r.backend == "openai"]
+    comparable = [
+        r
+        for r in hosted_runs
+        if r.state != "skipped"
+        and len(r.requests)
+        and (local is None or _prompt_sha(r) == _prompt_sha(local))
+    ]
+    skipped = [r for r in hosted_runs if r.state == "skipped"]
+    hosted = comparable[-1] if comparable else (skipped[-1] if skipped else None)
+    return local, hosted, broken
+
+
+def requests_frame(*runs: RunData | None) -> pd.DataFrame:
+    """The per-request rows of the given runs, stacked (skipped or absent runs add nothing)."""
+    frames = [r.requests for r in runs if r is not None and len(r.requests)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _local_cost(report: ReportData, pricing: Any) -> dict[str, Any]:
+    run, ev, p = report.local, report.evaluation, report.params
+    assert run is not None and ev is not None
+    entry: dict[str, Any] = {"option": f"self-hosted vLLM ({run.model})", "backend": "vllm"}
+    try:
+        price = machine_price_for_run(
+            pricing, params=run.params, manifest=run.manifest, hourly_usd=p.hourly_usd
+        )
+    except ServegateError as exc:
+        return {**entry, "usd_per_1m_output_tokens": None, "basis": str(exc)}
+    levels = levels_frame(run.record)
+    closed = levels[levels["concurrency"].notna() & levels["output_tok_per_s"].notna()]
+    metric = p.gate_latency_metric
+    meets = closed[
+        (closed[f"{metric}_p95_ms"] <= p.p95_ms) & (closed[f"{metric}_p50_ms"] <= p.p50_ms)
+    ]
+    pool, note = (
+        (meets, "best level that meets the latency gates")
+        if len(meets)
+        else (closed, "no level met the latency gates: best throughput shown")
+    )
+    if pool.empty:
+        return {**entry, "usd_per_1m_output_tokens": None, "basis": "no throughput measured"}
+    best = pool.loc[pool["output_tok_per_s"].idxmax()]
+    tps = float(best["output_tok_per_s"])
+    return {
+        **entry,
+        "usd_per_1m_output_tokens": self_hosted_cost_per_1m_output_tokens(price.hourly_usd, tps),
+        "basis": f"{price.describe()} / {tps:.1f} output tok/s at {best['level']} ({note})",
+        "level": best["level"],
+        "output_tok_per_s": tps,
+        "hourly_usd": price.hourly_usd,
+    }
+
+
+def _hosted_cost(report: ReportData, pricing: Any, model: str) -> dict[str, Any]:
+    entry: dict[str, Any] = {"option": f"hosted {model}", "backend": "openai"}
+    measured = report.hosted is not None and report.hosted_status == "measured"
+    mix_run = report.hosted if measured else report.local
+    try:
+        key, price = hosted_price_for_model(pricing, model)
+    except ServegateError as exc:
+        return {**entry, "usd_per_1m_output_tokens": None, "basis": str(exc)}
+    if mix_run is None or not len(mix_run.requests):
+        return {**entry, "usd_per_1m_output_tokens": None, "basis": "no token mix measured"}
+    ok = mix_run.requests[mix_run.requests["status"] == "ok"]
+    tokens_in, tokens_out = ok["input_tokens"].sum(), ok["output_tokens"].sum()
+    usd = hosted_cost_per_1m_output_tokens(
+        int(tokens_in),
+        int(tokens_out),
+        price.input_usd_per_1m_tokens,
+        price.output_usd_per_1m_tokens,
+    )
+    source = "the hosted run's" if measured else "the local run's (hosted run not measured)"
+    return {
+        **entry,
+        "usd_per_1m_output_tokens": usd,
+        "basis": (
+            f"{key} list price {price.input_usd_per_1m_tokens:g} in / "
+            f"{price.output_usd_per_1m_tokens:g} out USD per 1M tokens (as of {price.as_of}) "
+            f"x {source} token mix ({int(tokens_in):,} in, {int(tokens_out):,} out)"
+        ),
+        "measured": measured,
+    }
+
+
+def _caveats(report: ReportData) -> list[str]:
+    out: list[str] = []
+    local, ev, p = report.local, report.evaluation, report.params
+    if local is None:
+        out.append("No local vLLM run was found: there is nothing to decide on yet.")
+        return out
+    hw = local.manifest.get("hardware") or {}
+    if hw.get("accelerator", "cpu") == "cpu":
+        out.append(
+            f"The local numbers come from vLLM's CPU build on {hw.get('cpu_model', 'a CPU')} "
+            f"({hw.get('cpu_logical_cores', '?')} cores) serving {local.model}: a stand-in for "
+            "the GPU node. They show the method and the pipeline, not GPU latency or cost."
+        )
+    if ev is not None and ev.n_measured < p.min_prompts:
+        out.append(
+            f"Only {ev.n_measured} prompts were measured; the stability gate needs "
+            f"{p.min_prompts}, so this run can not be a GO."
+        )
+    if report.hosted_status != "measured":
+        out.append(
+            f"Hosted benchmark: {report.hosted_status}. Hosted latency is not measured; "
+            "its cost below is the price sheet applied to the local run's token mix."
+        )
+    if local.incomplete:
+        out.append(
+            "The local run did not finish cleanly (killed or stopped mid-level); "
+            "its last level was rebuilt from the requests it recorded."
+        )
+    if ev is not None:
+        for g in ev.gates:
+            if g.verdict == "INCONCLUSIVE" and g.prompts_to_settle:
+                out.append(
+                    f"{g.name}: inconclusive; about {g.prompts_to_settle} prompts would "
+                    "likely settle it."
+                )
+    for folder, reason in report.broken_runs:
+        out.append(f"Run folder {folder.name} was skipped: {reason}")
+    return out
+
+
+def _decision_json(report: ReportData) -> dict[str, Any]:
+    ev, p = report.evaluation, report.params
+    return {
+        "schema_version": DECISION_SCHEMA_VERSION,
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "decision": str(ev.decision) if ev else "INCONCLUSIVE",
+        "gates": [g.to_dict() for g in ev.gates] if ev else [],
+        "gate_concurrency": ev.gate_concurrency if ev else None,
+        "n_measured_prompts": ev.n_measured if ev else 0,
+        "thresholds": p.gate_params().model_dump(),
+        "local_run": report.local.run_id if report.local else None,
+        "hosted_run": report.hosted.run_id if report.hosted else None,
+        "hosted_status": report.hosted_status,
+        "cost": report.cost,
+        "caveats": report.caveats,
+    }
+
+
+def build_report(params: ReportParams | dict[str, Any], *, write: bool = True) -> ReportData:
+    """Select runs, evaluate the gates, price the options, and write the decision JSON.
+
+    :raises ConfigError: bad parameters, or a named run that does not exist.
+    """
+    if not isinstance(params, ReportParams):
+        params = validate_params(ReportParams, params, what="report parameters")
+    if not Path(params.results_dir).is_dir():
+        raise ConfigError(
+            f"results_dir {params.results_dir} does not exist; run `make bench` "
+            "first or point results_dir at your run folders"
+        )
+    local, hosted, broken = select_runs(params.results_dir, params.local_run, params.hosted_run)
+    ev = evaluate_gates(local, params.gate_params()) if local is not None else None
+    report = ReportData(params, local, hosted, ev, [], [], broken)
+    pricing = load_pricing(params.pricing_path)
+    if local is not None:
+        report.cost.append(_local_cost(report, pricing))
+    hosted_model = hosted.model if hosted is not None and hosted.model else "gpt-4o-mini"
+    report.cost.append(_hosted_cost(report, pricing, hosted_model))
+    report.caveats = _caveats(report)
+    report.decision = _decision_json(report)
+    if write:
+        out_dir = Path(params.report_dir)
+        dated = out_dir / f"{datetime.now(UTC):%Y-%m-%d}_{params.report_label}_decision.json"
+        for path in (dated, out_dir / "latest.json"):
+            atomic_write_json(path, report.decision)
+            report.written.append(path)
+    return report
