@@ -13,7 +13,7 @@ PARAMS ?= params/cpu_default.yaml
 MANIFEST ?= data/models/smollm2-135m-instruct.json
 PYTEST_ARGS ?=
 
-.PHONY: help setup system model report test test-fast lint format lab bench aggregate quarterly verify lock clean
+.PHONY: help setup system model report smoke test test-fast lint format lab bench aggregate quarterly selftest verify lock clean
 
 help: ## list the targets
 	@echo "servegate — quick start: make report (main job), make test (test suite)"
@@ -34,11 +34,23 @@ system: ## install chromium and poppler-utils with apt-get (root) for the PDF re
 model: setup ## build or verify the embedded SmolLM2 model folder against its manifest
 	$(PY) -m servegate.cli model ensure --manifest $(MANIFEST)
 
-report: model ## main job; for now: start vLLM, answer one prompt, stop (report pipeline pending)
+report: model ## main job: local vLLM + hosted benchmarks, history, reports/latest.{html,pdf}
+	$(PY) -m servegate.cli report --params $(PARAMS) params/hosted_openai.yaml
+
+smoke: model ## start vLLM, answer one prompt, read /metrics, stop
 	$(PY) -m servegate.cli smoke --params $(PARAMS)
-	@echo "report: NOT RENDERED — the benchmark, aggregation and decision report (issues #3, #4)"
-	@echo "report: are not built yet; this run only proved that the local vLLM server starts,"
-	@echo "report: answers and stops. No file was written to reports/."
+
+bench: model ## one benchmark: make bench PARAMS=params/X.yaml (run folder in eval/results/)
+	$(PY) -m servegate.cli bench --params $(PARAMS)
+
+aggregate: setup ## rebuild eval/reports/aggregate_history.csv from the run folders
+	$(PY) -m servegate.cli aggregate
+
+quarterly: model ## the scheduled re-run: params/quarterly.yaml + hosted, history, report
+	$(PY) -m servegate.cli report --params params/quarterly.yaml params/hosted_openai.yaml
+
+selftest: setup ## measure the load generator against the calibration server
+	$(PY) -m servegate.cli selftest
 
 test: model ## set up and run the whole test suite (unit, integration with real vLLM)
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -57,8 +69,8 @@ format: setup ## ruff format and autofix
 lab: model ## open JupyterLab on the notebooks
 	$(VENV)/bin/jupyter lab notebooks/
 
-bench aggregate quarterly verify: ## (not built yet: see the open issues)
-	@echo "make $@: not built yet (issues #3, #4, #6); nothing was run" >&2; exit 2
+verify: ## (not built yet: issue #6)
+	@echo "make $@: not built yet (issue #6); nothing was run" >&2; exit 2
 
 lock: setup ## re-resolve requirements-lock-cpu.txt from the current .venv
 	@{ head -3 requirements-lock-cpu.txt; $(PY) -m pip freeze --exclude-editable | grep -v '^servegate'; } > requirements-lock-cpu.txt.tmp

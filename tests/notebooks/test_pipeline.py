@@ -1,0 +1,186 @@
+"""The three notebooks under papermill, end to end, against the calibration server.
+
+The fast tier: a calibration server stands in for both targets so the pipeline's plumbing
+(parameters, run folders, history, gates, HTML, PDF) is checked in seconds. The real vLLM CPU
+server runs the same notebooks in tests/integration/test_vllm_notebooks.py.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import papermill
+import pytest
+import yaml
+
+from servegate.calibration import CalibrationConfig, CalibrationServer
+from servegate.gates_rule import decide
+from servegate.history import load_history
+from servegate.pipeline import NOTEBOOKS, run_report_pipeline
+from servegate.render import pdf_text
+
+pytestmark = pytest.mark.notebooks
+
+CANARY = "sk-canary-pipeline-0123456789abcdefghij"
+
+CONTRACT = {
+    "01_benchmark.ipynb": {
+        "backend",
+        "base_url",
+        "model",
+        "prompts",
+        "n_prompts",
+        "concurrency",
+        "baseline_prompts",
+        "request_rate",
+        "max_tokens",
+        "temperature",
+        "timeout_s",
+        "results_dir",
+        "run_label",
+        "seed",
+    },
+    "02_aggregate.ipynb": {"results_dir", "history_path"},
+    "03_decision_report.ipynb": {
+        "results_dir",
+        "history_path",
+        "local_run",
+        "hosted_run",
+        "report_dir",
+        "p95_ms",
+        "p50_ms",
+        "min_batching_gain",
+        "min_prompts",
+        "gate_latency_metric",
+        "gate_concurrency",
+    },
+}
+
+
+@pytest.mark.parametrize("name", sorted(CONTRACT))
+def test_notebook_parameters_keep_the_contract(name: str) -> None:
+    params = papermill.inspect_notebook(str(NOTEBOOKS / name))
+    assert CONTRACT[name] <= set(params), CONTRACT[name] - set(params)
+
+
+@pytest.fixture(scope="module")
+def targets() -> Iterator[tuple[CalibrationServer, CalibrationServer]]:
+    local = CalibrationConfig(
+        seed=1,
+        ttft_ms={"kind": "uniform", "low": 20, "high": 60},
+        itl_ms=3,
+        output_tokens_min=8,
+        output_tokens_max=24,
+        model="smollm2",
+    )
+    hosted = CalibrationConfig(
+        seed=2,
+        ttft_ms={"kind": "uniform", "low": 80, "high": 160},
+        itl_ms=6,
+        output_tokens_min=8,
+        output_tokens_max=24,
+        model="gpt-4o-mini",
+        require_api_key=CANARY,
+        p_http_429=0.05,
+    )
+    with CalibrationServer(local) as a, CalibrationServer(hosted) as b:
+        yield a, b
+
+
+def _params(path: Path, **values: object) -> Path:
+    base = {
+        "prompts": "data/prompts/interactive_v1.jsonl",
+        "n_prompts": 24,
+        "concurrency": [1, 4],
+        "baseline_prompts": 8,
+        "max_tokens": 16,
+        "warmup_requests": 1,
+        "gate_concurrency": 4,
+    }
+    path.write_text(yaml.safe_dump({**base, **values}))
+    return path
+
+
+def test_the_whole_pipeline_writes_runs_history_and_a_report(
+    targets: tuple[CalibrationServer, CalibrationServer],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    local, hosted = targets
+    monkeypatch.setenv("OPENAI_API_KEY", CANARY)
+    monkeypatch.setenv("OPENAI_BASE_URL", hosted.base_url)
+    results, reports = tmp_path / "results", tmp_path / "reports"
+    history = tmp_path / "history.csv"
+    local_params = _params(
+        tmp_path / "local.yaml",
+        backend="vllm",
+        base_url=local.root_url,
+        model="smollm2",
+        run_label="local-test",
+    )
+    hosted_params = _params(
+        tmp_path / "hosted.yaml", backend="openai", model="gpt-4o-mini", run_label="hosted-test"
+    )
+    result = run_report_pipeline(
+        [local_params, hosted_params],
+        results_dir=str(results),
+        history_path=str(history),
+        report_dir=str(reports),
+        report_params={"min_prompts": 20},
+    )
+    # run folders: every request recorded, the executed notebook kept beside them
+    assert len(result.runs) == 2
+    for run_dir in result.runs:
+        record = json.loads((run_dir / "run.json").read_text())
+        assert record["state"] == "complete"
+        assert (run_dir / "01_benchmark.ipynb").is_file()
+        lines = (run_dir / "requests.csv").read_text().splitlines()
+        assert len(lines) - 1 == record["n_request_rows"] == 32
+    # history: one row per run and level, rebuilt from the folders
+    rows = load_history(history)
+    assert len(rows) == 4 and set(rows["backend"]) == {"vllm", "openai"}
+    # the decision JSON follows the gate rule
+    decision = json.loads((reports / "latest.json").read_text())
+    verdicts = [g["verdict"] for g in decision["gates"]]
+    assert decision["decision"] == str(decide(verdicts, decision["n_measured_prompts"], 20))
+    for g in decision["gates"]:
+        if g["verdict"] == "PASS" and g["name"].endswith("latency"):
+            assert g["ci_high"] is not None and g["ci_high"] <= g["threshold"]
+        if g["verdict"] == "FAIL" and g["name"].endswith("latency"):
+            assert g["ci_low"] is not None and g["ci_low"] > g["threshold"]
+    assert decision["hosted_status"] == "measured"
+    # HTML: no code, the decision first, every figure embedded, nothing fetched
+    html = result.html.read_text()
+    assert "jp-InputArea" not in html and "run_report_pipeline" not in html
+    assert "build_report(" not in html and "plots." not in html
+    assert html.index("Decision: ") < html.index("Caveats")
+    assert len(re.findall(r'src="data:image/png;base64,', html)) >= 6
+    assert not re.search(r'<script[^>]+src="https?://', html)
+    assert (reports / "latest.html").read_text() == html
+    # PDF: printed by Chromium, holding the decision text
+    assert result.pdf is not None and result.pdf.path is not None
+    assert (reports / "latest.pdf").read_bytes()[:4] == b"%PDF"
+    assert f"Decision: {decision['decision']}" in pdf_text(reports / "latest.pdf")
+    # the canary key is nowhere in what the run wrote
+    for path in [*tmp_path.rglob("*")]:
+        if path.is_file() and path.suffix != ".yaml":
+            assert CANARY.encode() not in path.read_bytes(), path
+
+
+def test_a_hosted_run_without_a_key_is_recorded_as_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from servegate.pipeline import execute_benchmark
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    params = _params(
+        tmp_path / "hosted.yaml", backend="openai", model="gpt-4o-mini", run_label="hosted-skip"
+    )
+    run_dir = execute_benchmark(params, results_dir=str(tmp_path / "results"))
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["state"] == "skipped"
+    assert "OPENAI_API_KEY is not set" in record["skipped_reason"]
+    assert (run_dir / "01_benchmark.ipynb").is_file()
