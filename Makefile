@@ -13,7 +13,7 @@ PARAMS ?= params/cpu_default.yaml
 MANIFEST ?= data/models/smollm2-135m-instruct.json
 PYTEST_ARGS ?=
 
-.PHONY: help setup system model report smoke test test-fast lint format lab bench aggregate quarterly selftest verify lock clean
+.PHONY: help setup system model report render smoke test test-fast lint format lab bench aggregate quarterly selftest verify lock clean
 
 help: ## list the targets
 	@echo "servegate — quick start: make report (main job), make test (test suite)"
@@ -36,6 +36,9 @@ model: setup ## build or verify the embedded SmolLM2 model folder against its ma
 
 report: model ## main job: local vLLM + hosted benchmarks, history, reports/latest.{html,pdf}
 	$(PY) -m servegate.cli report --params $(PARAMS) params/hosted_openai.yaml
+
+render: setup ## re-render the report from the saved runs (no benchmark)
+	$(PY) -m servegate.cli report --no-bench
 
 smoke: model ## start vLLM, answer one prompt, read /metrics, stop
 	$(PY) -m servegate.cli smoke --params $(PARAMS)

@@ -5,6 +5,7 @@ cell. Keeping their source here makes review and diffs readable; the .ipynb file
 users open in JupyterLab and what papermill runs.
 """
 
+# ruff: noqa: E501 -- cell sources are notebook code, kept as users see them in JupyterLab
 from __future__ import annotations
 
 from pathlib import Path
@@ -62,6 +63,7 @@ hourly_usd = None  # machine price in USD/h; beats `machine`
 """),
     code(
         """
+%matplotlib inline
 from servegate.bench import BenchmarkParams, run_benchmark
 from servegate.runs import load_run
 from servegate import plots, report_view
@@ -107,6 +109,7 @@ history_path = "eval/reports/aggregate_history.csv"  # the history written here
 """),
     code(
         """
+%matplotlib inline
 from servegate.history import rebuild_history
 from servegate import plots
 """
@@ -153,12 +156,11 @@ hourly_usd = None  # self-hosted machine price in USD/h; None: from the price sh
     ),
     code(
         """
+%matplotlib inline
 import warnings
 warnings.filterwarnings("ignore")
-from servegate.report import ReportParams, build_report, requests_frame
+from servegate.report import ReportParams, build_report
 from servegate import plots, report_view
-from servegate.history import load_history
-from servegate.summary import levels_frame
 """
         + SETUP,
         "remove-cell",
@@ -175,40 +177,31 @@ display(HTML(report_view.caveats_html(decision["caveats"])))
 """),
     md("## Latency distributions per backend"),
     code("""
-requests = requests_frame(report.local, report.hosted)
-notes = [f"hosted: {report.hosted_status}"] if report.hosted_status != "measured" else []
 gate_c = decision["gate_concurrency"]
-plots.latency_distributions(requests, p50_ms=p50_ms, p95_ms=p95_ms, metric=f"{gate_latency_metric}_ms", concurrency=gate_c, notes=notes)
+metric = f"{gate_latency_metric}_ms"
+plots.latency_distributions(report.requests(), p50_ms=p50_ms, p95_ms=p95_ms, metric=metric, concurrency=gate_c, notes=report.notes())
 """),
     md("## Throughput and p95 against concurrency"),
     code("""
-gain = next((g for g in decision["gates"] if g["name"] == "batching_gain"), None)
-gain = {"value": gain["measured"], "ci_low": gain["ci_low"], "ci_high": gain["ci_high"], "backend": "vllm"} if gain else None
-levels = pd.concat([levels_frame(r.record) for r in (report.local, report.hosted) if r is not None], ignore_index=True)
-plots.throughput_vs_concurrency(levels, p95_ms=p95_ms, gain=gain, min_gain=min_batching_gain, latency=gate_latency_metric)
+plots.throughput_vs_concurrency(report.levels(), p95_ms=p95_ms, gain=report.gain(), min_gain=min_batching_gain, latency=gate_latency_metric)
 """),
     md("## Time to first token against end-to-end latency"),
     code("""
-plots.ttft_vs_e2e(requests, concurrency=gate_c, notes=notes)
+plots.ttft_vs_e2e(report.requests(), concurrency=gate_c, notes=report.notes())
 """),
     md("## Errors, time-outs and OOMs"),
     code("""
-plots.errors_breakdown(levels if len(levels) else requests)
+plots.errors_breakdown(report.levels(), notes=report.notes())
 """),
     md("## Cost per 1M output tokens"),
     code("""
 display(HTML(report_view.cost_html(decision["cost"])))
-costs = pd.DataFrame([{"option": c["option"], "backend": c["backend"], plots.COST_COLUMN: c["usd_per_1m_output_tokens"], "note": "" if c["usd_per_1m_output_tokens"] is not None else c["basis"]} for c in decision["cost"]])
-plots.cost_per_1m_tokens(costs)
+plots.cost_per_1m_tokens(report.cost_frame())
 """),
     md("## Trend from the history"),
     code("""
-try:
-    history = load_history(history_path)
-except Exception as exc:  # no history yet is a state to report, not a failure
-    history = pd.DataFrame()
-    print(f"No history to show: {exc}")
-plots.history_trend(history, p95_ms=p95_ms, p50_ms=p50_ms, latency=gate_latency_metric)
+history, why_empty = report.history()
+plots.history_trend(history, p95_ms=p95_ms, p50_ms=p50_ms, latency=gate_latency_metric, notes=[why_empty] if why_empty else [])
 """),
     md("## Run manifest"),
     code("""

@@ -89,7 +89,7 @@ def _cmd_aggregate(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     from servegate.pipeline import run_report_pipeline
 
-    result = run_report_pipeline(args.params)
+    result = run_report_pipeline([] if args.no_bench else args.params)
     print(
         f"report: decision {result.decision.get('decision')} "
         f"({', '.join(g['name'] + ' ' + g['verdict'] for g in result.decision.get('gates', []))})"
@@ -209,6 +209,11 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         default=[DEFAULT_PARAMS, Path("params/hosted_openai.yaml")],
         help="one benchmark per params file, in order",
+    )
+    report.add_argument(
+        "--no-bench",
+        action="store_true",
+        help="skip the benchmarks: rebuild the history and re-render from the saved runs",
     )
     report.set_defaults(func=_cmd_report)
 

@@ -28,6 +28,7 @@ from servegate.cost import (
 from servegate.errors import ConfigError, ServegateError
 from servegate.fsutil import atomic_write_json
 from servegate.gates import Evaluation, GateParams, evaluate_gates
+from servegate.history import load_history
 from servegate.runs import RunData, list_runs, load_run
 from servegate.summary import levels_frame
 from servegate.validation import validate_params
@@ -96,6 +97,55 @@ class ReportData:
     broken_runs: list[tuple[Path, str]]
     decision: dict[str, Any] = field(default_factory=dict)
     written: list[Path] = field(default_factory=list)
+
+    def requests(self) -> pd.DataFrame:
+        """Per-request rows of the local and hosted runs, stacked."""
+        return requests_frame(self.local, self.hosted)
+
+    def levels(self) -> pd.DataFrame:
+        """Per-level rows (``levels_frame``) of the local and hosted runs, stacked."""
+        frames = [levels_frame(r.record) for r in (self.local, self.hosted) if r is not None]
+        frames = [f for f in frames if len(f)]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+    def notes(self) -> list[str]:
+        """Caption lines for figures that would show the hosted run."""
+        return [] if self.hosted_status == "measured" else [f"hosted: {self.hosted_status}"]
+
+    def gain(self) -> dict[str, Any] | None:
+        """The batching-gain gate's estimate, as the throughput figure takes it."""
+        gate = next(
+            (g for g in self.decision.get("gates", []) if g["name"] == "batching_gain"), None
+        )
+        if gate is None:
+            return None
+        return {
+            "value": gate["measured"],
+            "ci_low": gate["ci_low"],
+            "ci_high": gate["ci_high"],
+            "backend": "vllm",
+        }
+
+    def cost_frame(self) -> pd.DataFrame:
+        """The cost table as the cost figure takes it: a value, or the reason there is none."""
+        return pd.DataFrame(
+            [
+                {
+                    "option": c["option"],
+                    "backend": c["backend"],
+                    "cost_per_1m_output_tokens_usd": c["usd_per_1m_output_tokens"],
+                    "note": "" if c["usd_per_1m_output_tokens"] is not None else c["basis"],
+                }
+                for c in self.cost
+            ]
+        )
+
+    def history(self) -> tuple[pd.DataFrame, str]:
+        """The history for the trend, and "" or why there is none (a state, not a failure)."""
+        try:
+            return load_history(self.params.history_path), ""
+        except ServegateError as exc:
+            return pd.DataFrame(), f"No history to show yet: {exc}"
 
     @property
     def hosted_status(self) -> str:

@@ -66,6 +66,14 @@ def _badge(verdict: str) -> str:
     )
 
 
+#: Left-aligned, compact tables (the notebook theme right-aligns table cells).
+TABLE_CSS = (
+    "<style>.sg-table{border-collapse:collapse;margin:6px 0 14px 0;font-size:13px}"
+    ".sg-table th,.sg-table td{text-align:left !important;padding:4px 8px;"
+    "border-bottom:1px solid #ddd;vertical-align:top}.sg-table th{background:#f4f4f4}</style>"
+)
+
+
 def decision_html(decision: Mapping[str, Any], *, title: str = "Self-hosted LLM decision") -> str:
     """The report's opening: the decision in large type, what it means, which runs."""
     verdict = decision.get("decision", "INCONCLUSIVE")
@@ -75,7 +83,7 @@ def decision_html(decision: Mapping[str, Any], *, title: str = "Self-hosted LLM 
         f"{_e(decision.get('hosted_status'))}"
         + (f" (<code>{_e(decision['hosted_run'])}</code>)" if decision.get("hosted_run") else "")
     )
-    return (
+    return TABLE_CSS + (
         f'<div style="border-left:8px solid {color};padding:8px 16px;margin:8px 0 16px 0">'
         f'<div style="font-size:14px;color:#555">{_e(title)} · generated '
         f"{_e(decision.get('generated_at', ''))}</div>"
@@ -164,6 +172,12 @@ def manifest_html(run: RunData | None) -> str:
     """Model hash, runtime versions, hardware and prompt set of a run."""
     if run is None:
         return "<p>No run.</p>"
+    if run.state == "skipped":
+        return (
+            f"<p>Run <code>{_e(run.run_id)}</code> was skipped: "
+            f"{_e(run.record.get('skipped_reason', 'no reason recorded'))}. "
+            "Nothing was measured, so there is no manifest.</p>"
+        )
     m = run.manifest
     hw, rt = m.get("hardware") or {}, m.get("runtime") or {}
     model, prompts, git = m.get("model") or {}, m.get("prompt_set") or {}, m.get("git") or {}
