@@ -242,10 +242,12 @@ def history_trend(
     locator = AutoDateLocator()
     panels[1].xaxis.set_major_locator(locator)
     panels[1].xaxis.set_major_formatter(ConciseDateFormatter(locator))
-    dates = frame["_date"].dt.tz_localize(None)
-    if dates.nunique() == 1:
-        center = date2num(dates.iloc[0])
-        panels[1].set_xlim(center - 15, center + 15)
+    # Always set the span from the runs' dates: autoscaling a few runs on one day (or
+    # interval arrows drawn to the axes' edge) can stretch the axis across years.
+    days = date2num(frame["_date"].dropna().dt.tz_localize(None))
+    if len(days):
+        pad = max(1.0, 0.05 * (days.max() - days.min()))
+        panels[1].set_xlim(days.min() - pad, days.max() + pad)
     panels[1].set_xlabel("run date (UTC)")
     ci_cols = [c for c in frame.columns if "_ci_" in c and c.startswith(latency)]
     has_ci = bool(frame[ci_cols].apply(pd.to_numeric, errors="coerce").notna().any(axis=None))

@@ -105,6 +105,9 @@ _PRINT_CSS = """\
 :root { --jp-cell-prompt-width: 0px; }
 img, svg { max-width: 100%% !important; height: auto !important; }
 .jp-OutputArea-output pre { white-space: pre-wrap; }
+/* Wide tables wrap on paper instead of showing a scroll bar that prints as a stray line. */
+.jp-RenderedHTMLCommon, .jp-OutputArea-output { overflow: visible !important; }
+.jp-RenderedHTMLCommon table { max-width: 100%%; table-layout: auto; }
 @media print {
   html, body { background: #fff !important; }
   body { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
