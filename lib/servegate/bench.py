@@ -32,7 +32,7 @@ from servegate.server import ServerConfig, VLLMServer, handle_termination
 from servegate.summary import summarize_level
 from servegate.validation import validate_params
 
-__all__ = ["BenchmarkParams", "RunResult", "run_benchmark"]
+__all__ = ["BenchmarkParams", "RunResult", "TokenCounter", "run_benchmark"]
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +93,25 @@ class BenchmarkParams(BaseModel):
         if self.base_url:
             normalize_base_url(self.base_url)
         return self
+
+
+class TokenCounter:
+    """Counts tokens with the model's own tokenizer, loaded on first use.
+
+    Used only when a server sends no usage in its stream; transformers is imported then, not
+    before, because a benchmark against vLLM or OpenAI never needs it.
+    """
+
+    def __init__(self, model_path: str | Path) -> None:
+        self.model_path = str(model_path)
+        self._tokenizer: Any = None
+
+    def __call__(self, text: str) -> int:
+        if self._tokenizer is None:
+            from transformers import AutoTokenizer
+
+            self._tokenizer = AutoTokenizer.from_pretrained(self.model_path)
+        return len(self._tokenizer.encode(text, add_special_tokens=False))
 
 
 @dataclass(frozen=True)
@@ -222,6 +241,7 @@ def _run_levels(params, writer, endpoint, server, target, progress) -> tuple[str
         seed=params.seed,
         on_record=writer.append,
         progress=progress,
+        token_counter=TokenCounter(params.model_path) if Path(params.model_path).is_dir() else None,
     )
     levels_out: list[dict[str, Any]] = []
     for spec in _levels(params, list(load_prompts(params.prompts).take(None))):

@@ -121,15 +121,16 @@ def run_report_pipeline(
             **(report_params or {}),
         },
     )
-    decision_path = out / "latest.json"
-    result.decision = json.loads(decision_path.read_text())
-    stem = _stem(out, result.decision)
+    stem = _stem(out)
+    result.decision = json.loads((out / f"{stem}.json").read_text())
     result.notebook = out / f"{stem}.ipynb"
     shutil.copy(nb, result.notebook)
     result.html = render_html(nb, out / f"{stem}.html", title="Self-hosted LLM decision report")
     result.pdf = html_to_pdf(result.html, out / f"{stem}.pdf")
     # Only now, with every step done, do the `latest` names move.
-    for src, name in ((result.html, "latest.html"), (result.pdf.path, "latest.pdf")):
+    published = ((out / f"{stem}.json", "latest.json"), (result.html, "latest.html"),
+                 (result.pdf.path, "latest.pdf"))
+    for src, name in published:
         if src is not None:
             dst = out / name
             tmp = out / f".{name}.tmp"
@@ -139,7 +140,7 @@ def run_report_pipeline(
     return result
 
 
-def _stem(report_dir: Path, decision: dict[str, Any]) -> str:
-    """``<date>_<label>_decision``, matching the dated JSON the report notebook wrote."""
+def _stem(report_dir: Path) -> str:
+    """``<date>_<label>_decision`` of the dated JSON the report notebook just wrote."""
     dated = sorted(report_dir.glob("*_decision.json"), key=lambda p: p.stat().st_mtime)
     return dated[-1].name.removesuffix(".json") if dated else "report_decision"

@@ -2,7 +2,7 @@
 
 ``build_report(params)`` is what ``notebooks/03_decision_report.ipynb`` calls. It reads only
 saved files (run folders, the history, the price sheet), writes the decision JSON atomically
-to ``reports/<date>_<label>_decision.json`` and ``reports/latest.json``, and returns a
+to ``reports/<date>_<label>_decision.json`` (the pipeline publishes ``latest.*``), and returns a
 ``ReportData`` whose frames the notebook hands to ``servegate.plots``.
 """
 
@@ -351,7 +351,8 @@ def build_report(params: ReportParams | dict[str, Any], *, write: bool = True) -
         out_dir = Path(params.report_dir)
         label = params.report_label or (local.label if local is not None else "") or "report"
         dated = out_dir / f"{datetime.now(UTC):%Y-%m-%d}_{label}_decision.json"
-        for path in (dated, out_dir / "latest.json"):
-            atomic_write_json(path, report.decision)
-            report.written.append(path)
+        # latest.json moves with latest.html and latest.pdf, once all of them are rendered
+        # (servegate.pipeline), so the three never disagree.
+        atomic_write_json(dated, report.decision)
+        report.written.append(dated)
     return report

@@ -20,7 +20,7 @@ from servegate.calibration import CalibrationConfig, CalibrationServer
 from servegate.gates_rule import decide
 from servegate.history import load_history
 from servegate.pipeline import NOTEBOOKS, run_report_pipeline
-from servegate.render import pdf_text
+from servegate.render import pdf_text, screenshot
 
 pytestmark = pytest.mark.notebooks
 
@@ -156,7 +156,7 @@ def test_the_whole_pipeline_writes_runs_history_and_a_report(
     html = result.html.read_text()
     # Code would show as highlighted source; compare the visible text of the body, since
     # highlighting splits source into many spans (and the theme's CSS names input areas).
-    body = html[html.index("<body"):]
+    body = html[html.index("<body") :]
     text = re.sub(r"<[^>]+>", "", body)
     assert "build_report(" not in text and "plots.latency_distributions" not in text
     assert 'class="highlight' not in body and "In&nbsp;[" not in body
@@ -168,6 +168,9 @@ def test_the_whole_pipeline_writes_runs_history_and_a_report(
     assert result.pdf is not None and result.pdf.path is not None
     assert (reports / "latest.pdf").read_bytes()[:4] == b"%PDF"
     assert f"Decision: {decision['decision']}" in pdf_text(reports / "latest.pdf")
+    # a screenshot of the page, as a reader sees it (looked at by hand when the report changes)
+    shot = screenshot(result.html, tmp_path / "report.png")
+    assert shot is not None and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # the canary key is nowhere in what the run wrote
     for path in [*tmp_path.rglob("*")]:
         if path.is_file() and path.suffix != ".yaml":
@@ -188,3 +191,15 @@ def test_a_hosted_run_without_a_key_is_recorded_as_skipped(
     assert record["state"] == "skipped"
     assert "OPENAI_API_KEY is not set" in record["skipped_reason"]
     assert (run_dir / "01_benchmark.ipynb").is_file()
+
+
+def test_a_failed_step_publishes_nothing(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    with pytest.raises(papermill.PapermillExecutionError, match="does not exist"):
+        run_report_pipeline(
+            [],
+            results_dir=str(tmp_path / "no-such-results"),
+            history_path=str(tmp_path / "h.csv"),
+            report_dir=str(reports),
+        )
+    assert not reports.exists() or not list(reports.glob("latest.*"))

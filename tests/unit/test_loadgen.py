@@ -192,3 +192,38 @@ def test_run_benchmark_leaves_a_consistent_run_folder(tmp_path: Path) -> None:
     assert record["manifest"]["prompt_set"]["sha256"]
     assert record["manifest"]["hardware"]["cpu_logical_cores"] >= 1
     assert record["params"]["base_url"] == srv.root_url
+
+
+def test_without_usage_tokens_are_counted_with_the_models_tokenizer(
+    timed: CalibrationServer, repo: Path
+) -> None:
+    """A server that sends no usage: counts come from the tokenizer, marked as such."""
+    from servegate.bench import TokenCounter
+
+    model = repo / "data/models/smollm2-135m-instruct"
+    if not model.is_dir():
+        pytest.skip("the embedded model is not built (make model)")
+    target = ChatTarget(base_url=timed.base_url, model="calibration", backend="vllm")
+    gen = LoadGenerator(
+        target,
+        run_id="t",
+        progress=False,
+        warm_connections=False,
+        token_counter=TokenCounter(model),
+    )
+    gen._body = _without_usage(gen._body)  # ask for no usage chunk, as some servers do
+    records = asyncio.run(gen.run_level(LevelSpec(prompts=PROMPTS[:3], concurrency=1))).records
+    assert {r.tokens_source for r in records} == {"tokenizer"}
+    for r in records:
+        # the calibration server streams " tok" per token: one tokenizer token each
+        assert r.output_tokens == r.n_content_chunks
+        assert r.input_tokens > 0
+
+
+def _without_usage(body_of):
+    def body(prompt):
+        data = json.loads(body_of(prompt))
+        data.pop("stream_options")
+        return json.dumps(data).encode()
+
+    return body
