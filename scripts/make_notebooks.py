@@ -212,6 +212,8 @@ display(HTML("<h4>Hosted run</h4>" + report_view.manifest_html(report.hosted)))
 
 
 def write(name: str, cells: list, title: str) -> None:
+    for index, cell in enumerate(cells):
+        cell.id = f"{Path(name).stem[:2]}-{index:02d}"  # stable ids: regenerating changes nothing
     nb = new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {
         "name": "python3",
