@@ -35,7 +35,7 @@ from servegate.calibration_app import STATE, TRUTH_FIELDS, build_app
 from servegate.calibration_script import CalibrationConfig, Dist, RequestScript, script_for
 from servegate.errors import ConfigError, ServerHangError, ServerStartError
 from servegate.launch import check_port_free, find_free_port
-from servegate.server import handle_termination
+from servegate.server import ManagedProcess
 from servegate.validation import validate_params
 
 __all__ = [
@@ -131,7 +131,7 @@ def serve(
         runner.run(_serve_async(config, host, port, truth_path, on_ready))
 
 
-class CalibrationServer:
+class CalibrationServer(ManagedProcess):
     """The calibration server in a child process owned by this one.
 
     Use as a context manager::
@@ -294,22 +294,6 @@ class CalibrationServer:
             self.log_path.unlink(missing_ok=True)
         atexit.unregister(self.stop)
         return proc.returncode
-
-    def __enter__(self) -> CalibrationServer:
-        self._signals = contextlib.ExitStack()
-        self._signals.enter_context(handle_termination())
-        try:
-            return self.start()
-        except BaseException:
-            self._signals.close()
-            raise
-
-    def __exit__(self, *exc_info: object) -> None:
-        try:
-            self.stop()
-        finally:
-            if self._signals is not None:
-                self._signals.close()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -45,7 +45,7 @@ from servegate.launch import (
 )
 from servegate.model_artifact import verify_model_dir
 
-__all__ = ["ServerConfig", "VLLMServer", "handle_termination"]
+__all__ = ["ManagedProcess", "ServerConfig", "VLLMServer", "handle_termination"]
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,36 @@ def handle_termination() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-class VLLMServer(Endpoint):
+class ManagedProcess:
+    """``with`` support for a server this process owns: ``start()`` on entry, ``stop()`` on
+    exit, and SIGTERM/SIGHUP turned into an interrupt in between so the exit always runs."""
+
+    _signals: contextlib.ExitStack | None = None
+
+    def start(self) -> Any:
+        raise NotImplementedError
+
+    def stop(self) -> int | None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Any:
+        self._signals = contextlib.ExitStack()
+        self._signals.enter_context(handle_termination())
+        try:
+            return self.start()
+        except BaseException:
+            self._signals.close()
+            raise
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            self.stop()
+        finally:
+            if self._signals is not None:
+                self._signals.close()
+
+
+class VLLMServer(ManagedProcess, Endpoint):
     """A vLLM server owned by this process.
 
     Use as a context manager::
@@ -272,22 +301,6 @@ class VLLMServer(Endpoint):
             self._log_file = None
         atexit.unregister(self.stop)
         return self.exit_code
-
-    def __enter__(self) -> VLLMServer:
-        self._signals = contextlib.ExitStack()
-        self._signals.enter_context(handle_termination())
-        try:
-            return self.start()
-        except BaseException:
-            self._signals.close()
-            raise
-
-    def __exit__(self, *exc_info: object) -> None:
-        try:
-            self.stop()
-        finally:
-            if self._signals is not None:
-                self._signals.close()
 
     def story(self) -> dict[str, Any]:
         """What happened to the server, for a run's record (no secrets: the argv has none)."""
