@@ -16,7 +16,7 @@ import papermill
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from servegate import render
+from servegate import browser, render
 from servegate.errors import RenderError
 
 BROWSER = render.find_browser()
@@ -288,7 +288,7 @@ def test_no_browser_skips_with_install_hint(tmp_path: Path) -> None:
 
 
 def test_no_browser_on_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(render.shutil, "which", lambda name: None)
+    monkeypatch.setattr(browser.shutil, "which", lambda name: None)
     page = tmp_path / "p.html"
     page.write_text("<p>hi</p>")
     result = render.html_to_pdf(page, tmp_path / "p.pdf")
@@ -335,7 +335,7 @@ def test_pdf_to_missing_html_and_missing_poppler(
     fake = _fake_browser(tmp_path, "exit 0")
     with pytest.raises(RenderError, match="not found; write it with render_html first"):
         render.html_to_pdf(tmp_path / "none.html", tmp_path / "p.pdf", chromium=fake)
-    monkeypatch.setattr(render.shutil, "which", lambda name: None)
+    monkeypatch.setattr(browser.shutil, "which", lambda name: None)
     with pytest.raises(RenderError, match="apt-get install poppler-utils") as e:
         render.pdf_text(tmp_path / "p.pdf")
     assert e.value.tool == "pdftotext"
