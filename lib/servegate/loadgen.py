@@ -454,6 +454,10 @@ def run_async(factory: Callable[[asyncio.Event], Any]) -> Any:
     loop = new_loop()
     abort = asyncio.Event()
     box: dict[str, Any] = {}
+    # Completion is signalled with an Event, not Thread.join: after Ctrl-C interrupted a join,
+    # the next join returned at once here (CPython 3.11), and the caller closed the run's files
+    # while the level was still recording its cancelled requests (tests/unit/test_interruption).
+    done = threading.Event()
 
     def work() -> None:
         asyncio.set_event_loop(loop)
@@ -463,16 +467,17 @@ def run_async(factory: Callable[[asyncio.Event], Any]) -> Any:
             box["error"] = exc
         finally:
             loop.close()
+            done.set()
 
     thread = threading.Thread(target=work, name="servegate-loadgen", daemon=True)
     thread.start()
     try:
-        while thread.is_alive():
-            thread.join(0.2)
+        while not done.wait(0.2):
+            pass
     except BaseException:
         with contextlib.suppress(RuntimeError):
             loop.call_soon_threadsafe(abort.set)
-        thread.join(60)
+        done.wait(60)
         raise
     if "error" in box:
         raise box["error"]
