@@ -249,16 +249,22 @@ class VLLMServer(ManagedProcess, Endpoint):
         if self.crash is None:
             assert self.log_path is not None
             tail = read_tail(self.log_path)
-            failure = classify_start_failure(tail, code)
+            # Mid-run, only the log's own words make it an OOM: a SIGKILL may be the kernel's
+            # OOM killer or someone's kill -9, and the crash fails the stability gate either way.
+            failure = classify_start_failure(tail, None)
+            oom = failure.kind == "oom"
+            evidence = failure.evidence
+            if not oom and code == -signal.SIGKILL:
+                evidence = "killed by SIGKILL (the kernel's OOM killer does this, so does kill -9)"
             served = time.time() - (self.ready_at or self.started_at or time.time())
             self.crash = ServerCrashError(
                 f"vLLM exited with code {code} after {served:.0f} s of serving"
-                + (" (out of memory)" if failure.kind == "oom" else "")
-                + f": {failure.evidence!r}; see {self.log_path}",
+                + (" (out of memory)" if oom else "")
+                + f": {evidence!r}; see {self.log_path}",
                 log_path=str(self.log_path),
                 log_tail=tail,
             )
-            self.crash.oom = failure.kind == "oom"  # type: ignore[attr-defined]
+            self.crash.oom = oom  # type: ignore[attr-defined]
         raise self.crash
 
     @property
