@@ -227,3 +227,14 @@ def _without_usage(body_of):
         return json.dumps(data).encode()
 
     return body
+
+
+def test_a_server_slower_than_every_time_out_gives_timeout_rows(tmp_path: Path) -> None:
+    config = CalibrationConfig(
+        seed=8, ttft_ms=1500, itl_ms=1, output_tokens_min=4, output_tokens_max=8
+    )
+    with CalibrationServer(config) as srv:
+        records = _run(srv, LevelSpec(prompts=PROMPTS[:12], concurrency=4), timeout_s=0.3)
+    assert [r.status for r in records] == ["timeout"] * 12
+    assert all(r.e2e_ms >= 300 and r.ttft_ms is None for r in records)
+    assert all(r.error == "no complete answer within 0.3 s" for r in records)
