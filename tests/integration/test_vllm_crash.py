@@ -22,23 +22,34 @@ from tests.conftest import REPO
 pytestmark = pytest.mark.vllm
 
 
-def _kill_vllm_after_rows(results: Path, rows: int, killed: dict) -> None:
+def _vllm_servers() -> set[int]:
+    """Our vLLM API servers (the session's shared one included), by pid."""
+    return {
+        child.pid
+        for child in psutil.Process().children(recursive=True)
+        if "vllm.entrypoints.openai.api_server" in " ".join(child.cmdline())
+    }
+
+
+def _kill_vllm_after_rows(results: Path, rows: int, others: set[int], killed: dict) -> None:
+    """SIGKILL the run's own server (not the shared one) once ``rows`` requests finished."""
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
         for path in results.glob("*/requests.csv"):
             if len(path.read_text().splitlines()) > rows:
-                for child in psutil.Process().children(recursive=True):
-                    if "vllm.entrypoints.openai.api_server" in " ".join(child.cmdline()):
-                        killed["pid"] = child.pid
-                        os.kill(child.pid, signal.SIGKILL)
-                        return
+                for pid in _vllm_servers() - others:
+                    killed["pid"] = pid
+                    os.kill(pid, signal.SIGKILL)
+                    return
         time.sleep(0.2)
 
 
 def test_vllm_killed_mid_run_is_a_recorded_crash(built_model: Path, tmp_path: Path) -> None:
     results = tmp_path / "results"
     killed: dict = {}
-    killer = threading.Thread(target=_kill_vllm_after_rows, args=(results, 3, killed), daemon=True)
+    killer = threading.Thread(
+        target=_kill_vllm_after_rows, args=(results, 3, _vllm_servers(), killed), daemon=True
+    )
     killer.start()
     result = run_benchmark(
         {
