@@ -128,8 +128,11 @@ def run_report_pipeline(
     result.html = render_html(nb, out / f"{stem}.html", title="Self-hosted LLM decision report")
     result.pdf = html_to_pdf(result.html, out / f"{stem}.pdf")
     # Only now, with every step done, do the `latest` names move.
-    published = ((out / f"{stem}.json", "latest.json"), (result.html, "latest.html"),
-                 (result.pdf.path, "latest.pdf"))
+    published = (
+        (out / f"{stem}.json", "latest.json"),
+        (result.html, "latest.html"),
+        (result.pdf.path, "latest.pdf"),
+    )
     for src, name in published:
         if src is not None:
             dst = out / name
