@@ -34,7 +34,11 @@ def _start_benchmark(tmp_path: Path, base_url: str) -> tuple[subprocess.Popen, P
         )
     )
     results = tmp_path / "results"
+    # A shell without job control starts background commands with SIGINT ignored, and Python
+    # keeps it ignored; a person pressing Ctrl-C has the default handler, so the test does too.
     code = textwrap.dedent(f"""
+        import signal
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         from servegate.bench import run_benchmark
         run_benchmark({{"backend": "vllm", "base_url": {base_url!r}, "model": "calibration",
                         "prompts": {str(prompts)!r}, "n_prompts": 200, "concurrency": [8],
