@@ -118,6 +118,34 @@ def level_throughputs(requests: pd.DataFrame) -> dict[int, LevelThroughput]:
     return out
 
 
+def _from_estimate(
+    name: str,
+    est: Estimate,
+    verdict: Verdict,
+    threshold: float,
+    *,
+    level: str | None,
+    method: str,
+    note: str = "",
+) -> GateResult:
+    """A gate row from its estimate; an inconclusive gate says how many prompts would settle it."""
+    settle = prompts_to_settle(est, threshold) if verdict == Verdict.INCONCLUSIVE else None
+    return GateResult(
+        name=name,
+        threshold=threshold,
+        measured=est.value,
+        ci_low=est.ci_low,
+        ci_high=est.ci_high,
+        verdict=str(verdict),
+        unit=est.unit,
+        n=est.n,
+        level=level,
+        prompts_to_settle=settle,
+        method=method,
+        note=note,
+    )
+
+
 def _latency_gate(
     name: str, rows: pd.DataFrame | None, metric: str, q: int, threshold: float, level: str | None
 ) -> GateResult:
@@ -130,20 +158,12 @@ def _latency_gate(
         est = percentile_ci(latencies_with_failures(np.where(ok, values, 0.0), ok), q)
         failed = int((~ok).sum())
         note = f"{failed} failed request(s) counted as misses" if failed else ""
-    verdict = verdict_upper_bound(est, threshold)
-    return GateResult(
-        name=name,
-        threshold=threshold,
-        measured=est.value,
-        ci_low=est.ci_low,
-        ci_high=est.ci_high,
-        verdict=str(verdict),
-        unit="ms",
-        n=est.n,
+    return _from_estimate(
+        name,
+        est,
+        verdict_upper_bound(est, threshold),
+        threshold,
         level=level,
-        prompts_to_settle=prompts_to_settle(est, threshold)
-        if verdict == Verdict.INCONCLUSIVE
-        else None,
         method=f"{metric} p{q}, {est.method} 95% interval",
         note=note,
     )
@@ -151,39 +171,28 @@ def _latency_gate(
 
 def _gain_gate(tps: dict[int, LevelThroughput], threshold: float) -> GateResult:
     batched = {c: t for c, t in tps.items() if c > 1 and t.output_tok_per_s.value is not None}
+    method = "output tok/s ratio, delta method on the log, 95% interval"
     if 1 not in tps or not batched:
         missing = "a concurrency-1 baseline" if 1 not in tps else "a level above concurrency 1"
-        return GateResult(
+        est = Estimate(None, None, None, 0, 0.95, "delta-log-ratio", "x")
+        return _from_estimate(
             "batching_gain",
+            est,
+            Verdict.INCONCLUSIVE,
             threshold,
-            None,
-            None,
-            None,
-            str(Verdict.INCONCLUSIVE),
-            "x",
-            0,
-            None,
-            None,
-            "delta-log-ratio",
-            f"the run has no {missing}",
+            level=None,
+            method=method,
+            note=f"the run has no {missing}",
         )
     best_c = max(batched, key=lambda c: batched[c].output_tok_per_s.value or 0.0)
     est = batching_gain_ci(batched[best_c], tps[1])
-    verdict = verdict_lower_bound(est, threshold)
-    return GateResult(
-        name="batching_gain",
-        threshold=threshold,
-        measured=est.value,
-        ci_low=est.ci_low,
-        ci_high=est.ci_high,
-        verdict=str(verdict),
-        unit="x",
-        n=est.n,
+    return _from_estimate(
+        "batching_gain",
+        est,
+        verdict_lower_bound(est, threshold),
+        threshold,
         level=f"c{best_c} vs c1",
-        prompts_to_settle=prompts_to_settle(est, threshold)
-        if verdict == Verdict.INCONCLUSIVE
-        else None,
-        method="output tok/s ratio, delta method on the log, 95% interval",
+        method=method,
     )
 
 
