@@ -25,14 +25,20 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from servegate.calibration_app import STATE, TRUTH_FIELDS, build_app
-from servegate.calibration_script import CalibrationConfig, Dist, RequestScript, script_for
+from servegate.calibration_script import (
+    CalibrationConfig,
+    Dist,
+    FaultBurst,
+    RequestScript,
+    script_for,
+)
 from servegate.errors import ConfigError, ServerHangError, ServerStartError
 from servegate.launch import check_port_free, find_free_port
 from servegate.server import ManagedProcess
@@ -44,6 +50,7 @@ __all__ = [
     "CalibrationConfig",
     "CalibrationServer",
     "Dist",
+    "FaultBurst",
     "RequestScript",
     "calibration_config_from_flags",
     "script_for",
@@ -56,11 +63,25 @@ log = logging.getLogger(__name__)
 API_KEY_ENV = "SERVEGATE_CALIBRATION_API_KEY"
 
 
-def calibration_config_from_flags(*, tokens: str = "32:128", **settings: Any) -> CalibrationConfig:
-    """A config from command-line style values; ``tokens`` is ``"MIN:MAX"`` or one number.
+def calibration_config_from_flags(
+    *, tokens: str = "32:128", bursts: Sequence[str] = (), **settings: Any
+) -> CalibrationConfig:
+    """A config from command-line style values; ``tokens`` is ``"MIN:MAX"`` or one number,
+    each of ``bursts`` is ``"FAULT:START:COUNT"``.
 
     :raises ConfigError: naming each bad value.
     """
+    parsed = []
+    for text in bursts:
+        fault, start, count = [*text.split(":"), "", ""][:3]
+        try:
+            parsed.append({"fault": fault, "start": int(start), "count": int(count)})
+        except ValueError:
+            raise ConfigError(
+                f"--burst must be FAULT:START:COUNT, got {text!r}; use e.g. http_429:100:50"
+            ) from None
+    if parsed:
+        settings["bursts"] = parsed
     low, _, high = tokens.partition(":")
     try:
         bounds = (int(low), int(high or low))

@@ -9,6 +9,7 @@ can recompute what the server was told to do and compare it with what a client m
 
 from __future__ import annotations
 
+import itertools
 import random
 from dataclasses import dataclass, replace
 from typing import Any, Literal
@@ -19,6 +20,7 @@ __all__ = [
     "FAULTS",
     "CalibrationConfig",
     "Dist",
+    "FaultBurst",
     "RequestScript",
     "script_for",
 ]
@@ -71,6 +73,25 @@ class Dist(BaseModel):
         return rng.lognormvariate(0.0, self.sigma or 0.0) * self.median  # type: ignore[operator]
 
 
+class FaultBurst(BaseModel):
+    """A run of consecutive requests that all get one fault, like a rate limiter kicking in.
+
+    Requests with sequence numbers ``start .. start + count - 1`` get ``fault`` whatever the
+    random draw said; the rest of each script is drawn as usual.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    fault: Literal["http_429", "http_500", "stall", "cut", "empty"]
+    start: int = Field(ge=0, description="sequence number of the first request in the burst")
+    count: int = Field(ge=1, description="how many consecutive requests get the fault")
+
+    @property
+    def stop(self) -> int:
+        """One past the last sequence number in the burst."""
+        return self.start + self.count
+
+
 def _as_dist(value: Any) -> Any:
     # A bare number means a constant: `ttft_ms=200` reads as {"kind": "constant", "value": 200}.
     if isinstance(value, int | float) and not isinstance(value, bool):
@@ -112,6 +133,10 @@ class CalibrationConfig(BaseModel):
         None, repr=False, description="when set, requests need 'Authorization: Bearer <key>'"
     )
 
+    bursts: tuple[FaultBurst, ...] = Field(
+        (), description="runs of consecutive requests that all get one fault (no overlaps)"
+    )
+
     _coerce_dists = field_validator("ttft_ms", "itl_ms", mode="before")(_as_dist)
 
     @model_validator(mode="after")
@@ -126,7 +151,21 @@ class CalibrationConfig(BaseModel):
             raise ValueError(
                 f"fault rates add up to {total:g} (> 1): {self.fault_rates()}; lower some"
             )
+        spans = sorted(self.bursts, key=lambda b: b.start)
+        for before, after in itertools.pairwise(spans):
+            if after.start < before.stop:
+                raise ValueError(
+                    f"bursts overlap: {before.fault} at {before.start}..{before.stop - 1} and "
+                    f"{after.fault} at {after.start}..{after.stop - 1}; move one of them"
+                )
         return self
+
+    def burst_fault(self, index: int) -> str | None:
+        """The fault a burst forces on request ``index``, or None when no burst covers it."""
+        for burst in self.bursts:
+            if burst.start <= index < burst.stop:
+                return burst.fault
+        return None
 
     def fault_rates(self) -> dict[str, float]:
         """Probability per request of each fault in ``FAULTS``."""
@@ -200,6 +239,8 @@ def script_for(config: CalibrationConfig, index: int) -> RequestScript:
     - ``stall``: the first token is due ``stall_s`` after arrival, then the drawn gaps follow.
     - ``cut``: the first ``max(1, n // 2)`` tokens on schedule, then the connection closes.
     - ``empty``: no content token; the finishing chunk is due at the drawn TTFT.
+
+    A request inside one of ``config.bursts`` gets the burst's fault instead of the drawn one.
     """
     rng = random.Random(f"{config.seed}:{index}")
     u = rng.random()
@@ -210,6 +251,8 @@ def script_for(config: CalibrationConfig, index: int) -> RequestScript:
         if u < edge:
             fault = name
             break
+    # A burst overrides the draw but draws nothing itself, so the other scripts stay the same.
+    fault = config.burst_fault(index) or fault
     ttft = config.ttft_ms.sample(rng)
     n = rng.randint(config.output_tokens_min, config.output_tokens_max)
     gaps = tuple(config.itl_ms.sample(rng) for _ in range(n - 1))

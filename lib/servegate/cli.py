@@ -142,6 +142,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         p_stall=args.p_stall,
         p_cut=args.p_cut,
         p_empty=args.p_empty,
+        bursts=args.burst,
     )
     serve(
         config,
@@ -190,6 +191,13 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--tokens", default="32:128", help="output tokens, MIN:MAX (uniform)")
     for flag in ("429", "500", "stall", "cut", "empty"):
         cal.add_argument(f"--p-{flag}", type=float, default=0.0, help=f"{flag} fault rate")
+    cal.add_argument(
+        "--burst",
+        action="append",
+        default=[],
+        metavar="FAULT:START:COUNT",
+        help="requests START..START+COUNT-1 all get FAULT (e.g. http_429:100:50); repeatable",
+    )
     cal.add_argument("--truth", type=Path, default=None, help="append the truth log (JSONL) here")
     cal.set_defaults(func=_cmd_calibrate)
 

@@ -20,11 +20,13 @@ from typing import Any
 import httpx
 import psutil
 import pytest
+from pydantic import ValidationError
 
 from servegate.calibration import (
     CalibrationConfig,
     CalibrationServer,
     Dist,
+    FaultBurst,
     calibration_config_from_flags,
     script_for,
 )
@@ -127,6 +129,24 @@ def test_each_fault_scripts_what_it_should() -> None:
     assert stall.ttft_ms == 3000 and stall.e2e_ms > 3000
     error = script_for(CalibrationConfig(seed=1, p_http_429=1), 0)
     assert (error.fault, error.output_tokens, error.e2e_ms) == ("http_429", 0, 0.0)
+
+
+def test_a_burst_forces_its_fault_on_consecutive_requests_only() -> None:
+    base = CalibrationConfig(seed=4, p_http_500=0.1)
+    burst = base.model_copy(update={"bursts": (FaultBurst(fault="http_429", start=5, count=3),)})
+    faults = [script_for(burst, i).fault for i in range(12)]
+    assert faults[5:8] == ["http_429"] * 3
+    # outside the burst, the same draws as without it
+    for i in [*range(5), *range(8, 12)]:
+        assert script_for(burst, i) == script_for(base, i)
+    with pytest.raises(ValidationError, match=r"bursts overlap: http_429 at 0\.\.9 and http_500"):
+        CalibrationConfig(
+            seed=1,
+            bursts=[
+                {"fault": "http_429", "start": 0, "count": 10},
+                {"fault": "http_500", "start": 9, "count": 2},
+            ],
+        )
 
 
 def test_a_request_cap_shortens_the_answer_and_says_length() -> None:
@@ -380,3 +400,20 @@ def test_the_calibrate_command_serves_until_interrupted(tmp_path: Path) -> None:
 def test_the_calibrate_command_names_a_bad_flag(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["calibrate", "--tokens", "many"]) == 2
     assert "tokens must be MIN:MAX output tokens, got 'many'" in capsys.readouterr().err
+    assert main(["calibrate", "--burst", "http_429:ten:5"]) == 2
+    assert "--burst must be FAULT:START:COUNT, got 'http_429:ten:5'" in capsys.readouterr().err
+    assert main(["calibrate", "--burst", "teapot:1:5"]) == 2
+    assert "fault" in capsys.readouterr().err
+
+
+def test_bursts_from_flags() -> None:
+    config = calibration_config_from_flags(seed=1, bursts=["http_500:3:2", "http_429:10:4"])
+    assert [script_for(config, i).fault for i in (2, 3, 4, 5, 10, 13, 14)] == [
+        None,
+        "http_500",
+        "http_500",
+        None,
+        "http_429",
+        "http_429",
+        None,
+    ]
