@@ -86,6 +86,28 @@ def _cmd_aggregate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_import(args: argparse.Namespace) -> int:
+    from servegate.importer import import_latency_csv
+
+    result = import_latency_csv(
+        args.csv,
+        latency_column=args.latency_column,
+        unit=args.unit,
+        results_dir=args.results_dir,
+        model=args.model,
+        backend=args.backend,
+        label=args.label,
+        id_column=args.id_column,
+        status_column=args.status_column,
+        error_column=args.error_column,
+        run_date=args.run_date,
+    )
+    used = ", ".join(f"{role} {name!r}" for role, name in result.columns.items())
+    print(f"import: {result.n_rows} rows, {result.n_errors} failed ({used}) -> {result.run_dir}")
+    print("import: run `servegate aggregate` to add it to the history")
+    return 0
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     from servegate.pipeline import run_report_pipeline
 
@@ -209,6 +231,27 @@ def build_parser() -> argparse.ArgumentParser:
     aggregate.add_argument("--results-dir", default="eval/results")
     aggregate.add_argument("--history", default="eval/reports/aggregate_history.csv")
     aggregate.set_defaults(func=_cmd_aggregate)
+
+    imp = sub.add_parser(
+        "import", help="turn another tool's per-request latency CSV into a run folder"
+    )
+    imp.add_argument("csv", type=Path, help="the CSV, one row per request")
+    imp.add_argument("--latency-column", required=True, help="end-to-end latency column")
+    # No default unit: guessing s vs ms would be off by 1000x without a word.
+    imp.add_argument("--unit", required=True, help="the latency column's unit: s or ms")
+    imp.add_argument("--results-dir", default="eval/results")
+    imp.add_argument("--model", default="", help="model the source measured (default unknown)")
+    imp.add_argument("--backend", default="imported", help="not vllm/openai (measured runs')")
+    imp.add_argument("--label", default="imported", help="run label, part of the run id")
+    imp.add_argument("--id-column", default=None, help="prompt ids (default: row number)")
+    for role in ("status", "error"):
+        imp.add_argument(
+            f"--{role}-column",
+            default=None,
+            help=f"which rows failed (default: a column named {role!r} if any; '' for none)",
+        )
+    imp.add_argument("--run-date", default=None, help="when the source ran, ISO 8601 (UTC)")
+    imp.set_defaults(func=_cmd_import)
 
     report = sub.add_parser("report", help="benchmarks, history, decision report (HTML, PDF)")
     report.add_argument(

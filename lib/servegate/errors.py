@@ -9,6 +9,7 @@ from __future__ import annotations
 __all__ = [
     "ConfigError",
     "HistoryError",
+    "ImportFileError",
     "ModelArtifactError",
     "PortInUseError",
     "PricingError",
@@ -79,6 +80,20 @@ class RunFolderError(ServegateError):
 
 class PricingError(ConfigError):
     """The pricing file (``data/pricing.yaml``) or a price handed to a cost formula is invalid."""
+
+
+class ImportFileError(ConfigError):
+    """A CSV to import (``servegate import``) is missing or unusable, or an import flag is bad.
+
+    ``path`` names the file; ``row`` is the 1-based data row at fault (the header not counted),
+    or ``None`` when the file or a flag as a whole is the problem. A ``ConfigError`` too, so
+    callers that catch bad input catch this; named apart from the builtin ``ImportError``.
+    """
+
+    def __init__(self, message: str, *, path: str, row: int | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+        self.row = row
 
 
 class HistoryError(ServegateError):

@@ -53,6 +53,7 @@ from servegate.cost import (
 from servegate.errors import HistoryError, PricingError
 from servegate.fsutil import atomic_path
 from servegate.runs import RunData, as_float, list_runs
+from servegate.schema import IMPORTED_SOURCE
 
 __all__ = [
     "DEFAULT_HISTORY_PATH",
@@ -200,6 +201,8 @@ def runtime_version(run: RunData) -> str:
     """
     if run.backend == "openai":
         return "openai-api"
+    if run.record.get("source") == IMPORTED_SOURCE:  # servegate.importer: another tool ran it
+        return "unknown (imported)"
     runtime = run.manifest.get("runtime") or {}
     dist, version = runtime.get("vllm_distribution"), runtime.get("vllm_version")
     text = f"{dist} {version}" if dist and version else "vllm (version unknown)"
@@ -283,7 +286,7 @@ def _rows_for_run(
         "prompt_set_sha256": (manifest.get("prompt_set") or {}).get("sha256") or "",
         "state": run.state,
         "incomplete": run.incomplete,
-        "source": "measured",
+        "source": str(run.record.get("source") or "measured"),
         "hardware_class": hardware_class,
         "git_commit": (manifest.get("git") or {}).get("commit") or "",
         "note": _run_note(run),

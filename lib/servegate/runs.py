@@ -12,6 +12,10 @@ A run killed with SIGKILL keeps ``state: "running"`` in run.json (nothing could 
 while requests.csv holds every request that finished. It is still readable: ``incomplete`` is
 True, a torn last row (a write cut by the kill) is dropped with a note, and each level that has
 rows but no summary in run.json is summarized again from requests.csv (``recomputed_levels``).
+
+An imported run (run.json ``source: "imported"``, written by ``servegate.importer`` from another
+tool's CSV) has only statuses and end-to-end times: its queue, due and end times are empty, as
+is the end-to-end time of a failed request whose source gave none.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import pandas as pd
 
 from servegate.errors import ConfigError, RunFolderError, StatsInputError
 from servegate.schema import (
+    IMPORTED_SOURCE,
     REQUEST_COLUMNS,
     REQUESTS_CSV,
     RUN_JSON,
@@ -68,6 +73,8 @@ INT_COLUMNS = (
 )
 #: Columns the writer always fills, on every row, failures included.
 REQUIRED_COLUMNS = ("run_id", "status", "level", "queue_ms", "e2e_ms", "due_s", "end_s")
+#: An imported run's source had no clock and no queue: only these are always there.
+IMPORTED_REQUIRED_COLUMNS = ("run_id", "status", "level")
 
 _FIX_EDITED = (
     "the file was edited or damaged after the run; restore it from a copy, or delete the "
@@ -398,7 +405,8 @@ def _read_requests(run_dir: Path, record: dict[str, Any]) -> tuple[pd.DataFrame,
                 line,
             )
     frame = pd.DataFrame(rows, columns=list(REQUEST_COLUMNS), dtype=object)
-    frame = _typed(frame, lines, fail)
+    imported = record.get("source") == IMPORTED_SOURCE
+    frame = _typed(frame, lines, fail, IMPORTED_REQUIRED_COLUMNS if imported else REQUIRED_COLUMNS)
     bad_id = frame.index[frame["run_id"] != record["run_id"]]
     if len(bad_id):
         i = int(bad_id[0])
@@ -410,7 +418,12 @@ def _read_requests(run_dir: Path, record: dict[str, Any]) -> tuple[pd.DataFrame,
     return frame, notes
 
 
-def _typed(frame: pd.DataFrame, lines: list[int], fail: Any = None) -> pd.DataFrame:
+def _typed(
+    frame: pd.DataFrame,
+    lines: list[int],
+    fail: Any = None,
+    required: tuple[str, ...] = REQUIRED_COLUMNS,
+) -> pd.DataFrame:
     """Validate and convert requests.csv's text cells; ``fail(problem, line)`` makes the error."""
     out = pd.DataFrame(index=frame.index)
 
@@ -423,7 +436,7 @@ def _typed(frame: pd.DataFrame, lines: list[int], fail: Any = None) -> pd.DataFr
                 f"column {column!r} {expected}, got {frame[column].iat[i]!r}{more}", lines[i]
             )
 
-    for column in REQUIRED_COLUMNS:
+    for column in required:
         first_bad(frame[column] == "", column, "must not be empty")
     for column in REQUEST_COLUMNS:
         text = frame[column]

@@ -9,6 +9,7 @@ from typing import Final, Literal
 
 __all__ = [
     "FAILURE_STATUSES",
+    "IMPORTED_SOURCE",
     "REQUESTS_CSV",
     "REQUEST_COLUMNS",
     "RUN_JSON",
@@ -23,6 +24,9 @@ RUN_SCHEMA_VERSION: Final = 1
 REQUESTS_CSV: Final = "requests.csv"
 RUN_JSON: Final = "run.json"
 SERVER_LOG: Final = "server.log"
+#: run.json's ``source`` for a run made from another tool's CSV (``servegate.importer``), not
+#: measured by servegate: its requests.csv has end-to-end times and statuses, nothing else.
+IMPORTED_SOURCE: Final = "imported"
 
 Status = Literal["ok", "error", "timeout", "oom", "cancelled"]
 STATUSES: Final[tuple[str, ...]] = ("ok", "error", "timeout", "oom", "cancelled")
