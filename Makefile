@@ -11,6 +11,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.setup-$(ENGINE).stamp
 PARAMS ?= params/cpu_default.yaml
 MANIFEST ?= data/models/smollm2-135m-instruct.json
+RUN ?=
 PYTEST_ARGS ?=
 
 .PHONY: help setup system model report render smoke test test-fast lint format lab bench aggregate quarterly selftest verify lock clean
@@ -18,7 +19,7 @@ PYTEST_ARGS ?=
 help: ## list the targets
 	@echo "servegate — quick start: make report (main job), make test (test suite)"
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
-	@echo "variables: ENGINE=cpu|gpu  PARAMS=params/X.yaml  PYTHON=python3.11"
+	@echo "variables: ENGINE=cpu|gpu  PARAMS=params/X.yaml  RUN=eval/results/<id>  PYTHON=python3.11"
 
 $(STAMP): requirements.txt requirements-engine-$(ENGINE).txt $(wildcard requirements-lock-$(ENGINE).txt) pyproject.toml scripts/setup_env.sh
 	PYTHON=$(PYTHON) VENV=$(VENV) scripts/setup_env.sh $(ENGINE)
@@ -72,8 +73,8 @@ format: setup ## ruff format and autofix
 lab: model ## open JupyterLab on the notebooks
 	$(VENV)/bin/jupyter lab notebooks/
 
-verify: ## (not built yet: issue #6)
-	@echo "make $@: not built yet (issue #6); nothing was run" >&2; exit 2
+verify: setup ## re-check a run's manifest against this machine (RUN=eval/results/<id>, default newest)
+	$(PY) -m servegate.cli verify $(RUN)
 
 lock: setup ## re-resolve requirements-lock-cpu.txt from the current .venv
 	@{ head -3 requirements-lock-cpu.txt; $(PY) -m pip freeze --exclude-editable | grep -v '^servegate'; } > requirements-lock-cpu.txt.tmp

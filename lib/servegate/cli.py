@@ -151,6 +151,15 @@ def _cmd_env(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from servegate.verify import latest_run_dir, verify_run
+
+    run_dir = args.run or latest_run_dir(args.results_dir)
+    result = verify_run(run_dir)
+    print(result.text())
+    return 0 if result.ok else 1
+
+
 def _cmd_calibrate(args: argparse.Namespace) -> int:
     from servegate.calibration import calibration_config_from_flags, serve
 
@@ -278,6 +287,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     env = sub.add_parser("env", help="print the hardware and runtime manifest as JSON")
     env.set_defaults(func=_cmd_env)
+
+    verify = sub.add_parser(
+        "verify",
+        help="re-check a run's manifest (model and prompt hashes, versions, hardware) against "
+        "this machine; exit 1 when anything differs",
+    )
+    verify.add_argument(
+        "run", type=Path, nargs="?", default=None, help="run folder (default: newest vLLM run)"
+    )
+    verify.add_argument("--results-dir", type=Path, default=Path("eval/results"))
+    verify.set_defaults(func=_cmd_verify)
     return parser
 
 
