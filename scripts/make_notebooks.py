@@ -106,6 +106,7 @@ lock. A broken run folder is skipped and named below, never silently.
     params_cell("""
 results_dir = "eval/results"  # where the run folders are
 history_path = "eval/reports/aggregate_history.csv"  # the history written here
+poc_summaries = "data/history/poc_summaries.yaml"  # POC figures, summary-only rows; empty: none
 """),
     code(
         """
@@ -116,7 +117,7 @@ from servegate import plots
         + SETUP
     ),
     code("""
-history = rebuild_history(results_dir, history_path)
+history = rebuild_history(results_dir, history_path, poc_summaries=poc_summaries or None)
 print(f"{len(history.rows)} rows from {history.rows['run_id'].nunique() if len(history.rows) else 0} runs -> {history.path}")
 """),
     code("""

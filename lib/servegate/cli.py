@@ -79,7 +79,9 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 def _cmd_aggregate(args: argparse.Namespace) -> int:
     from servegate.history import rebuild_history
 
-    result = rebuild_history(args.results_dir, args.history)
+    result = rebuild_history(
+        args.results_dir, args.history, poc_summaries=args.poc_summaries or None
+    )
     for folder, reason in result.skipped:
         print(f"aggregate: warning: skipped {folder}: {reason}", file=sys.stderr)
     print(f"aggregate: {len(result.rows)} rows -> {result.path}")
@@ -239,6 +241,11 @@ def build_parser() -> argparse.ArgumentParser:
     aggregate = sub.add_parser("aggregate", help="rebuild the history from the run folders")
     aggregate.add_argument("--results-dir", default="eval/results")
     aggregate.add_argument("--history", default="eval/reports/aggregate_history.csv")
+    aggregate.add_argument(
+        "--poc-summaries",
+        default="data/history/poc_summaries.yaml",
+        help="proof-of-concept summaries added as summary-only rows ('' for none)",
+    )
     aggregate.set_defaults(func=_cmd_aggregate)
 
     imp = sub.add_parser(

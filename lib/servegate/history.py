@@ -52,6 +52,7 @@ from servegate.cost import (
 )
 from servegate.errors import HistoryError, PricingError
 from servegate.fsutil import atomic_path
+from servegate.poc import load_poc_summaries, poc_history_rows
 from servegate.runs import RunData, as_float, list_runs
 from servegate.schema import IMPORTED_SOURCE
 
@@ -418,6 +419,7 @@ def rebuild_history(
     pricing: Pricing | str | Path | None = DEFAULT_PRICING_PATH,
     *,
     hourly_usd: float | None = None,
+    poc_summaries: str | Path | None = None,
 ) -> HistoryResult:
     """Rebuild the history CSV from every run folder under ``results_dir`` (see the module doc).
 
@@ -426,17 +428,22 @@ def rebuild_history(
     :param pricing: a ``Pricing``, the path of a pricing file, or None for no costs.
     :param hourly_usd: price every self-hosted run at this many USD per hour instead of the
         pricing file's machines.
+    :param poc_summaries: the proof of concept's summaries (``servegate.poc``), added as
+        ``summary_only`` rows; None, or a path that does not exist, adds none.
     :returns: the rows written, the skipped folders with reasons, the path, and whether the
         file changed.
     :raises ConfigError: when ``results_dir`` does not exist.
     :raises PricingError: when the pricing file is missing or invalid.
+    :raises ConfigError: when the POC summaries file is invalid.
     """
     history_path = Path(history_path)
+    poc_rows = poc_history_rows(load_poc_summaries(poc_summaries)) if poc_summaries else []
     if pricing is not None and not isinstance(pricing, Pricing):
         pricing = load_pricing(pricing)
     with _exclusive(history_path):
         runs, broken = list_runs(results_dir)
         rows = [row for run in runs for row in _rows_for_run(run, pricing, hourly_usd)]
+        rows.extend(poc_rows)
         text = _render(rows)
         # A rebuild killed mid-write leaves its temporary file; we hold the lock, so none is live.
         for stale in history_path.parent.glob(f".{glob.escape(history_path.name)}.*.tmp"):
