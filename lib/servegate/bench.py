@@ -276,20 +276,45 @@ async def _watched(
     abort: asyncio.Event,
     on_start: Callable[[], None] | None = None,
 ) -> LevelResult:
-    """Run a level; abort it if the server we own dies mid-level."""
+    """Run a level; abort it as soon as the server we own dies mid-level."""
 
     async def watch() -> None:
-        while server is not None:
-            if not server.running:
-                abort.set()
-                return
-            await asyncio.sleep(0.5)
+        if server is None or server.process is None:
+            return
+        await _exited(server)
+        abort.set()
 
     watcher = asyncio.ensure_future(watch())
     try:
         return await gen.run_level(spec, abort, on_start)
     finally:
         watcher.cancel()
+
+
+async def _exited(server: VLLMServer) -> None:
+    """Return when the server's process has exited.
+
+    A pidfd becomes readable the moment the process exits, so the level stops before its
+    remaining prompts are sent into a dead port; where pidfds are missing (not Linux, or an
+    old kernel) a short poll does the same job a little later.
+    """
+    assert server.process is not None
+    fd = None
+    if server.running:
+        with contextlib.suppress(AttributeError, OSError):
+            fd = os.pidfd_open(server.process.pid)
+    if fd is None:
+        while server.running:
+            await asyncio.sleep(0.1)
+        return
+    loop = asyncio.get_running_loop()
+    exited = asyncio.Event()
+    loop.add_reader(fd, exited.set)
+    try:
+        await exited.wait()
+    finally:
+        loop.remove_reader(fd)
+        os.close(fd)
 
 
 def _metrics_story(before, after) -> dict[str, Any] | None:

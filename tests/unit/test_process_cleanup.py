@@ -100,3 +100,47 @@ def test_orphan_guard_refuses_when_parent_already_gone() -> None:
     )
     assert proc.returncode != 0
     assert "exited before the server started" in proc.stderr
+
+
+class _Owned:
+    """Just what the level's watcher reads of a VLLMServer: its process and whether it runs."""
+
+    def __init__(self, process: subprocess.Popen) -> None:
+        self.process = process
+
+    @property
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+
+@pytest.mark.parametrize("pidfd", [True, False], ids=["pidfd", "polling"])
+def test_the_level_watcher_wakes_when_the_server_dies(
+    pidfd: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from servegate.bench import _exited
+
+    if not pidfd:
+        monkeypatch.delattr(os, "pidfd_open", raising=False)
+    proc = subprocess.Popen(["sleep", "300"])
+    owned = _Owned(proc)
+
+    async def scenario() -> tuple[bool, bool]:
+        watcher = asyncio.ensure_future(_exited(owned))  # type: ignore[arg-type]
+        await asyncio.sleep(0.3)
+        woke_early = watcher.done()
+        proc.kill()
+        async with asyncio.timeout(10):
+            await watcher
+        return woke_early, owned.running
+
+    try:
+        woke_early, still_running = asyncio.run(scenario())
+    finally:
+        proc.kill()
+        proc.wait()
+    assert not woke_early, "the watcher returned while the server was still running"
+    assert not still_running
+    # and a server that is already gone returns at once
+    asyncio.run(asyncio.wait_for(_exited(owned), 5))  # type: ignore[arg-type]
