@@ -153,6 +153,8 @@ gate_latency_metric = "e2e"  # "e2e" | "ttft"
 gate_concurrency = None  # the level the latency gates judge; None: the run's own
 pricing_path = "data/pricing.yaml"
 hourly_usd = None  # self-hosted machine price in USD/h; None: from the price sheet
+poc_summaries = "data/history/poc_summaries.yaml"  # POC figures beside the gates; empty: none
+regression_min_ms = 0.0  # smallest p50/p95 change flagged as a regression, ms
 """,
     ),
     code(
@@ -170,7 +172,7 @@ from servegate import plots, report_view
 report = build_report(ReportParams.from_namespace(globals()))
 decision = report.decision
 display(HTML(report_view.decision_html(decision)))
-display(HTML(report_view.gates_html(decision["gates"])))
+display(HTML(report_view.gates_html(decision["gates"], decision["poc_baseline"], metric=gate_latency_metric)))
 """),
     md("## Caveats"),
     code("""
@@ -203,6 +205,16 @@ plots.cost_per_1m_tokens(report.cost_frame())
     code("""
 history, why_empty = report.history()
 plots.history_trend(history, p95_ms=p95_ms, p50_ms=p50_ms, latency=gate_latency_metric, notes=[why_empty] if why_empty else [])
+"""),
+    md("""
+## Since the previous comparable run
+
+Each run against the newest earlier run of the same backend, model (weights hash), hardware
+class, prompt set and answer cap; runs that differ are not compared, and the reason is shown.
+A change is a regression when its whole 95% interval is above zero.
+"""),
+    code("""
+display(HTML(report_view.comparison_html(decision["comparison"], gate_level=f"c{gate_c}")))
 """),
     md("## Run manifest"),
     code("""

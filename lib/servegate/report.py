@@ -18,6 +18,7 @@ from typing import Any, Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
+from servegate.compare import Comparison, quarterly_comparison
 from servegate.cost import (
     hosted_cost_per_1m_output_tokens,
     hosted_price_for_model,
@@ -29,6 +30,7 @@ from servegate.errors import ConfigError, ServegateError
 from servegate.fsutil import atomic_write_json
 from servegate.gates import Evaluation, GateParams, evaluate_gates
 from servegate.history import load_history
+from servegate.poc import DEFAULT_POC_PATH, PocRun, load_poc_summaries, poc_caveat
 from servegate.runs import RunData, list_runs, load_run
 from servegate.summary import levels_frame
 from servegate.validation import validate_params
@@ -66,6 +68,10 @@ class ReportParams(BaseModel):
     gate_concurrency: int | None = Field(None, gt=0)
     pricing_path: str = "data/pricing.yaml"
     hourly_usd: float | None = Field(None, gt=0, description="self-hosted machine USD/h")
+    poc_summaries: str = Field(DEFAULT_POC_PATH, description='POC figures; "" = none')
+    regression_min_ms: float = Field(
+        0.0, ge=0, description="smallest p50/p95 change flagged as a regression, ms"
+    )
 
     @classmethod
     def from_namespace(cls, namespace: Mapping[str, Any]) -> ReportParams:
@@ -97,6 +103,8 @@ class ReportData:
     broken_runs: list[tuple[Path, str]]
     decision: dict[str, Any] = field(default_factory=dict)
     written: list[Path] = field(default_factory=list)
+    comparisons: dict[str, Comparison] = field(default_factory=dict)
+    poc: list[PocRun] = field(default_factory=list)
 
     def requests(self) -> pd.DataFrame:
         """Per-request rows of the local and hosted runs, stacked."""
@@ -302,6 +310,13 @@ def _caveats(report: ReportData) -> list[str]:
                     f"{g.name}: inconclusive; about {g.prompts_to_settle} prompts would "
                     "likely settle it."
                 )
+    for name, comparison in report.comparisons.items():
+        if comparison.regressions:
+            what = ", ".join(f"{c.metric} at {c.level}" for c in comparison.regressions)
+            out.append(
+                f"Regression since {comparison.previous_run} ({name}): {what} got slower, "
+                "and the 95% interval of the change excludes zero."
+            )
     for folder, reason in report.broken_runs:
         out.append(f"Run folder {folder.name} was skipped: {reason}")
     return out
@@ -322,7 +337,46 @@ def _decision_json(report: ReportData) -> dict[str, Any]:
         "hosted_status": report.hosted_status,
         "cost": report.cost,
         "caveats": report.caveats,
+        "comparison": {name: _comparison_json(c) for name, c in report.comparisons.items()},
+        "poc_baseline": [_poc_json(run) for run in report.poc],
     }
+
+
+def _comparison_json(comparison: Comparison) -> dict[str, Any]:
+    return {
+        "current_run": comparison.current_run,
+        "previous_run": comparison.previous_run,
+        "message": comparison.message,
+        "changes": comparison.frame().to_dict(orient="records"),
+        "regressions": [f"{c.level} {c.metric}" for c in comparison.regressions],
+        "refused": [{"run_id": r, "reasons": list(why)} for r, why in comparison.refused],
+    }
+
+
+def _poc_json(run: PocRun) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "label": run.label,
+        "backend": run.backend,
+        "source_file": run.source_file,
+        "run_date": run.run_date.isoformat(),
+        "rows": run.rows,
+        "e2e_p50_ms": None if run.p50_s is None else run.p50_s * 1000,
+        "e2e_p95_ms": None if run.p95_s is None else run.p95_s * 1000,
+        "caveat": poc_caveat(run),
+        "summary_only": True,
+    }
+
+
+def _comparisons(report: ReportData, runs: list[RunData]) -> dict[str, Comparison]:
+    """Each reported run against its previous comparable run (quarter over quarter)."""
+    out = {}
+    for name, run in (("local", report.local), ("hosted", report.hosted)):
+        if run is not None and run.state != "skipped" and len(run.requests):
+            out[name] = quarterly_comparison(
+                run, runs, min_change_ms=report.params.regression_min_ms
+            )
+    return out
 
 
 def build_report(params: ReportParams | dict[str, Any], *, write: bool = True) -> ReportData:
@@ -345,6 +399,8 @@ def build_report(params: ReportParams | dict[str, Any], *, write: bool = True) -
         report.cost.append(_local_cost(report, pricing))
     hosted_model = hosted.model if hosted is not None and hosted.model else "gpt-4o-mini"
     report.cost.append(_hosted_cost(report, pricing, hosted_model))
+    report.comparisons = _comparisons(report, list_runs(params.results_dir)[0])
+    report.poc = load_poc_summaries(params.poc_summaries) if params.poc_summaries else []
     report.caveats = _caveats(report)
     report.decision = _decision_json(report)
     if write:

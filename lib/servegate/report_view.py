@@ -15,6 +15,7 @@ from servegate.runs import RunData
 
 __all__ = [
     "caveats_html",
+    "comparison_html",
     "cost_html",
     "decision_html",
     "gates_html",
@@ -94,8 +95,32 @@ def decision_html(decision: Mapping[str, Any], *, title: str = "Self-hosted LLM 
     )
 
 
-def gates_html(gates: Sequence[Mapping[str, Any]]) -> str:
-    """The gate table: threshold, measured, 95% interval, verdict, and what would settle it."""
+def _poc_cell(gate: Mapping[str, Any], poc: Sequence[Mapping[str, Any]], metric: str) -> str:
+    """Where the proof of concept stood on a latency gate (e2e only: all the POC measured)."""
+    q = {"p95_latency": "e2e_p95_ms", "p50_latency": "e2e_p50_ms"}.get(gate["name"])
+    if q is None:
+        return "—"
+    if metric != "e2e":
+        return "— (POC measured end-to-end only)"
+    parts = [
+        f"{_e(p['label'])}: <b>{_num(p[q], 'ms')}</b> ({p['rows']} rows)"
+        for p in poc
+        if p.get(q) is not None
+    ]
+    return "<br>".join(parts) or "—"
+
+
+def gates_html(
+    gates: Sequence[Mapping[str, Any]],
+    poc: Sequence[Mapping[str, Any]] = (),
+    *,
+    metric: str = "e2e",
+) -> str:
+    """The gate table: threshold, measured, 95% interval, verdict, and what would settle it.
+
+    With ``poc`` (the decision JSON's ``poc_baseline``), a column shows where the proof of
+    concept started, as summaries that never pass or fail a gate, with their caveats below.
+    """
     rows = []
     for g in gates:
         unit = g.get("unit", "")
@@ -118,13 +143,98 @@ def gates_html(gates: Sequence[Mapping[str, Any]]) -> str:
             f"<tr><td>{_e(_GATE_TITLES.get(g['name'], g['name']))}</td>"
             f"<td>{better} {threshold}</td><td><b>{measured}</b></td><td>{interval}</td>"
             f"<td>{_badge(g['verdict'])}</td><td>{_e(g.get('level') or '')}</td>"
-            f"<td>{_e(g.get('n', ''))}</td><td style='font-size:12px'>{_e(note)}</td></tr>"
+            f"<td>{_e(g.get('n', ''))}</td><td style='font-size:12px'>{_e(note)}</td>"
+            + (f"<td style='font-size:12px'>{_poc_cell(g, poc, metric)}</td>" if poc else "")
+            + "</tr>"
         )
     head = (
         "<tr><th>Gate</th><th>Threshold</th><th>Measured</th><th>95% interval</th>"
-        "<th>Verdict</th><th>Load level</th><th>n</th><th>Notes</th></tr>"
+        "<th>Verdict</th><th>Load level</th><th>n</th><th>Notes</th>"
+        + ("<th>POC start (summary only)</th>" if poc else "")
+        + "</tr>"
     )
-    return f'<table class="sg-table">{head}{"".join(rows)}</table>'
+    table = f'<table class="sg-table">{head}{"".join(rows)}</table>'
+    if not poc:
+        return table
+    caveats = "; ".join(f"{_e(p['label'])}: {_e(p['caveat'])}" for p in poc)
+    return table + (
+        "<p style='font-size:12px;color:#555;margin-top:-8px'>POC figures are the proof of "
+        "concept's summaries of record (end-to-end latency, no per-request data, no interval). "
+        f"They show where things started and never pass or fail a gate. {caveats}.</p>"
+    )
+
+
+_VERDICT_COLORS = {"regression": "#b3261e", "improvement": "#1b7f3b"}
+
+
+def _change(row: Mapping[str, Any]) -> str:
+    value = row.get("change_ms")
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    sign = "+" if value > 0 else ""
+    text = f"{sign}{_num(value, 'ms')}"
+    rel = row.get("relative_change")
+    if isinstance(rel, float) and math.isfinite(rel):
+        text += f" ({rel:+.0%})"
+    return text
+
+
+def _interval(row: Mapping[str, Any]) -> str:
+    def end(v: Any, side: str) -> str:
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            return f"unbounded {side}"
+        return ("+" if v > 0 else "") + _num(v, "ms")
+
+    low, high = row.get("change_ci_low_ms"), row.get("change_ci_high_ms")
+    return f"{end(low, 'below')} to {end(high, 'above')}"
+
+
+def comparison_html(comparisons: Mapping[str, Mapping[str, Any]], gate_level: str = "") -> str:
+    """Each backend's run against its previous comparable run (the decision JSON's
+    ``comparison``): the change in p50/p95 with a 95% interval, and regressions flagged."""
+    if not comparisons:
+        return "<p>No measured run to compare.</p>"
+    parts = []
+    for name, comp in comparisons.items():
+        title = f"<h4>{_e(name.capitalize())} run <code>{_e(comp['current_run'])}</code></h4>"
+        if comp.get("previous_run") is None:
+            refused = comp.get("refused") or []
+            listed = "".join(
+                f"<li><code>{_e(r['run_id'])}</code>: {_e('; '.join(r['reasons']))}</li>"
+                for r in refused[:5]
+            )
+            more = f"<li>... and {len(refused) - 5} more</li>" if len(refused) > 5 else ""
+            why = (
+                f"<p>Earlier runs of this backend not compared:</p><ul>{listed}{more}</ul>"
+                if refused
+                else ""
+            )
+            parts.append(f"{title}<p><b>{_e(comp['message'])}</b>.</p>{why}")
+            continue
+        rows = sorted(comp["changes"], key=lambda r: (r["level"] != gate_level, r["level"]))
+        body = "".join(
+            f"<tr><td>{_e(r['level'])}</td><td>{_e(r['metric'])}</td>"
+            f"<td>{_num(r['previous_ms'], 'ms')}</td><td>{_num(r['current_ms'], 'ms')}</td>"
+            f"<td><b>{_change(r)}</b></td><td>{_interval(r)}</td>"
+            f"<td style='color:{_VERDICT_COLORS.get(r['verdict'], '#555')};font-weight:600'>"
+            f"{_e(r['verdict'])}</td></tr>"
+            for r in rows
+        )
+        head = (
+            "<tr><th>Level</th><th>Figure</th><th>Previous</th><th>Now</th><th>Change</th>"
+            "<th>95% interval of the change</th><th>Verdict</th></tr>"
+        )
+        flagged = comp.get("regressions") or []
+        summary = (
+            f"<p><b>Regression</b> in {_e(', '.join(flagged))}.</p>"
+            if flagged
+            else "<p>No statistically clear regression.</p>"
+        )
+        parts.append(
+            f"{title}<p>{_e(comp['message'])}.</p>{summary}"
+            f'<table class="sg-table">{head}{body}</table>'
+        )
+    return "".join(parts)
 
 
 def cost_html(cost: Sequence[Mapping[str, Any]]) -> str:

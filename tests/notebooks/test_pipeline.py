@@ -141,7 +141,9 @@ def test_the_whole_pipeline_writes_runs_history_and_a_report(
         assert len(lines) - 1 == record["n_request_rows"] == 32
     # history: one row per run and level, rebuilt from the folders
     rows = load_history(history)
-    assert len(rows) == 4 and set(rows["backend"]) == {"vllm", "openai"}
+    measured = rows[rows["source"] != "summary_only"]
+    assert len(measured) == 4 and set(measured["backend"]) == {"vllm", "openai"}
+    assert len(rows) - len(measured) == 3  # the POC's figures of record, summary only
     # the decision JSON follows the gate rule
     decision = json.loads((reports / "latest.json").read_text())
     verdicts = [g["verdict"] for g in decision["gates"]]
@@ -164,6 +166,10 @@ def test_the_whole_pipeline_writes_runs_history_and_a_report(
     assert len(re.findall(r'src="data:image/png;base64,', html)) >= 6
     assert not re.search(r'<script[^>]+src="https?://', html)
     assert (reports / "latest.html").read_text() == html
+    # the POC's starting point beside the gates, and a first run has nothing to compare with
+    assert "POC start (summary only)" in text and "47.60 s (20 rows)" in text
+    assert text.count("no previous comparable run") == 2  # local and hosted
+    assert decision["comparison"]["local"]["previous_run"] is None
     # PDF: printed by Chromium, holding the decision text
     assert result.pdf is not None and result.pdf.path is not None
     assert (reports / "latest.pdf").read_bytes()[:4] == b"%PDF"

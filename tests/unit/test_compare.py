@@ -123,7 +123,9 @@ def test_min_change_keeps_a_trivial_shift_from_being_an_alarm() -> None:
     values = _lognormal(6, 2000, 1000, 0.05)
     result = compare_runs(_run("b", values + 20), _run("a", values), min_change_ms=50)
     assert {c.verdict for c in result.changes} == {"no clear change"}
-    assert compare_runs(_run("b", values + 20), _run("a", values)).changes[0].verdict == "regression"
+    assert (
+        compare_runs(_run("b", values + 20), _run("a", values)).changes[0].verdict == "regression"
+    )
 
 
 @pytest.mark.parametrize(
