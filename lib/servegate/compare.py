@@ -36,6 +36,7 @@ __all__ = [
     "Comparison",
     "comparability_key",
     "compare_runs",
+    "context_differences",
     "differences",
     "find_previous",
     "quarterly_comparison",
@@ -92,6 +93,38 @@ def differences(current: RunData, previous: RunData) -> list[str]:
     return out
 
 
+def context_differences(current: RunData, previous: RunData) -> list[str]:
+    """What else changed between two comparable runs: often the reason for a change.
+
+    Server settings, engine version, code and sample sizes do not block a comparison (a
+    quarter's tuning is what the comparison should show), but the reader should see them.
+    """
+    out = []
+    runtime = ("runtime", "vllm_version")
+    pairs = {
+        "server settings": (current.params.get("server"), previous.params.get("server")),
+        "engine version": (
+            (current.manifest.get(runtime[0]) or {}).get(runtime[1]),
+            (previous.manifest.get(runtime[0]) or {}).get(runtime[1]),
+        ),
+        "prompts measured": (current.params.get("n_prompts"), previous.params.get("n_prompts")),
+        "git commit": (
+            ((current.manifest.get("git") or {}).get("commit") or "")[:10],
+            ((previous.manifest.get("git") or {}).get("commit") or "")[:10],
+        ),
+    }
+    for name, (now, then) in pairs.items():
+        if now != then:
+            out.append(f"{name}: {_brief(now)} now, {_brief(then)} then")
+    return out
+
+
+def _brief(value: object) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={_brief(v)}" for k, v in sorted(value.items())) or "{}"
+    return "?" if value in (None, "") else str(value)
+
+
 def _short(text: str) -> str:
     # sha256 values are unreadable in full; 12 characters tell them apart.
     return text[:19] + "..." if text.startswith("sha256:") or len(text) == 64 else text
@@ -135,6 +168,7 @@ class Comparison:
     refused: tuple[tuple[str, tuple[str, ...]], ...] = ()
     message: str = ""
     levels: tuple[str, ...] = field(default=())
+    context: tuple[str, ...] = ()
 
     @property
     def regressions(self) -> list[Change]:
@@ -257,6 +291,7 @@ def compare_runs(
         tuple(changes),
         message=message,
         levels=tuple(lv for lv in wanted if lv in common),
+        context=tuple(context_differences(current, previous)),
     )
 
 
@@ -313,4 +348,5 @@ def quarterly_comparison(
         refused=frozen,
         message=result.message,
         levels=result.levels,
+        context=result.context,
     )

@@ -350,6 +350,7 @@ def _comparison_json(comparison: Comparison) -> dict[str, Any]:
         "changes": comparison.frame().to_dict(orient="records"),
         "regressions": [f"{c.level} {c.metric}" for c in comparison.regressions],
         "refused": [{"run_id": r, "reasons": list(why)} for r, why in comparison.refused],
+        "context": list(comparison.context),
     }
 
 

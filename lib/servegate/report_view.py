@@ -102,10 +102,12 @@ def _poc_cell(gate: Mapping[str, Any], poc: Sequence[Mapping[str, Any]], metric:
         return "—"
     if metric != "e2e":
         return "— (POC measured end-to-end only)"
+    # The gates judge the local run, so its starting point is the local POC's figure; hosted
+    # POC figures are named in the note under the table.
     parts = [
-        f"{_e(p['label'])}: <b>{_num(p[q], 'ms')}</b> ({p['rows']} rows)"
+        f"<b>{_num(p[q], 'ms')}</b> ({p['rows']} rows)"
         for p in poc
-        if p.get(q) is not None
+        if p.get(q) is not None and p.get("backend") == "vllm"
     ]
     return "<br>".join(parts) or "—"
 
@@ -150,17 +152,27 @@ def gates_html(
     head = (
         "<tr><th>Gate</th><th>Threshold</th><th>Measured</th><th>95% interval</th>"
         "<th>Verdict</th><th>Load level</th><th>n</th><th>Notes</th>"
-        + ("<th>POC start (summary only)</th>" if poc else "")
+        + ("<th>POC start</th>" if poc else "")
         + "</tr>"
     )
     table = f'<table class="sg-table">{head}{"".join(rows)}</table>'
     if not poc:
         return table
-    caveats = "; ".join(f"{_e(p['label'])}: {_e(p['caveat'])}" for p in poc)
+
+    def figures(p: Mapping[str, Any]) -> str:
+        if p.get("e2e_p95_ms") is None:
+            return ""
+        return f" p50 {_num(p['e2e_p50_ms'], 'ms')}, p95 {_num(p['e2e_p95_ms'], 'ms')};"
+
+    listed = "".join(
+        f"<li>{_e(p['label'])} ({_e(p['backend'])}):{figures(p)} {_e(p['caveat'])}</li>"
+        for p in poc
+    )
     return table + (
-        "<p style='font-size:12px;color:#555;margin-top:-8px'>POC figures are the proof of "
-        "concept's summaries of record (end-to-end latency, no per-request data, no interval). "
-        f"They show where things started and never pass or fail a gate. {caveats}.</p>"
+        "<div style='font-size:12px;color:#555;margin-top:-8px'>POC start: the proof of "
+        "concept's summaries of record (end-to-end latency; no per-request data, no interval). "
+        "They show where things started and never pass or fail a gate."
+        f"<ul style='margin:2px 0'>{listed}</ul></div>"
     )
 
 
@@ -230,8 +242,15 @@ def comparison_html(comparisons: Mapping[str, Mapping[str, Any]], gate_level: st
             if flagged
             else "<p>No statistically clear regression.</p>"
         )
+        context = comp.get("context") or []
+        also = (
+            "<p style='font-size:12px;color:#555'>Also changed since then (does not block the "
+            "comparison, may explain it): " + "; ".join(_e(c) for c in context) + ".</p>"
+            if context
+            else ""
+        )
         parts.append(
-            f"{title}<p>{_e(comp['message'])}.</p>{summary}"
+            f"{title}<p>{_e(comp['message'])}.</p>{summary}{also}"
             f'<table class="sg-table">{head}{body}</table>'
         )
     return "".join(parts)

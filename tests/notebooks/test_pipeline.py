@@ -167,7 +167,7 @@ def test_the_whole_pipeline_writes_runs_history_and_a_report(
     assert not re.search(r'<script[^>]+src="https?://', html)
     assert (reports / "latest.html").read_text() == html
     # the POC's starting point beside the gates, and a first run has nothing to compare with
-    assert "POC start (summary only)" in text and "47.60 s (20 rows)" in text
+    assert "POC start" in text and "47.60 s (20 rows)" in text
     assert text.count("no previous comparable run") == 2  # local and hosted
     assert decision["comparison"]["local"]["previous_run"] is None
     # PDF: printed by Chromium, holding the decision text

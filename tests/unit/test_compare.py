@@ -174,3 +174,15 @@ def test_levels_not_measured_by_both_are_named() -> None:
     values = _lognormal(9, 60, 1000)
     result = compare_runs(_run("b", values, concurrency=16), _run("a", values), levels=["c8"])
     assert result.changes == () and "c8 not measured by both runs" in result.message
+
+
+def test_what_else_changed_is_listed_without_blocking() -> None:
+    values = _lognormal(10, 60, 1000)
+    old, new = _run("old", values), _run("new", values, days=90)
+    new.record["params"]["server"] = {"env": {"VLLM_CPU_NUM_OF_RESERVED_CPU": "0"}}
+    old.record["params"]["server"] = {"env": {}}
+    result = quarterly_comparison(new, [old, new])
+    assert result.previous_run == old.run_id
+    assert result.context == (
+        "server settings: env=VLLM_CPU_NUM_OF_RESERVED_CPU=0 now, env={} then",
+    )
