@@ -155,6 +155,11 @@ pricing_path = "data/pricing.yaml"
 hourly_usd = None  # self-hosted machine price in USD/h; None: from the price sheet
 poc_summaries = "data/history/poc_summaries.yaml"  # POC figures beside the gates; empty: none
 regression_min_ms = 0.0  # smallest p50/p95 change flagged as a regression, ms
+peak_rps = 5.0  # capacity plan: forecast peak traffic, requests per second
+peak_to_average = 2.0  # capacity plan: peak over average traffic
+annual_growth = 0.5  # capacity plan: yearly traffic growth, 0.5 is +50%
+headroom = 0.2  # capacity plan: spare share of each replica at peak
+fallback_ttft_ms = None  # fallback time-outs T to simulate in ms; None: 100 ms to 5 s
 """,
     ),
     code(
@@ -163,7 +168,7 @@ regression_min_ms = 0.0  # smallest p50/p95 change flagged as a regression, ms
 import warnings
 warnings.filterwarnings("ignore")
 from servegate.report import ReportParams, build_report
-from servegate import plots, report_view
+from servegate import plots, plots_ops, report_view, report_view_ops
 """
         + SETUP,
         "remove-cell",
@@ -214,7 +219,32 @@ class, prompt set and answer cap; runs that differ are not compared, and the rea
 A change is a regression when its whole 95% interval is above zero.
 """),
     code("""
-display(HTML(report_view.comparison_html(decision["comparison"], gate_level=f"c{gate_c}")))
+display(HTML(report_view_ops.comparison_html(decision["comparison"], gate_level=f"c{gate_c}")))
+"""),
+    md("""
+## Capacity plan
+
+Replicas needed for the forecast traffic (peak, growth, headroom are parameters), sized by each
+replica's measured goodput: requests per second that finished within the p95 limit. The plot
+shows where self-hosting becomes cheaper than the hosted API for the same traffic.
+`notebooks/04_capacity_plan.ipynb` explores other forecasts.
+"""),
+    code("""
+display(HTML(report_view_ops.capacity_html(decision["capacity"])))
+if report.capacity.plan is not None:
+    display(plots_ops.capacity_cost_figure(report.capacity.plan))
+"""),
+    md("""
+## Local first, hosted fallback
+
+Replayed from the recorded requests, no extra traffic: each request goes to local vLLM; if no
+first token arrives within T ms, or it fails, it is sent to the hosted API (its recorded answer
+to the same prompt). Does a local-first setup meet the gates when local alone does not?
+"""),
+    code("""
+display(HTML(report_view_ops.fallback_html(decision["fallback"])))
+if report.fallback.simulated:
+    display(plots_ops.fallback_figure(report.fallback))
 """),
     md("## Run manifest"),
     code("""

@@ -27,10 +27,18 @@ from servegate.cost import (
     self_hosted_cost_per_1m_output_tokens,
 )
 from servegate.errors import ConfigError, ServegateError
+from servegate.fallback import FallbackResult
 from servegate.fsutil import atomic_write_json
 from servegate.gates import Evaluation, GateParams, evaluate_gates
 from servegate.history import load_history
 from servegate.poc import DEFAULT_POC_PATH, PocRun, load_poc_summaries, poc_caveat
+from servegate.report_ops import (
+    CapacitySection,
+    capacity_json,
+    capacity_section,
+    fallback_json,
+    fallback_section,
+)
 from servegate.runs import RunData, list_runs, load_run
 from servegate.summary import levels_frame
 from servegate.validation import validate_params
@@ -72,6 +80,13 @@ class ReportParams(BaseModel):
     regression_min_ms: float = Field(
         0.0, ge=0, description="smallest p50/p95 change flagged as a regression, ms"
     )
+    peak_rps: float = Field(5.0, gt=0, description="capacity plan: forecast peak, req/s")
+    peak_to_average: float = Field(2.0, ge=1, description="capacity plan: peak / average")
+    annual_growth: float = Field(0.5, gt=-1, description="capacity plan: yearly growth")
+    headroom: float = Field(0.2, ge=0, lt=1, description="capacity plan: spare share at peak")
+    fallback_ttft_ms: list[float] | None = Field(
+        None, description="fallback time-outs T to simulate, ms; None: 100 ms to 5 s"
+    )
 
     @classmethod
     def from_namespace(cls, namespace: Mapping[str, Any]) -> ReportParams:
@@ -105,6 +120,8 @@ class ReportData:
     written: list[Path] = field(default_factory=list)
     comparisons: dict[str, Comparison] = field(default_factory=dict)
     poc: list[PocRun] = field(default_factory=list)
+    capacity: CapacitySection | None = None
+    fallback: FallbackResult | None = None
 
     def requests(self) -> pd.DataFrame:
         """Per-request rows of the local and hosted runs, stacked."""
@@ -339,6 +356,8 @@ def _decision_json(report: ReportData) -> dict[str, Any]:
         "caveats": report.caveats,
         "comparison": {name: _comparison_json(c) for name, c in report.comparisons.items()},
         "poc_baseline": [_poc_json(run) for run in report.poc],
+        "capacity": capacity_json(report.capacity) if report.capacity else None,
+        "fallback": fallback_json(report.fallback) if report.fallback else None,
     }
 
 
@@ -367,6 +386,37 @@ def _poc_json(run: PocRun) -> dict[str, Any]:
         "caveat": poc_caveat(run),
         "summary_only": True,
     }
+
+
+def _operations(report: ReportData, pricing: Any, hosted_model: str) -> None:
+    """The capacity plan and the fallback simulation, priced like the cost table."""
+    p, ev = report.params, report.evaluation
+    report.capacity = capacity_section(
+        report.local,
+        pricing,
+        hosted_model=hosted_model,
+        hourly_usd=p.hourly_usd,
+        peak_rps=p.peak_rps,
+        peak_to_average=p.peak_to_average,
+        annual_growth=p.annual_growth,
+        headroom=p.headroom,
+        p50_ms=p.p50_ms,
+        p95_ms=p.p95_ms,
+        latency_metric=p.gate_latency_metric,
+    )
+    local_usd = next(
+        (c.get("usd_per_1m_output_tokens") for c in report.cost if c["backend"] == "vllm"), None
+    )
+    report.fallback = fallback_section(
+        report.local,
+        report.hosted,
+        pricing,
+        local_usd_per_1m=local_usd,
+        level=ev.gate_concurrency if ev is not None else None,
+        timeouts_ms=p.fallback_ttft_ms,
+        p50_ms=p.p50_ms,
+        p95_ms=p.p95_ms,
+    )
 
 
 def _comparisons(report: ReportData, runs: list[RunData]) -> dict[str, Comparison]:
@@ -400,6 +450,7 @@ def build_report(params: ReportParams | dict[str, Any], *, write: bool = True) -
         report.cost.append(_local_cost(report, pricing))
     hosted_model = hosted.model if hosted is not None and hosted.model else "gpt-4o-mini"
     report.cost.append(_hosted_cost(report, pricing, hosted_model))
+    _operations(report, pricing, hosted_model)
     report.comparisons = _comparisons(report, list_runs(params.results_dir)[0])
     report.poc = load_poc_summaries(params.poc_summaries) if params.poc_summaries else []
     report.caveats = _caveats(report)

@@ -15,7 +15,6 @@ from servegate.runs import RunData
 
 __all__ = [
     "caveats_html",
-    "comparison_html",
     "cost_html",
     "decision_html",
     "gates_html",
@@ -174,86 +173,6 @@ def gates_html(
         "They show where things started and never pass or fail a gate."
         f"<ul style='margin:2px 0'>{listed}</ul></div>"
     )
-
-
-_VERDICT_COLORS = {"regression": "#b3261e", "improvement": "#1b7f3b"}
-
-
-def _change(row: Mapping[str, Any]) -> str:
-    value = row.get("change_ms")
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    sign = "+" if value > 0 else ""
-    text = f"{sign}{_num(value, 'ms')}"
-    rel = row.get("relative_change")
-    if isinstance(rel, float) and math.isfinite(rel):
-        text += f" ({rel:+.0%})"
-    return text
-
-
-def _interval(row: Mapping[str, Any]) -> str:
-    def end(v: Any, side: str) -> str:
-        if v is None or (isinstance(v, float) and math.isnan(v)):
-            return f"unbounded {side}"
-        return ("+" if v > 0 else "") + _num(v, "ms")
-
-    low, high = row.get("change_ci_low_ms"), row.get("change_ci_high_ms")
-    return f"{end(low, 'below')} to {end(high, 'above')}"
-
-
-def comparison_html(comparisons: Mapping[str, Mapping[str, Any]], gate_level: str = "") -> str:
-    """Each backend's run against its previous comparable run (the decision JSON's
-    ``comparison``): the change in p50/p95 with a 95% interval, and regressions flagged."""
-    if not comparisons:
-        return "<p>No measured run to compare.</p>"
-    parts = []
-    for name, comp in comparisons.items():
-        title = f"<h4>{_e(name.capitalize())} run <code>{_e(comp['current_run'])}</code></h4>"
-        if comp.get("previous_run") is None:
-            refused = comp.get("refused") or []
-            listed = "".join(
-                f"<li><code>{_e(r['run_id'])}</code>: {_e('; '.join(r['reasons']))}</li>"
-                for r in refused[:5]
-            )
-            more = f"<li>... and {len(refused) - 5} more</li>" if len(refused) > 5 else ""
-            why = (
-                f"<p>Earlier runs of this backend not compared:</p><ul>{listed}{more}</ul>"
-                if refused
-                else ""
-            )
-            parts.append(f"{title}<p><b>{_e(comp['message'])}</b>.</p>{why}")
-            continue
-        rows = sorted(comp["changes"], key=lambda r: (r["level"] != gate_level, r["level"]))
-        body = "".join(
-            f"<tr><td>{_e(r['level'])}</td><td>{_e(r['metric'])}</td>"
-            f"<td>{_num(r['previous_ms'], 'ms')}</td><td>{_num(r['current_ms'], 'ms')}</td>"
-            f"<td><b>{_change(r)}</b></td><td>{_interval(r)}</td>"
-            f"<td style='color:{_VERDICT_COLORS.get(r['verdict'], '#555')};font-weight:600'>"
-            f"{_e(r['verdict'])}</td></tr>"
-            for r in rows
-        )
-        head = (
-            "<tr><th>Level</th><th>Figure</th><th>Previous</th><th>Now</th><th>Change</th>"
-            "<th>95% interval of the change</th><th>Verdict</th></tr>"
-        )
-        flagged = comp.get("regressions") or []
-        summary = (
-            f"<p><b>Regression</b> in {_e(', '.join(flagged))}.</p>"
-            if flagged
-            else "<p>No statistically clear regression.</p>"
-        )
-        context = comp.get("context") or []
-        also = (
-            "<p style='font-size:12px;color:#555'>Also changed since then (does not block the "
-            "comparison, may explain it): " + "; ".join(_e(c) for c in context) + ".</p>"
-            if context
-            else ""
-        )
-        parts.append(
-            f"{title}<p>{_e(comp['message'])}.</p>{summary}{also}"
-            f'<table class="sg-table">{head}{body}</table>'
-        )
-    return "".join(parts)
 
 
 def cost_html(cost: Sequence[Mapping[str, Any]]) -> str:

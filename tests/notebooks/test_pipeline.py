@@ -170,6 +170,13 @@ def test_the_whole_pipeline_writes_runs_history_and_a_report(
     assert "POC start" in text and "47.60 s (20 rows)" in text
     assert text.count("no previous comparable run") == 2  # local and hosted
     assert decision["comparison"]["local"]["previous_run"] is None
+    # the operations sections: a capacity plan and the fallback replay of both runs
+    assert decision["capacity"]["available"] and decision["capacity"]["replicas"] >= 1
+    assert "Monthly cost against average traffic" in text or "replica(s)" in text
+    fallback = decision["fallback"]
+    assert fallback["simulated"] and fallback["level"] == "c4"
+    assert (fallback["rows"][0]["timeout_ms"], fallback["rows"][-1]["timeout_ms"]) == (0, "inf")
+    assert "Fall back after T" in text
     # PDF: printed by Chromium, holding the decision text
     assert result.pdf is not None and result.pdf.path is not None
     assert (reports / "latest.pdf").read_bytes()[:4] == b"%PDF"
