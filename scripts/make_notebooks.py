@@ -253,6 +253,79 @@ display(HTML("<h4>Hosted run</h4>" + report_view.manifest_html(report.hosted)))
 """),
 ]
 
+CAPACITY = [
+    md("""
+# 04 · Capacity plan and fallback
+
+From a recorded local run: how many vLLM replicas a traffic forecast needs, what they cost a
+month against the hosted API for the same traffic, and where self-hosting becomes the cheaper
+option. Then the graceful-degradation policy "local first, hosted after T ms without a first
+token", replayed from the recorded requests of both backends. No new traffic is sent; change
+the parameters and re-run. The decision report shows the same sections for its defaults.
+"""),
+    params_cell("""
+results_dir = "eval/results"
+local_run = ""  # run id; empty: the latest local vLLM run
+hosted_run = ""  # run id; empty: the latest comparable hosted run
+pricing_path = "data/pricing.yaml"
+hosted_model = ""  # price the hosted side as this model; empty: the hosted run's, else gpt-4o-mini
+hourly_usd = None  # one replica's machine price in USD/h; None: from the price sheet
+peak_rps = 5.0  # forecast peak traffic, requests per second
+peak_to_average = 2.0  # peak over average traffic
+annual_growth = 0.5  # yearly traffic growth, 0.5 is +50%
+horizon_years = 1.0  # years ahead to plan for
+headroom = 0.2  # spare share of each replica at peak
+p50_ms = 1000.0  # gate: p50 latency, ms
+p95_ms = 3000.0  # gate: p95 latency, ms; also the goodput limit
+gate_latency_metric = "e2e"  # "e2e" | "ttft"
+gate_concurrency = None  # local level for the fallback replay; None: the run's gate level
+fallback_ttft_ms = None  # time-outs T to replay in ms; None: 100 ms to 5 s
+"""),
+    code(
+        """
+%matplotlib inline
+import warnings
+warnings.filterwarnings("ignore")
+from servegate.cost import load_pricing
+from servegate.capacity import capacity_levels_frame
+from servegate.report import select_runs
+from servegate.report_ops import capacity_json, capacity_section, fallback_json, fallback_section
+from servegate import plots_ops, report_view_ops
+"""
+        + SETUP,
+        "remove-cell",
+    ),
+    code("""
+local, hosted, broken = select_runs(results_dir, local_run, hosted_run)
+pricing = load_pricing(pricing_path)
+print(f"local run:  {local.run_id if local else 'none found'}")
+print(f"hosted run: {hosted.run_id + ' (' + hosted.state + ')' if hosted else 'none found'}")
+"""),
+    md("## Replicas and monthly cost"),
+    code("""
+model_name = hosted_model or (hosted.model if hosted is not None and hosted.model else "gpt-4o-mini")
+section = capacity_section(local, pricing, hosted_model=model_name, hourly_usd=hourly_usd, peak_rps=peak_rps, peak_to_average=peak_to_average, annual_growth=annual_growth, horizon_years=horizon_years, headroom=headroom, p50_ms=p50_ms, p95_ms=p95_ms, latency_metric=gate_latency_metric)
+display(HTML(report_view_ops.capacity_html(capacity_json(section))))
+"""),
+    md("## Goodput per load level"),
+    code("""
+capacity_levels_frame(section.plan) if section.plan is not None else None
+"""),
+    md("## Where self-hosting becomes cheaper"),
+    code("""
+if section.plan is not None:
+    display(plots_ops.capacity_cost_figure(section.plan))
+"""),
+    md("## Local first, hosted fallback"),
+    code("""
+local_usd = section.plan.self_hosted_usd_per_1m_output_tokens if section.plan is not None else None
+fallback = fallback_section(local, hosted, pricing, local_usd_per_1m=local_usd, level=gate_concurrency, timeouts_ms=fallback_ttft_ms, p50_ms=p50_ms, p95_ms=p95_ms)
+display(HTML(report_view_ops.fallback_html(fallback_json(fallback))))
+if fallback.simulated:
+    display(plots_ops.fallback_figure(fallback))
+"""),
+]
+
 
 def write(name: str, cells: list, title: str) -> None:
     for index, cell in enumerate(cells):
@@ -273,3 +346,4 @@ if __name__ == "__main__":
     write("01_benchmark.ipynb", BENCHMARK, "servegate benchmark")
     write("02_aggregate.ipynb", AGGREGATE, "servegate history")
     write("03_decision_report.ipynb", REPORT, "Self-hosted LLM decision report")
+    write("04_capacity_plan.ipynb", CAPACITY, "servegate capacity plan")

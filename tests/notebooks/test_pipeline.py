@@ -44,6 +44,17 @@ CONTRACT = {
         "seed",
     },
     "02_aggregate.ipynb": {"results_dir", "history_path"},
+    "04_capacity_plan.ipynb": {
+        "results_dir",
+        "local_run",
+        "hosted_run",
+        "peak_rps",
+        "annual_growth",
+        "headroom",
+        "hourly_usd",
+        "p50_ms",
+        "p95_ms",
+    },
     "03_decision_report.ipynb": {
         "results_dir",
         "history_path",
@@ -218,3 +229,34 @@ def test_a_failed_step_publishes_nothing(tmp_path: Path) -> None:
             report_dir=str(reports),
         )
     assert not reports.exists() or not list(reports.glob("latest.*"))
+
+
+def test_the_capacity_notebook_plans_and_replays_from_saved_runs(tmp_path: Path) -> None:
+    """notebooks/04 on the fixture runs: no traffic, just the recorded requests."""
+    import nbformat
+
+    from servegate.pipeline import execute_notebook
+
+    out = execute_notebook(
+        "04_capacity_plan.ipynb",
+        tmp_path / "04.ipynb",
+        {
+            "results_dir": "tests/fixtures/runs",
+            "hosted_model": "gpt-4o-mini",
+            "peak_rps": 20.0,
+            "headroom": 0.3,
+        },
+    )
+    nb = nbformat.read(out, as_version=4)
+    shown = "\n".join(
+        str(o.get("data", {}).get("text/html", "")) + str(o.get("text", ""))
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for o in cell.get("outputs", [])
+    )
+    assert "local run:  20261126T231345Z_try_vllm" in shown
+    assert "replica(s) of aws-c7a.large" in shown and "gpt-4o-mini" in shown
+    assert "Fall back after T" in shown
+    assert (
+        sum("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", [])) == 2
+    )
