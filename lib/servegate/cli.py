@@ -162,6 +162,25 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def _cmd_regressions(args: argparse.Namespace) -> int:
+    from servegate.errors import ConfigError
+
+    try:
+        decision = json.loads(args.decision.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(
+            f"cannot read the decision JSON {args.decision} ({exc}); run `make report` first"
+        ) from None
+    print(f"decision: {decision.get('decision')} ({args.decision})")
+    flagged = 0
+    for name, comp in (decision.get("comparison") or {}).items():
+        found = comp.get("regressions") or []
+        flagged += len(found)
+        what = ", ".join(found) if found else "no statistically clear regression"
+        print(f"{name}: {comp.get('message')}: {what}")
+    return 1 if flagged else 0
+
+
 def _cmd_calibrate(args: argparse.Namespace) -> int:
     from servegate.calibration import calibration_config_from_flags, serve
 
@@ -305,6 +324,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     verify.add_argument("--results-dir", type=Path, default=Path("eval/results"))
     verify.set_defaults(func=_cmd_verify)
+
+    regressions = sub.add_parser(
+        "regressions",
+        help="print the report's comparison with the previous comparable run; "
+        "exit 1 when a regression is statistically clear (for schedulers)",
+    )
+    regressions.add_argument("decision", type=Path, nargs="?", default=Path("reports/latest.json"))
+    regressions.set_defaults(func=_cmd_regressions)
     return parser
 
 
