@@ -25,6 +25,7 @@ from servegate.environment import collect_environment
 from servegate.errors import ConfigError, ServerCrashError, ServerError
 from servegate.fsutil import sha256_file
 from servegate.loadgen import ChatTarget, LevelResult, LevelSpec, LoadGenerator, run_async
+from servegate.metrics import GaugeSampler
 from servegate.prompts import load_prompts
 from servegate.runrecord import RunWriter, new_run_id
 from servegate.schema import SERVER_LOG
@@ -252,13 +253,17 @@ def _run_levels(params, writer, endpoint, server, target, progress) -> tuple[str
             if params.backend == "vllm":
                 snaps["before"] = endpoint.metrics_snapshot()
 
-        result: LevelResult = run_async(
-            lambda abort, s=spec, cb=snapshot: _watched(gen, s, server, abort, cb)
-        )
+        sampler = GaugeSampler(endpoint.metrics_snapshot) if params.backend == "vllm" else None
+        with sampler or contextlib.nullcontext():
+            result: LevelResult = run_async(
+                lambda abort, s=spec, cb=snapshot: _watched(gen, s, server, abort, cb)
+            )
         before = snaps.get("before")
         after = endpoint.metrics_snapshot() if params.backend == "vllm" else None
         summary = summarize_level(result, timeout_s=params.timeout_s)
         summary["metrics"] = _metrics_story(before, after)
+        if summary["metrics"] is not None and sampler is not None:
+            summary["metrics"]["during"] = sampler.result()
         levels_out.append(summary)
         writer.update(levels=levels_out)
         if server is not None:

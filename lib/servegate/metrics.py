@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-__all__ = ["KEY_VLLM_METRICS", "MetricsSnapshot", "parse_metrics"]
+__all__ = [
+    "KEY_VLLM_METRICS",
+    "SATURATION_GAUGES",
+    "GaugeSampler",
+    "MetricsSnapshot",
+    "parse_metrics",
+]
 
 #: The vLLM series worth keeping in a run's story (gauges and counters; histograms keep
 #: their ``_sum`` and ``_count``). Others stay available through ``MetricsSnapshot.samples``.
@@ -78,3 +86,64 @@ def parse_metrics(text: str, *, taken_at: float | None = None) -> MetricsSnapsho
             key = _key(sample.name, sample.labels)
             samples[key] = samples.get(key, 0.0) + float(sample.value)
     return MetricsSnapshot(taken_at=time.time() if taken_at is None else taken_at, samples=samples)
+
+
+#: Gauges that show a server filling up: what monitoring alerts on (docs/runbook.md).
+SATURATION_GAUGES = (
+    "vllm:num_requests_running",
+    "vllm:num_requests_waiting",
+    "vllm:kv_cache_usage_perc",
+)
+
+
+class GaugeSampler:
+    """Scrape gauges every ``interval_s`` in a background thread and keep their peak and mean.
+
+    A snapshot before and after a level shows counters, not how full the server got while the
+    level ran: the gauges are back to 0 by the end. A scrape every 2 s costs the client a few
+    ms of CPU and the server one small request, the load a Prometheus scraper would add.
+    Use as a context manager around the measured work, then read ``result()``.
+    """
+
+    def __init__(
+        self,
+        scrape: Callable[[], MetricsSnapshot | None],
+        names: tuple[str, ...] = SATURATION_GAUGES,
+        interval_s: float = 2.0,
+    ) -> None:
+        self._scrape = scrape
+        self._names = names
+        self._interval_s = interval_s
+        self._stop = threading.Event()
+        self._values: dict[str, list[float]] = {name: [] for name in names}
+        self._samples = 0
+        self._thread = threading.Thread(target=self._run, name="servegate-gauges", daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval_s):
+            snap = self._scrape()
+            if snap is None:
+                continue
+            self._samples += 1
+            for name in self._names:
+                value = snap.get(name)
+                if value is not None:
+                    self._values[name].append(value)
+
+    def __enter__(self) -> GaugeSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=15)
+
+    def result(self) -> dict[str, Any]:
+        """``{"interval_s", "samples", "peak": {name: max}, "mean": {name: mean}}``; None
+        where a gauge was never seen."""
+        return {
+            "interval_s": self._interval_s,
+            "samples": self._samples,
+            "peak": {n: max(v) if v else None for n, v in self._values.items()},
+            "mean": {n: sum(v) / len(v) if v else None for n, v in self._values.items()},
+        }

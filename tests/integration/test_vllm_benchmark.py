@@ -49,6 +49,8 @@ def test_a_small_benchmark_of_real_vllm_agrees_with_its_own_counters(
         ttft = level["ttft_ms"]["p50"]["value"]
         e2e = level["e2e_ms"]["p50"]["value"]
         assert 0 < ttft < e2e
+        during = level["metrics"]["during"]  # gauges scraped while the level ran
+        assert during["interval_s"] == 2.0 and set(during["peak"]) >= {"vllm:num_requests_running"}
     # TTFT is a real token: never before the server could have produced one (vLLM sends a
     # role-only chunk first; counting it would give TTFTs of about a millisecond).
     assert min(float(r["ttft_ms"]) for r in rows) > 5

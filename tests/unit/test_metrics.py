@@ -44,3 +44,30 @@ def test_delta_and_absent_series() -> None:
 def test_text_that_is_not_prometheus_is_an_error() -> None:
     with pytest.raises(ValueError):
         parse_metrics("<html>not metrics</html>\n")
+
+
+def test_the_gauge_sampler_keeps_peak_and_mean_and_skips_failed_scrapes() -> None:
+    import threading
+
+    from servegate.metrics import GaugeSampler, MetricsSnapshot
+
+    values = iter([None, 2.0, 8.0, 5.0])  # a failed scrape first, then three readings
+    done = threading.Event()
+
+    def scrape() -> MetricsSnapshot | None:
+        try:
+            value = next(values)
+        except StopIteration:
+            done.set()
+            return MetricsSnapshot(0.0, {})  # gauges absent: counted, but adds no value
+        if value is None:
+            return None
+        return MetricsSnapshot(0.0, {"vllm:num_requests_running": value})
+
+    with GaugeSampler(scrape, interval_s=0.01) as sampler:
+        assert done.wait(5)
+    result = sampler.result()
+    assert result["samples"] >= 4
+    assert result["peak"]["vllm:num_requests_running"] == 8.0
+    assert result["mean"]["vllm:num_requests_running"] == pytest.approx(5.0)
+    assert result["peak"]["vllm:num_requests_waiting"] is None
