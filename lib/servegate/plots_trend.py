@@ -34,11 +34,12 @@ from servegate.plots_common import (
     value_limits,
 )
 
+# History rows with this ``source`` are the POC's figures of record: summaries, no interval.
+from servegate.poc import POC_SOURCE
+
 __all__ = ["COST_COLUMN", "POC_SOURCE", "cost_per_1m_tokens", "history_trend"]
 
 COST_COLUMN = "cost_per_1m_output_tokens_usd"
-#: History rows with this ``source`` are old proof-of-concept figures: summaries, no interval.
-POC_SOURCE = "summary_only"
 _ORDER = {"vllm": 0, "openai": 1}
 
 
