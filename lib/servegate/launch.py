@@ -62,8 +62,13 @@ class ServerConfig(BaseModel):
     )
     max_model_len: int | None = Field(2048, gt=0)
     max_num_seqs: int | None = Field(None, gt=0)
-    kv_cache_space_gib: float | None = Field(
-        2.0, gt=0, description="CPU build only: VLLM_CPU_KVCACHE_SPACE"
+    # Whole GiB: vLLM's CPU build parses VLLM_CPU_KVCACHE_SPACE as an int and fails its start
+    # on "0.5" (measured, benchmarks/memory_flags.py). Smaller caches: --kv-cache-memory-bytes.
+    kv_cache_space_gib: int | None = Field(
+        2,
+        ge=1,
+        description="CPU build only: VLLM_CPU_KVCACHE_SPACE in whole GiB; for less, "
+        'extra_args: ["--kv-cache-memory-bytes", "<bytes>"] with kv_cache_space_gib null',
     )
     gpu_memory_utilization: float | None = Field(None, gt=0, le=1, description="CUDA build only")
     quantization: str | None = None

@@ -18,6 +18,13 @@ M = TypeVar("M", bound=BaseModel)
 _SECRET = re.compile(r"key|token|secret|password|auth", re.IGNORECASE)
 
 
+def _hint(model: type[BaseModel], err: Mapping[str, Any]) -> str:
+    """The field's own description, which says what a good value is (the fix), if it has one."""
+    top = err["loc"][0] if err["loc"] else None
+    info = model.model_fields.get(top) if isinstance(top, str) else None
+    return f" ({info.description})" if info is not None and info.description else ""
+
+
 def validate_params(model: type[M], data: Mapping[str, Any], *, what: str) -> M:
     """Validate ``data`` into ``model``; raise ``ConfigError`` listing every problem.
 
@@ -35,5 +42,7 @@ def validate_params(model: type[M], data: Mapping[str, Any], *, what: str) -> M:
             elif _SECRET.search(field):
                 problems.append(f"{field}: {err['msg']} (value not shown: it may be a secret)")
             else:
-                problems.append(f"{field}: {err['msg']}, got {err.get('input')!r}")
+                problems.append(
+                    f"{field}: {err['msg']}, got {err.get('input')!r}" + _hint(model, err)
+                )
         raise ConfigError(f"invalid {what}: " + "; ".join(problems)) from None

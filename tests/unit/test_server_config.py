@@ -37,6 +37,19 @@ def test_bad_values_name_the_field_and_value(params: dict, field: str) -> None:
         ServerConfig.from_params(params)
 
 
+def test_a_fractional_kv_cache_is_refused_with_the_way_to_get_one() -> None:
+    """vLLM's CPU build reads VLLM_CPU_KVCACHE_SPACE as an int: "0.1" failed its start (found by
+    benchmarks/memory_flags.py). Refuse it here, in one line, with the flag that does work."""
+    with pytest.raises(ConfigError) as info:
+        ServerConfig.from_params({"model": "m", "kv_cache_space_gib": 0.5})
+    message = str(info.value)
+    assert "kv_cache_space_gib: Input should be a valid integer" in message
+    assert "got 0.5" in message and "--kv-cache-memory-bytes" in message
+    assert (
+        ServerConfig.from_params({"model": "m", "kv_cache_space_gib": 2.0}).kv_cache_space_gib == 2
+    )
+
+
 def test_cpu_command_sets_kv_cache_env_and_offline_mode() -> None:
     cfg = ServerConfig(model=Path("data/models/x"), max_num_seqs=16, kv_cache_space_gib=3)
     argv, env = build_command(cfg, "cpu", 8123)
