@@ -206,10 +206,10 @@ plots.errors_breakdown(report.levels(), notes=report.notes())
 display(HTML(report_view.cost_html(decision["cost"])))
 plots.cost_per_1m_tokens(report.cost_frame())
 """),
-    md("## Trend from the history"),
+    md("## Trend from the history, at the gate load level"),
     code("""
 history, why_empty = report.history()
-plots.history_trend(history, p95_ms=p95_ms, p50_ms=p50_ms, latency=gate_latency_metric, notes=[why_empty] if why_empty else [])
+plots.history_trend(history, p95_ms=p95_ms, p50_ms=p50_ms, latency=gate_latency_metric, concurrency=gate_c, notes=[why_empty] if why_empty else [])
 """),
     md("""
 ## Since the previous comparable run

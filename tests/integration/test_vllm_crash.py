@@ -62,7 +62,13 @@ def test_vllm_killed_mid_run_is_a_recorded_crash(built_model: Path, tmp_path: Pa
             "results_dir": str(results),
             "run_label": "crash",
             "warmup_requests": 0,
-            "server": {"kv_cache_space_gib": 1, "progress": False, "warmup_requests": 1},
+            # enforce_eager: this tests the lifecycle, not speed; it starts in ~40 s, not ~95 s
+            "server": {
+                "kv_cache_space_gib": 1,
+                "progress": False,
+                "warmup_requests": 1,
+                "enforce_eager": True,
+            },
         },
         progress=False,
     )

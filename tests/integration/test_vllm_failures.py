@@ -54,7 +54,10 @@ def test_a_server_that_never_gets_healthy_is_a_hang(built_model: Path, tmp_path:
 def test_a_kv_cache_larger_than_the_machine_is_an_oom(built_model: Path, tmp_path: Path) -> None:
     total_gib = psutil.virtual_memory().total / (1 << 30)
     server = VLLMServer(
-        server_config(built_model, tmp_path, kv_cache_space_gib=round(total_gib * 4))
+        # enforce_eager: the cache is allocated after the model loads; no need to compile first
+        server_config(
+            built_model, tmp_path, kv_cache_space_gib=round(total_gib * 4), enforce_eager=True
+        )
     )
     err = _start_expecting(
         server, ServerOOMError, r"ran out of memory at start-up .*lower max_model_len"

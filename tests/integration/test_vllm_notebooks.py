@@ -66,7 +66,7 @@ def test_report_pipeline_on_real_vllm(
     assert stability["verdict"] == "INCONCLUSIVE" and stability["n"] == 16
     assert decision["hosted_status"].startswith("skipped: OPENAI_API_KEY is not set")
     rows = load_history(tmp_path / "history.csv")
-    measured = rows[rows["n_requests"] > 0]
+    measured = rows[(rows["n_requests"] > 0) & (rows["source"] != "summary_only")]
     assert set(measured["concurrency"]) == {1, 4} and set(measured["backend"]) == {"vllm"}
     html = result.html.read_text()
     assert "Hosted benchmark: skipped" in html
