@@ -219,6 +219,12 @@ def history_trend(
     at = "" if concurrency is None else f" at concurrency {concurrency}"
     title = f"{what.capitalize()} latency across runs{at}"
     frame, undated = _history_rows(history, concurrency) if len(history) else (history, 0)
+    if len(frame):
+        # Rows with no latency (a skipped run, a POC run too small to have percentiles) draw
+        # nothing; without this they would still get a legend entry.
+        cols = [c for c in (f"{latency}_p95_ms", f"{latency}_p50_ms") if c in frame.columns]
+        values = frame[cols].apply(pd.to_numeric, errors="coerce")
+        frame = frame[values.notna().any(axis=1)]
     if len(frame) == 0:
         why = f" ({undated} row(s) without a run date)" if undated else ""
         return message_figure(title, f"No runs in the history yet{why}.")

@@ -273,6 +273,20 @@ def test_history_trend_thresholds_poc_and_notes() -> None:
     assert "1 history row(s) without a valid run date" in text
 
 
+def test_a_row_without_latency_gets_no_legend_entry() -> None:
+    """A skipped hosted run is a history row with no latency: nothing to draw, nothing to name."""
+    history = pd.concat(
+        [
+            _history().iloc[[1, 2]],
+            pd.DataFrame(
+                {"run_date": ["2026-11-26"], "backend": ["openai"], "model": ["gpt-4o-mini"]}
+            ),
+        ]
+    )
+    text = _texts(plots.history_trend(history, p95_ms=3000, p50_ms=1000))
+    assert "local vLLM" in text and "gpt-4o-mini" not in text
+
+
 def test_history_trend_one_run_and_empty() -> None:
     one = _history().iloc[[2]]
     assert "Only one measured run so far" in _texts(
