@@ -260,3 +260,49 @@ def test_the_capacity_notebook_plans_and_replays_from_saved_runs(tmp_path: Path)
     assert (
         sum("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", [])) == 2
     )
+
+
+def test_a_rerun_with_a_known_slowdown_is_flagged_as_a_regression(tmp_path: Path) -> None:
+    """The quarterly path end to end: two runs of the same setup, the second 300 ms slower to
+    its first token; the second report compares with the first and flags the regression."""
+    from servegate.cli import main
+
+    def server(ttft: dict) -> CalibrationServer:
+        config = CalibrationConfig(
+            seed=5,
+            ttft_ms=ttft,
+            itl_ms=3,
+            output_tokens_min=8,
+            output_tokens_max=16,
+            model="smollm2",
+        )
+        return CalibrationServer(config)
+
+    dirs = {
+        "results_dir": str(tmp_path / "results"),
+        "history_path": str(tmp_path / "history.csv"),
+        "report_dir": str(tmp_path / "reports"),
+    }
+    for ttft in (
+        {"kind": "uniform", "low": 20, "high": 60},
+        {"kind": "uniform", "low": 320, "high": 360},
+    ):
+        with server(ttft) as srv:
+            params = _params(
+                tmp_path / "q.yaml",
+                backend="vllm",
+                base_url=srv.root_url,
+                model="smollm2",
+                run_label="quarterly",
+                n_prompts=40,
+            )
+            run_report_pipeline([params], report_params={"min_prompts": 20}, **dirs)
+    decision = json.loads((tmp_path / "reports/latest.json").read_text())
+    local = decision["comparison"]["local"]
+    assert local["previous_run"] is not None and local["previous_run"] != local["current_run"]
+    assert {"c4 TTFT p50", "c4 e2e p50"} <= set(local["regressions"])
+    ttft = next(c for c in local["changes"] if c["level"] == "c4" and c["metric"] == "TTFT p50")
+    assert 250 < ttft["change_ms"] < 350 and ttft["change_ci_low_ms"] > 0
+    html = (tmp_path / "reports/latest.html").read_text()
+    assert "Regression" in html and "got slower" in html  # the table and the caveat
+    assert main(["regressions", str(tmp_path / "reports/latest.json")]) == 1
