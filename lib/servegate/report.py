@@ -31,6 +31,7 @@ from servegate.fallback import FallbackResult
 from servegate.fsutil import atomic_write_json
 from servegate.gates import Evaluation, GateParams, evaluate_gates
 from servegate.history import load_history
+from servegate.identity import prompt_set_sha256
 from servegate.poc import DEFAULT_POC_PATH, PocRun, load_poc_summaries, poc_caveat
 from servegate.report_ops import (
     CapacitySection,
@@ -181,10 +182,6 @@ class ReportData:
         return "measured"
 
 
-def _prompt_sha(run: RunData) -> str | None:
-    return (run.manifest.get("prompt_set") or {}).get("sha256")
-
-
 def select_runs(
     results_dir: str | Path, local_run: str = "", hosted_run: str = ""
 ) -> tuple[RunData | None, RunData | None, list[tuple[Path, str]]]:
@@ -213,7 +210,7 @@ def select_runs(
         for r in hosted_runs
         if r.state != "skipped"
         and len(r.requests)
-        and (local is None or _prompt_sha(r) == _prompt_sha(local))
+        and (local is None or prompt_set_sha256(r) == prompt_set_sha256(local))
     ]
     skipped = [r for r in hosted_runs if r.state == "skipped"]
     hosted = comparable[-1] if comparable else (skipped[-1] if skipped else None)
