@@ -18,13 +18,9 @@ from typing import Any, Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from servegate.compare import Comparison, quarterly_comparison
+from servegate.compare import Comparison
 from servegate.cost import (
-    hosted_cost_per_1m_output_tokens,
-    hosted_price_for_model,
     load_pricing,
-    machine_price_for_run,
-    self_hosted_cost_per_1m_output_tokens,
 )
 from servegate.errors import ConfigError, ServegateError
 from servegate.fallback import FallbackResult
@@ -32,13 +28,17 @@ from servegate.fsutil import atomic_write_json
 from servegate.gates import Evaluation, GateParams, evaluate_gates
 from servegate.history import load_history
 from servegate.identity import prompt_set_sha256
-from servegate.poc import DEFAULT_POC_PATH, PocRun, load_poc_summaries, poc_caveat
+from servegate.poc import DEFAULT_POC_PATH, PocRun, load_poc_summaries
+from servegate.report_cost import hosted_cost, local_cost
 from servegate.report_ops import (
     CapacitySection,
     capacity_json,
     capacity_section,
+    comparison_json,
+    comparisons,
     fallback_json,
     fallback_section,
+    poc_json,
 )
 from servegate.runs import RunData, list_runs, load_run
 from servegate.summary import levels_frame
@@ -223,72 +223,6 @@ def requests_frame(*runs: RunData | None) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def _local_cost(report: ReportData, pricing: Any) -> dict[str, Any]:
-    run, ev, p = report.local, report.evaluation, report.params
-    assert run is not None and ev is not None
-    entry: dict[str, Any] = {"option": f"self-hosted vLLM ({run.model})", "backend": "vllm"}
-    try:
-        price = machine_price_for_run(
-            pricing, params=run.params, manifest=run.manifest, hourly_usd=p.hourly_usd
-        )
-    except ServegateError as exc:
-        return {**entry, "usd_per_1m_output_tokens": None, "basis": str(exc)}
-    levels = levels_frame(run.record)
-    closed = levels[levels["concurrency"].notna() & levels["output_tok_per_s"].notna()]
-    metric = p.gate_latency_metric
-    meets = closed[
-        (closed[f"{metric}_p95_ms"] <= p.p95_ms) & (closed[f"{metric}_p50_ms"] <= p.p50_ms)
-    ]
-    pool, note = (
-        (meets, "best level that meets the latency gates")
-        if len(meets)
-        else (closed, "no level met the latency gates: best throughput shown")
-    )
-    if pool.empty:
-        return {**entry, "usd_per_1m_output_tokens": None, "basis": "no throughput measured"}
-    best = pool.loc[pool["output_tok_per_s"].idxmax()]
-    tps = float(best["output_tok_per_s"])
-    return {
-        **entry,
-        "usd_per_1m_output_tokens": self_hosted_cost_per_1m_output_tokens(price.hourly_usd, tps),
-        "basis": f"{price.describe()} / {tps:.1f} output tok/s at {best['level']} ({note})",
-        "level": best["level"],
-        "output_tok_per_s": tps,
-        "hourly_usd": price.hourly_usd,
-    }
-
-
-def _hosted_cost(report: ReportData, pricing: Any, model: str) -> dict[str, Any]:
-    entry: dict[str, Any] = {"option": f"hosted {model}", "backend": "openai"}
-    measured = report.hosted is not None and report.hosted_status == "measured"
-    mix_run = report.hosted if measured else report.local
-    try:
-        key, price = hosted_price_for_model(pricing, model)
-    except ServegateError as exc:
-        return {**entry, "usd_per_1m_output_tokens": None, "basis": str(exc)}
-    if mix_run is None or not len(mix_run.requests):
-        return {**entry, "usd_per_1m_output_tokens": None, "basis": "no token mix measured"}
-    ok = mix_run.requests[mix_run.requests["status"] == "ok"]
-    tokens_in, tokens_out = ok["input_tokens"].sum(), ok["output_tokens"].sum()
-    usd = hosted_cost_per_1m_output_tokens(
-        int(tokens_in),
-        int(tokens_out),
-        price.input_usd_per_1m_tokens,
-        price.output_usd_per_1m_tokens,
-    )
-    source = "the hosted run's" if measured else "the local run's (hosted run not measured)"
-    return {
-        **entry,
-        "usd_per_1m_output_tokens": usd,
-        "basis": (
-            f"{key} list price {price.input_usd_per_1m_tokens:g} in / "
-            f"{price.output_usd_per_1m_tokens:g} out USD per 1M tokens (as of {price.as_of}) "
-            f"x {source} token mix ({int(tokens_in):,} in, {int(tokens_out):,} out)"
-        ),
-        "measured": measured,
-    }
-
-
 def _caveats(report: ReportData) -> list[str]:
     out: list[str] = []
     local, ev, p = report.local, report.evaluation, report.params
@@ -351,37 +285,10 @@ def _decision_json(report: ReportData) -> dict[str, Any]:
         "hosted_status": report.hosted_status,
         "cost": report.cost,
         "caveats": report.caveats,
-        "comparison": {name: _comparison_json(c) for name, c in report.comparisons.items()},
-        "poc_baseline": [_poc_json(run) for run in report.poc],
+        "comparison": {name: comparison_json(c) for name, c in report.comparisons.items()},
+        "poc_baseline": [poc_json(run) for run in report.poc],
         "capacity": capacity_json(report.capacity) if report.capacity else None,
         "fallback": fallback_json(report.fallback) if report.fallback else None,
-    }
-
-
-def _comparison_json(comparison: Comparison) -> dict[str, Any]:
-    return {
-        "current_run": comparison.current_run,
-        "previous_run": comparison.previous_run,
-        "message": comparison.message,
-        "changes": comparison.frame().to_dict(orient="records"),
-        "regressions": [f"{c.level} {c.metric}" for c in comparison.regressions],
-        "refused": [{"run_id": r, "reasons": list(why)} for r, why in comparison.refused],
-        "context": list(comparison.context),
-    }
-
-
-def _poc_json(run: PocRun) -> dict[str, Any]:
-    return {
-        "id": run.id,
-        "label": run.label,
-        "backend": run.backend,
-        "source_file": run.source_file,
-        "run_date": run.run_date.isoformat(),
-        "rows": run.rows,
-        "e2e_p50_ms": None if run.p50_s is None else run.p50_s * 1000,
-        "e2e_p95_ms": None if run.p95_s is None else run.p95_s * 1000,
-        "caveat": poc_caveat(run),
-        "summary_only": True,
     }
 
 
@@ -416,17 +323,6 @@ def _operations(report: ReportData, pricing: Any, hosted_model: str) -> None:
     )
 
 
-def _comparisons(report: ReportData, runs: list[RunData]) -> dict[str, Comparison]:
-    """Each reported run against its previous comparable run (quarter over quarter)."""
-    out = {}
-    for name, run in (("local", report.local), ("hosted", report.hosted)):
-        if run is not None and run.state != "skipped" and len(run.requests):
-            out[name] = quarterly_comparison(
-                run, runs, min_change_ms=report.params.regression_min_ms
-            )
-    return out
-
-
 def build_report(params: ReportParams | dict[str, Any], *, write: bool = True) -> ReportData:
     """Select runs, evaluate the gates, price the options, and write the decision JSON.
 
@@ -444,11 +340,24 @@ def build_report(params: ReportParams | dict[str, Any], *, write: bool = True) -
     report = ReportData(params, local, hosted, ev, [], [], broken)
     pricing = load_pricing(params.pricing_path)
     if local is not None:
-        report.cost.append(_local_cost(report, pricing))
+        report.cost.append(
+            local_cost(
+                local,
+                pricing,
+                hourly_usd=params.hourly_usd,
+                p50_ms=params.p50_ms,
+                p95_ms=params.p95_ms,
+                metric=params.gate_latency_metric,
+            )
+        )
     hosted_model = hosted.model if hosted is not None and hosted.model else "gpt-4o-mini"
-    report.cost.append(_hosted_cost(report, pricing, hosted_model))
+    report.cost.append(hosted_cost(hosted, local, pricing, hosted_model))
     _operations(report, pricing, hosted_model)
-    report.comparisons = _comparisons(report, list_runs(params.results_dir)[0])
+    report.comparisons = comparisons(
+        {"local": local, "hosted": hosted},
+        list_runs(params.results_dir)[0],
+        min_change_ms=params.regression_min_ms,
+    )
     report.poc = load_poc_summaries(params.poc_summaries) if params.poc_summaries else []
     report.caveats = _caveats(report)
     report.decision = _decision_json(report)

@@ -1,4 +1,5 @@
-"""The report's operations sections: the capacity plan and the local-first fallback evaluation.
+"""The report's operations sections: the quarterly comparison, the POC baseline, the capacity
+plan and the local-first fallback evaluation, and their entries in the decision JSON.
 
 Both are computed from the runs the report already selected and priced with the same sheet
 (``data/pricing.yaml``), so the sections agree with the cost table. Where a piece is missing (no
@@ -14,17 +15,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from servegate.capacity import CapacityParams, CapacityPlan, capacity_plan, plan_frame
+from servegate.compare import Comparison, quarterly_comparison
 from servegate.cost import HostedPrice, Pricing, hosted_price_for_model, machine_price_for_run
 from servegate.errors import ServegateError
 from servegate.fallback import FallbackParams, FallbackResult, simulate_fallback
+from servegate.poc import PocRun, poc_caveat
 from servegate.runs import RunData
 
 __all__ = [
     "CapacitySection",
     "capacity_json",
     "capacity_section",
+    "comparison_json",
+    "comparisons",
     "fallback_json",
     "fallback_section",
+    "poc_json",
 ]
 
 
@@ -158,3 +164,43 @@ def fallback_json(result: FallbackResult) -> dict[str, Any]:
         "passing_timeouts_ms": passing,
         "notes": list(result.notes),
     }
+
+
+def comparison_json(comparison: Comparison) -> dict[str, Any]:
+    return {
+        "current_run": comparison.current_run,
+        "previous_run": comparison.previous_run,
+        "message": comparison.message,
+        "changes": comparison.frame().to_dict(orient="records"),
+        "regressions": [f"{c.level} {c.metric}" for c in comparison.regressions],
+        "refused": [{"run_id": r, "reasons": list(why)} for r, why in comparison.refused],
+        "context": list(comparison.context),
+    }
+
+
+def poc_json(run: PocRun) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "label": run.label,
+        "backend": run.backend,
+        "source_file": run.source_file,
+        "run_date": run.run_date.isoformat(),
+        "rows": run.rows,
+        "e2e_p50_ms": None if run.p50_s is None else run.p50_s * 1000,
+        "e2e_p95_ms": None if run.p95_s is None else run.p95_s * 1000,
+        "caveat": poc_caveat(run),
+        "summary_only": True,
+    }
+
+
+def comparisons(
+    reported: dict[str, RunData | None], runs: list[RunData], *, min_change_ms: float
+) -> dict[str, Comparison]:
+    """Each reported run (e.g. ``{"local": ..., "hosted": ...}``) against its previous
+    comparable run among ``runs`` (quarter over quarter); runs that measured nothing are skipped.
+    """
+    out = {}
+    for name, run in reported.items():
+        if run is not None and run.state != "skipped" and len(run.requests):
+            out[name] = quarterly_comparison(run, runs, min_change_ms=min_change_ms)
+    return out
