@@ -61,6 +61,13 @@ _TEMPLATE = """\
 {%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
 {%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{%- block data_png scoped -%}
+{%- set alt = (output | get_metadata('alt', 'image/png')) or 'Figure' -%}
+<div class="jp-RenderedImage jp-OutputArea-output {{ extra_class }}">
+<img src="data:image/png;base64,{{ output.data['image/png'] | escape_html }}"
+ alt="{{ alt | escape_html }}">
+</div>
+{%- endblock data_png -%}
 {%- block html_head_css -%}
 <style type="text/css">
 {{ resources.servegate_print_css }}
@@ -147,6 +154,32 @@ class _DropStderr(Preprocessor):
         return cell, resources
 
 
+class _AltText(Preprocessor):
+    """Give each figure a text alternative: the report section it is in (screen readers, and
+    what a reader sees where an image cannot load). Figures have no other text of their own."""
+
+    def preprocess(
+        self, nb: NotebookNode, resources: dict[str, Any]
+    ) -> tuple[NotebookNode, dict[str, Any]]:
+        section, count = "", 0
+        for cell in nb.cells:
+            if cell.get("cell_type") == "markdown":
+                headings = [
+                    ln.lstrip("#").strip() for ln in cell.source.splitlines() if ln.startswith("#")
+                ]
+                if headings:
+                    section, count = headings[-1], 0
+                continue
+            for out in cell.get("outputs", []):
+                if "image/png" not in out.get("data", {}):
+                    continue
+                count += 1
+                alt = f"Figure: {section}" if section else "Figure"
+                meta = out.setdefault("metadata", {}).setdefault("image/png", {})
+                meta["alt"] = alt if count == 1 else f"{alt} ({count})"
+        return nb, resources
+
+
 def _exporter() -> HTMLExporter:
     config = Config()
     config.TagRemovePreprocessor.enabled = True
@@ -170,6 +203,7 @@ def _exporter() -> HTMLExporter:
         widget_renderer_url="",
     )
     exporter.register_preprocessor(_DropStderr(), enabled=True)
+    exporter.register_preprocessor(_AltText(), enabled=True)
     return exporter
 
 

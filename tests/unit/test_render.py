@@ -152,6 +152,12 @@ def test_html_shows_outputs_and_no_code(html: str) -> None:
     assert all("jp-MarkdownCell" in cell for cell in finder.cells), finder.cells
 
 
+def test_every_figure_has_the_section_it_is_in_as_its_text_alternative(html: str) -> None:
+    alts = re.findall(r'<img\b[^>]*\balt="([^"]*)"', html)
+    assert alts == ["Figure: Decision: PAUSE"]  # the heading above it, not nbconvert's filler
+    assert "No description has been provided" not in html
+
+
 def test_html_drops_tagged_cells_and_stderr(html: str) -> None:
     assert "REMOVED_CELL_TEXT" not in html
     assert "REMOVED_OUTPUT_TEXT" not in html
