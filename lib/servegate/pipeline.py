@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import papermill
+from jupyter_client.manager import AsyncKernelManager
+from traitlets import default
 
 from servegate.bench import BenchmarkParams
 from servegate.errors import ServegateError
@@ -32,6 +34,16 @@ NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 EXECUTED_NAME = "01_benchmark.ipynb"
 
 
+class _IPCKernelManager(AsyncKernelManager):
+    """Talk to the notebook's kernel over Unix sockets in Jupyter's runtime folder (owner-only
+    files, removed at shutdown) instead of localhost TCP ports that any local user can reach;
+    the kernel warns about plain TCP on every start otherwise."""
+
+    @default("transport")
+    def _default_transport(self) -> str:
+        return "ipc"
+
+
 def execute_notebook(
     name: str, output: Path, parameters: dict[str, Any], *, progress: bool = False
 ) -> Path:
@@ -45,6 +57,7 @@ def execute_notebook(
         progress_bar=progress,
         log_output=False,
         cwd=str(Path.cwd()),
+        kernel_manager_class=_IPCKernelManager,
     )
     return output
 

@@ -231,7 +231,9 @@ def test_a_failed_step_publishes_nothing(tmp_path: Path) -> None:
     assert not reports.exists() or not list(reports.glob("latest.*"))
 
 
-def test_the_capacity_notebook_plans_and_replays_from_saved_runs(tmp_path: Path) -> None:
+def test_the_capacity_notebook_plans_and_replays_from_saved_runs(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     """notebooks/04 on the fixture runs: no traffic, just the recorded requests."""
     import nbformat
 
@@ -260,6 +262,8 @@ def test_the_capacity_notebook_plans_and_replays_from_saved_runs(tmp_path: Path)
     assert (
         sum("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", [])) == 2
     )
+    # the kernel is reached over Unix sockets, not localhost TCP (it warns on TCP)
+    assert "Kernel is running over TCP" not in capfd.readouterr().err
 
 
 def test_a_rerun_with_a_known_slowdown_is_flagged_as_a_regression(tmp_path: Path) -> None:
