@@ -201,6 +201,10 @@ plots.ttft_vs_e2e(report.requests(), concurrency=gate_c, notes=report.notes())
     code("""
 plots.errors_breakdown(report.levels(), notes=report.notes())
 """),
+    md("## What the local server reported"),
+    code("""
+display(HTML(report_view_ops.server_metrics_html(report.local.levels if report.local else [])))
+"""),
     md("## Cost per 1M output tokens"),
     code("""
 display(HTML(report_view.cost_html(decision["cost"])))

@@ -13,7 +13,7 @@ from typing import Any
 
 from servegate.report_view import _badge, _e, _num
 
-__all__ = ["capacity_html", "comparison_html", "fallback_html"]
+__all__ = ["capacity_html", "comparison_html", "fallback_html", "server_metrics_html"]
 
 
 _VERDICT_COLORS = {"regression": "#b3261e", "improvement": "#1b7f3b"}
@@ -196,3 +196,46 @@ def fallback_html(fallback: Mapping[str, Any]) -> str:
         f'<table class="sg-table">{head}{"".join(body)}</table>'
         + (f"<ul style='font-size:12px;color:#555'>{notes}</ul>" if notes else "")
     )
+
+
+def server_metrics_html(levels: Any) -> str:
+    """What vLLM's ``/metrics`` said during each level of a run (``run.record["levels"]``):
+    counter deltas over the measured requests, and the peaks of the saturation gauges that
+    docs/runbook.md's monitoring section alerts on."""
+    rows = []
+    for lv in levels or []:
+        metrics = lv.get("metrics") or {}
+        delta, during = metrics.get("delta") or {}, metrics.get("during") or {}
+        peak = during.get("peak") or {}
+
+        def fmt(value: Any, pattern: str = "{:g}") -> str:
+            return "—" if value is None else pattern.format(value)
+
+        rows.append(
+            f"<tr><td>{_e(lv.get('level'))}</td><td>{_e(lv.get('n_requests'))}</td>"
+            f"<td>{fmt(delta.get('vllm:request_success_total'))}</td>"
+            f"<td>{fmt(delta.get('vllm:generation_tokens_total'), '{:,.0f}')}</td>"
+            f"<td>{fmt(delta.get('vllm:num_preemptions_total'))}</td>"
+            f"<td>{fmt(peak.get('vllm:num_requests_running'))}</td>"
+            f"<td>{fmt(peak.get('vllm:num_requests_waiting'))}</td>"
+            f"<td>{fmt(peak.get('vllm:kv_cache_usage_perc'), '{:.0%}')}</td>"
+            f"<td>{fmt(during.get('samples'))}</td></tr>"
+        )
+    if not any(lv.get("metrics") for lv in levels or []):
+        return (
+            "<p>No server metrics for this run: a hosted API, or a server without "
+            "<code>/metrics</code>.</p>"
+        )
+    head = (
+        "<tr><th>Level</th><th>Requests</th><th>Server OK</th><th>Server tokens</th>"
+        "<th>Preempted</th><th>Peak running</th><th>Peak waiting</th><th>Peak KV use</th>"
+        "<th>Scrapes</th></tr>"
+    )
+    note = (
+        "<p style='font-size:12px;color:#555'>Counters are the change over each level's "
+        "measured requests; peaks are from scrapes every 2 s while the level ran. A server's "
+        "success count equal to the requests and its token count equal to the client's show "
+        "the two sides agree. What to alert on, and at what level: docs/runbook.md, "
+        "Monitoring.</p>"
+    )
+    return f'<table class="sg-table">{head}{"".join(rows)}</table>{note}'

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -119,3 +120,33 @@ def test_a_skipped_hosted_run_is_named_as_the_reason(tmp_path: Path) -> None:
     )
     assert not report.fallback.simulated
     assert "the hosted run was skipped" in report.fallback.reason
+
+
+def test_the_server_metrics_table_shows_counters_and_gauge_peaks() -> None:
+    from servegate.report_view_ops import server_metrics_html
+
+    level = {
+        "level": "c16",
+        "n_requests": 64,
+        "metrics": {
+            "delta": {
+                "vllm:request_success_total": 64.0,
+                "vllm:generation_tokens_total": 2048.0,
+                "vllm:num_preemptions_total": 3.0,
+            },
+            "during": {
+                "samples": 21,
+                "peak": {
+                    "vllm:num_requests_running": 8.0,
+                    "vllm:num_requests_waiting": 12.0,
+                    "vllm:kv_cache_usage_perc": 1.0,
+                },
+            },
+        },
+    }
+    html = server_metrics_html([level])
+    cells = re.findall(r"<td>([^<]*)</td>", html)
+    assert cells == ["c16", "64", "64", "2,048", "3", "8", "12", "100%", "21"]
+    assert "docs/runbook.md" in html
+    hosted = server_metrics_html([{"level": "c8", "n_requests": 8, "metrics": None}])
+    assert "No server metrics for this run" in hosted
