@@ -13,8 +13,8 @@ from pathlib import Path
 
 
 def run_servegate(args: argparse.Namespace) -> dict:
-    from servegate.loadgen import ChatTarget, LevelSpec, LoadGenerator, run_async
-    from servegate.prompts import Message, Prompt
+    from servegate.measure.loadgen import ChatTarget, LevelSpec, LoadGenerator, run_async
+    from servegate.measure.prompts import Message, Prompt
 
     prompts = [
         Prompt(

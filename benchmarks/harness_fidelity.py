@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from servegate.calibration import CalibrationConfig, CalibrationServer
-from servegate.environment import cpu_model
+from servegate.calibration.server import CalibrationConfig, CalibrationServer
+from servegate.core.environment import cpu_model
 
 REPO = Path(__file__).resolve().parents[1]
 TOKENIZER = REPO / "data/models/smollm2-135m-instruct"

@@ -27,11 +27,11 @@ from typing import Any
 import numpy as np
 import psutil
 
-from servegate.environment import cpu_model
-from servegate.errors import ServerError
-from servegate.loadgen import ChatTarget, LevelSpec, LoadGenerator, run_async
-from servegate.prompts import load_prompts
-from servegate.server import ServerConfig, VLLMServer
+from servegate.core.environment import cpu_model
+from servegate.core.errors import ServerError
+from servegate.measure.loadgen import ChatTarget, LevelSpec, LoadGenerator, run_async
+from servegate.measure.prompts import load_prompts
+from servegate.server.lifecycle import ServerConfig, VLLMServer
 
 REPO = Path(__file__).resolve().parents[1]
 MODEL = REPO / "data/models/smollm2-135m-instruct"

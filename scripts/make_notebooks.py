@@ -64,10 +64,11 @@ hourly_usd = None  # machine price in USD/h; beats `machine`
     code(
         """
 %matplotlib inline
-from servegate.bench import BenchmarkParams, run_benchmark
-from servegate.runs import load_run
-from servegate import plots, report_view
-from servegate.summary import levels_frame
+from servegate.jobs.bench import BenchmarkParams, run_benchmark
+from servegate.runs.reader import load_run
+from servegate import plots
+from servegate.report import view as report_view
+from servegate.records.level import levels_frame
 """
         + SETUP
     ),
@@ -111,7 +112,7 @@ poc_summaries = "data/history/poc_summaries.yaml"  # POC figures, summary-only r
     code(
         """
 %matplotlib inline
-from servegate.history import rebuild_history
+from servegate.history.aggregate import rebuild_history
 from servegate import plots
 """
         + SETUP
@@ -167,8 +168,11 @@ fallback_ttft_ms = None  # fallback time-outs T to simulate in ms; None: 100 ms 
 %matplotlib inline
 import warnings
 warnings.filterwarnings("ignore")
-from servegate.report import ReportParams, build_report
-from servegate import plots, plots_ops, report_view, report_view_ops
+from servegate.report.build import ReportParams, build_report
+from servegate import plots
+from servegate.plots import ops as plots_ops
+from servegate.report import view as report_view
+from servegate.report import view_ops as report_view_ops
 """
         + SETUP,
         "remove-cell",
@@ -290,11 +294,12 @@ fallback_ttft_ms = None  # time-outs T to replay in ms; None: 100 ms to 5 s
 %matplotlib inline
 import warnings
 warnings.filterwarnings("ignore")
-from servegate.cost import load_pricing
-from servegate.capacity import capacity_levels_frame
-from servegate.report import select_runs
-from servegate.report_ops import capacity_json, capacity_section, fallback_json, fallback_section
-from servegate import plots_ops, report_view_ops
+from servegate.analysis.cost import load_pricing
+from servegate.analysis.capacity import capacity_levels_frame
+from servegate.report.build import select_runs
+from servegate.report.ops import capacity_json, capacity_section, fallback_json, fallback_section
+from servegate.plots import ops as plots_ops
+from servegate.report import view_ops as report_view_ops
 """
         + SETUP,
         "remove-cell",

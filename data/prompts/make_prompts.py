@@ -1472,8 +1472,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("not written; prompts over the token budget:", file=sys.stderr)
             print("\n".join(problems), file=sys.stderr)
             return 1
-    from servegate.fsutil import atomic_path  # the library, once the checks have passed
-    from servegate.prompts import load_prompts
+    from servegate.core.fsutil import atomic_path  # the library, once the checks have passed
+    from servegate.measure.prompts import load_prompts
 
     with atomic_path(args.out) as tmp:
         tmp.write_bytes(data)

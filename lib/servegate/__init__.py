@@ -1,6 +1,6 @@
 """servegate: evidence for the decision to self-host an LLM with vLLM or keep a hosted API."""
 
-from servegate.errors import ServegateError
+from servegate.core.errors import ServegateError
 
 __all__ = ["ServegateError", "__version__"]
 

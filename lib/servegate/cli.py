@@ -8,7 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
-from servegate.errors import ServegateError
+from servegate.core.errors import ServegateError
 
 __all__ = ["main"]
 
@@ -17,7 +17,12 @@ DEFAULT_PARAMS = Path("params/cpu_default.yaml")
 
 
 def _cmd_model(args: argparse.Namespace) -> int:
-    from servegate.model_artifact import build_model, ensure_model, load_manifest, verify_model_dir
+    from servegate.server.model_artifact import (
+        build_model,
+        ensure_model,
+        load_manifest,
+        verify_model_dir,
+    )
 
     if args.action == "verify":
         manifest = load_manifest(args.manifest)
@@ -34,8 +39,8 @@ def _cmd_model(args: argparse.Namespace) -> int:
 
 
 def _server_config(params_path: Path, overrides: dict[str, object]):  # -> ServerConfig
-    from servegate.params import load_params_file
-    from servegate.server import ServerConfig
+    from servegate.core.params_file import load_params_file
+    from servegate.server.lifecycle import ServerConfig
 
     params = load_params_file(params_path)
     settings = dict(params.get("server") or {})
@@ -46,7 +51,7 @@ def _server_config(params_path: Path, overrides: dict[str, object]):  # -> Serve
 
 
 def _cmd_smoke(args: argparse.Namespace) -> int:
-    from servegate.server import VLLMServer
+    from servegate.server.lifecycle import VLLMServer
 
     config = _server_config(args.params, {"port": args.port, "log_path": args.log})
     with VLLMServer(config) as server:
@@ -69,7 +74,7 @@ def _cmd_smoke(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from servegate.pipeline import execute_benchmark
+    from servegate.jobs.pipeline import execute_benchmark
 
     run_dir = execute_benchmark(args.params)
     print(f"bench: run folder {run_dir}")
@@ -77,7 +82,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _cmd_aggregate(args: argparse.Namespace) -> int:
-    from servegate.history import rebuild_history
+    from servegate.history.aggregate import rebuild_history
 
     result = rebuild_history(
         args.results_dir, args.history, poc_summaries=args.poc_summaries or None
@@ -89,7 +94,7 @@ def _cmd_aggregate(args: argparse.Namespace) -> int:
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
-    from servegate.importer import import_latency_csv
+    from servegate.runs.importer import import_latency_csv
 
     result = import_latency_csv(
         args.csv,
@@ -111,7 +116,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from servegate.pipeline import run_report_pipeline
+    from servegate.jobs.pipeline import run_report_pipeline
 
     result = run_report_pipeline([] if args.no_bench else args.params)
     print(
@@ -129,7 +134,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_selftest(args: argparse.Namespace) -> int:
-    from servegate.selftest import run_selftest
+    from servegate.jobs.selftest import run_selftest
 
     result = run_selftest(
         streams=args.streams, n_requests=args.requests, tolerance_ms=args.tolerance_ms
@@ -147,14 +152,14 @@ def _cmd_selftest(args: argparse.Namespace) -> int:
 
 
 def _cmd_env(args: argparse.Namespace) -> int:
-    from servegate.environment import collect_environment
+    from servegate.core.environment import collect_environment
 
     print(json.dumps(collect_environment(), indent=2))
     return 0
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
-    from servegate.verify import latest_run_dir, verify_run
+    from servegate.runs.verify import latest_run_dir, verify_run
 
     run_dir = args.run or latest_run_dir(args.results_dir)
     result = verify_run(run_dir)
@@ -163,7 +168,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
 
 def _cmd_regressions(args: argparse.Namespace) -> int:
-    from servegate.errors import ConfigError
+    from servegate.core.errors import ConfigError
 
     try:
         decision = json.loads(args.decision.read_text(encoding="utf-8"))
@@ -182,7 +187,7 @@ def _cmd_regressions(args: argparse.Namespace) -> int:
 
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
-    from servegate.calibration import calibration_config_from_flags, serve
+    from servegate.calibration.server import calibration_config_from_flags, serve
 
     config = calibration_config_from_flags(
         seed=args.seed,

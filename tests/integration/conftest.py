@@ -8,9 +8,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from servegate.environment import vllm_distribution
-from servegate.model_artifact import ensure_model
-from servegate.server import ServerConfig, VLLMServer
+from servegate.core.environment import vllm_distribution
+from servegate.server.lifecycle import ServerConfig, VLLMServer
+from servegate.server.model_artifact import ensure_model
 from tests.conftest import REPO
 
 MANIFEST = REPO / "data/models/smollm2-135m-instruct.json"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from servegate.fsutil import sha256_file
-from servegate.model_artifact import MANIFEST_IN_FOLDER, build_model, load_manifest
+from servegate.core.fsutil import sha256_file
+from servegate.server.model_artifact import MANIFEST_IN_FOLDER, build_model, load_manifest
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from servegate.bench import run_benchmark
-from servegate.server import VLLMServer
+from servegate.jobs.bench import run_benchmark
+from servegate.server.lifecycle import VLLMServer
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.vllm

@@ -14,9 +14,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from servegate.bench import run_benchmark
-from servegate.gates import GateParams, evaluate_gates
-from servegate.runs import load_run
+from servegate.analysis.gates import GateParams, evaluate_gates
+from servegate.jobs.bench import run_benchmark
+from servegate.runs.reader import load_run
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.vllm

@@ -12,8 +12,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from servegate.errors import ServerHangError, ServerOOMError, ServerStartError
-from servegate.server import VLLMServer
+from servegate.core.errors import ServerHangError, ServerOOMError, ServerStartError
+from servegate.server.lifecycle import VLLMServer
 from tests.integration.conftest import server_config
 
 pytestmark = pytest.mark.vllm
@@ -73,7 +73,7 @@ def test_sigterm_to_the_caller_stops_a_starting_server(built_model: Path, tmp_pa
         f"""
         import threading, time
         from pathlib import Path
-        from servegate.server import ServerConfig, VLLMServer
+        from servegate.server.lifecycle import ServerConfig, VLLMServer
         cfg = ServerConfig(model={str(built_model)!r}, log_path={str(log)!r}, progress=False,
                            kv_cache_space_gib=1)
         server = VLLMServer(cfg)

@@ -19,7 +19,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from servegate.runs import load_run
+from servegate.runs.reader import load_run
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.vllm
@@ -38,7 +38,7 @@ def test_sigterm_mid_run_stops_vllm_and_records_interrupted(
 ) -> None:
     results = tmp_path / "results"
     code = textwrap.dedent(f"""
-        from servegate.bench import run_benchmark
+        from servegate.jobs.bench import run_benchmark
         run_benchmark({{
             "backend": "vllm", "model_path": {str(built_model)!r},
             "prompts": {str(REPO / "data/prompts/interactive_v1.jsonl")!r},

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from servegate.history import load_history
-from servegate.pipeline import run_report_pipeline
-from servegate.render import pdf_text
-from servegate.server import VLLMServer
+from servegate.history.aggregate import load_history
+from servegate.jobs.pipeline import run_report_pipeline
+from servegate.report.render import pdf_text
+from servegate.server.lifecycle import VLLMServer
 
 pytestmark = [pytest.mark.vllm, pytest.mark.notebooks]
 

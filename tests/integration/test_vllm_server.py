@@ -7,9 +7,9 @@ import json
 import httpx
 import pytest
 
-from servegate.endpoint import attach
-from servegate.errors import ConfigError
-from servegate.server import VLLMServer
+from servegate.core.errors import ConfigError
+from servegate.server.endpoint import attach
+from servegate.server.lifecycle import VLLMServer
 
 pytestmark = pytest.mark.vllm
 

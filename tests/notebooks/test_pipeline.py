@@ -16,11 +16,11 @@ import papermill
 import pytest
 import yaml
 
-from servegate.calibration import CalibrationConfig, CalibrationServer
-from servegate.gates_rule import decide
-from servegate.history import load_history
-from servegate.pipeline import NOTEBOOKS, run_report_pipeline
-from servegate.render import pdf_text, screenshot
+from servegate.analysis.gate_rule import decide
+from servegate.calibration.server import CalibrationConfig, CalibrationServer
+from servegate.history.aggregate import load_history
+from servegate.jobs.pipeline import NOTEBOOKS, run_report_pipeline
+from servegate.report.render import pdf_text, screenshot
 
 pytestmark = pytest.mark.notebooks
 
@@ -206,7 +206,7 @@ def test_the_whole_pipeline_writes_runs_history_and_a_report(
 def test_a_hosted_run_without_a_key_is_recorded_as_skipped(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from servegate.pipeline import execute_benchmark
+    from servegate.jobs.pipeline import execute_benchmark
 
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     params = _params(
@@ -237,7 +237,7 @@ def test_the_capacity_notebook_plans_and_replays_from_saved_runs(
     """notebooks/04 on the fixture runs: no traffic, just the recorded requests."""
     import nbformat
 
-    from servegate.pipeline import execute_notebook
+    from servegate.jobs.pipeline import execute_notebook
 
     out = execute_notebook(
         "04_capacity_plan.ipynb",

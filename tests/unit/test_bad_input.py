@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from servegate.bench import run_benchmark
-from servegate.errors import ConfigError, ServegateError
-from servegate.pipeline import execute_benchmark
+from servegate.core.errors import ConfigError, ServegateError
+from servegate.jobs.bench import run_benchmark
+from servegate.jobs.pipeline import execute_benchmark
 
 GOOD = {
     "backend": "vllm",

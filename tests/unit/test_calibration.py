@@ -22,7 +22,8 @@ import psutil
 import pytest
 from pydantic import ValidationError
 
-from servegate.calibration import (
+from servegate.calibration.app import STATE, TOKEN_TEXT, TRUTH_FIELDS, build_app
+from servegate.calibration.server import (
     CalibrationConfig,
     CalibrationServer,
     Dist,
@@ -30,9 +31,8 @@ from servegate.calibration import (
     calibration_config_from_flags,
     script_for,
 )
-from servegate.calibration_app import STATE, TOKEN_TEXT, TRUTH_FIELDS, build_app
 from servegate.cli import main
-from servegate.errors import ConfigError, PortInUseError
+from servegate.core.errors import ConfigError, PortInUseError
 
 MODEL = "calibration"
 CHAT = {"model": MODEL, "messages": [{"role": "user", "content": "say three words please"}]}

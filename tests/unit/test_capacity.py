@@ -10,18 +10,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from servegate.capacity import (
+from servegate.analysis.capacity import (
     CapacityParams,
     capacity_levels_frame,
     capacity_plan,
     cost_curve_frame,
     plan_frame,
 )
-from servegate.cost import load_pricing
-from servegate.errors import ConfigError
-from servegate.gates import GateParams, evaluate_gates
-from servegate.level_goodput import levels_goodput
-from servegate.runs import load_run
+from servegate.analysis.cost import load_pricing
+from servegate.analysis.gates import GateParams, evaluate_gates
+from servegate.analysis.goodput import levels_goodput
+from servegate.core.errors import ConfigError
+from servegate.runs.reader import load_run
 
 RUNS = Path(__file__).resolve().parents[1] / "fixtures" / "runs"
 VLLM = RUNS / "20261126T231345Z_try_vllm"

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from servegate.cli import main
-from servegate.errors import ModelArtifactError
-from servegate.server import ServerConfig, VLLMServer
+from servegate.core.errors import ModelArtifactError
+from servegate.server.lifecycle import ServerConfig, VLLMServer
 
 
 def test_model_verify_with_a_missing_manifest_is_one_clear_line(

@@ -12,8 +12,13 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from servegate.compare import compare_runs, differences, find_previous, quarterly_comparison
-from servegate.runs import RunData
+from servegate.analysis.compare import (
+    compare_runs,
+    differences,
+    find_previous,
+    quarterly_comparison,
+)
+from servegate.runs.reader import RunData
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

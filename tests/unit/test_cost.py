@@ -10,14 +10,14 @@ from typing import Any
 import pytest
 import yaml
 
-from servegate.cost import (
+from servegate.analysis.cost import (
     hosted_cost_per_1m_output_tokens,
     hosted_price_for_model,
     load_pricing,
     machine_price_for_run,
     self_hosted_cost_per_1m_output_tokens,
 )
-from servegate.errors import ConfigError, PricingError
+from servegate.core.errors import ConfigError, PricingError
 
 REPO = Path(__file__).resolve().parents[2]
 PRICING = REPO / "data" / "pricing.yaml"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from servegate.endpoint import Endpoint, attach, normalize_base_url, redact_url
-from servegate.errors import ConfigError
-from servegate.launch import find_free_port
+from servegate.core.errors import ConfigError
+from servegate.server.endpoint import Endpoint, attach, normalize_base_url, redact_url
+from servegate.server.launch import find_free_port
 
 
 @pytest.mark.parametrize(

@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from servegate.errors import ConfigError
-from servegate.fallback import FallbackParams, fallback_frame, simulate_fallback
-from servegate.gates import GateParams, evaluate_gates
-from servegate.runs import load_run
+from servegate.analysis.fallback import FallbackParams, fallback_frame, simulate_fallback
+from servegate.analysis.gates import GateParams, evaluate_gates
+from servegate.core.errors import ConfigError
+from servegate.runs.reader import load_run
 
 RUNS = Path(__file__).resolve().parents[1] / "fixtures" / "runs"
 VLLM = RUNS / "20261126T231345Z_try_vllm"

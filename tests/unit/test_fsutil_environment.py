@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from servegate.environment import collect_environment, gpu_info, vllm_distribution
-from servegate.fsutil import atomic_path, atomic_write_json, sha256_file
+from servegate.core.environment import collect_environment, gpu_info, vllm_distribution
+from servegate.core.fsutil import atomic_path, atomic_write_json, sha256_file
 
 
 def test_atomic_write_replaces_whole_file(tmp_path: Path) -> None:

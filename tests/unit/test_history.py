@@ -18,10 +18,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import servegate.history as history
-from servegate.cost import load_pricing
-from servegate.errors import HistoryError
-from servegate.history import HISTORY_COLUMNS, load_history, rebuild_history
+import servegate.history.aggregate as history
+from servegate.analysis.cost import load_pricing
+from servegate.core.errors import HistoryError
+from servegate.history.aggregate import HISTORY_COLUMNS, load_history, rebuild_history
 from tests.unit.test_runs import (
     HOSTED_RUN,
     SKIPPED_RUN,
@@ -234,8 +234,8 @@ KILLED_REBUILD = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    import servegate.history as h
-    from servegate.fsutil import atomic_path
+    import servegate.history.aggregate as h
+    from servegate.core.fsutil import atomic_path
 
     def slow_write(path, text):
         with atomic_path(path) as tmp:
@@ -400,7 +400,7 @@ def test_load_history_checks_the_file(results: Path, tmp_path: Path) -> None:
 
 
 def test_rebuild_needs_the_results_dir(tmp_path: Path) -> None:
-    from servegate.errors import ConfigError
+    from servegate.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="does not exist"):
         rebuild_history(tmp_path / "none", tmp_path / "h.csv", pricing=None)

@@ -11,13 +11,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import servegate.importer as importer
+import servegate.runs.importer as importer
 from servegate.cli import main
-from servegate.errors import ConfigError, ImportFileError, RunFolderError
-from servegate.history import rebuild_history
-from servegate.importer import import_latency_csv
-from servegate.runs import list_runs, load_run
-from servegate.schema import REQUEST_COLUMNS
+from servegate.core.errors import ConfigError, ImportFileError, RunFolderError
+from servegate.core.names import REQUEST_COLUMNS
+from servegate.history.aggregate import rebuild_history
+from servegate.runs.importer import import_latency_csv
+from servegate.runs.reader import list_runs, load_run
 from tests.unit.test_runs import VLLM_RUN, copy_fixtures
 
 #: 20 successes of 0.1 .. 2.0 s and one failure without a latency. Sorted with the failure as
@@ -119,7 +119,7 @@ def test_import_writes_a_run_that_loads_and_joins_the_history(
 def test_history_keeps_the_measured_rows_and_the_report_never_picks_an_import(
     tmp_path: Path, results: Path
 ) -> None:
-    from servegate.report import select_runs
+    from servegate.report.build import select_runs
 
     before = rebuild_history(results, tmp_path / "before.csv", pricing=None).rows
     source = tmp_path / "poc.csv"

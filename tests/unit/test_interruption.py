@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from servegate.calibration import CalibrationConfig, CalibrationServer
-from servegate.runs import load_run
+from servegate.calibration.server import CalibrationConfig, CalibrationServer
+from servegate.runs.reader import load_run
 
 
 def _start_benchmark(tmp_path: Path, base_url: str) -> tuple[subprocess.Popen, Path]:
@@ -39,7 +39,7 @@ def _start_benchmark(tmp_path: Path, base_url: str) -> tuple[subprocess.Popen, P
     code = textwrap.dedent(f"""
         import signal
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        from servegate.bench import run_benchmark
+        from servegate.jobs.bench import run_benchmark
         run_benchmark({{"backend": "vllm", "base_url": {base_url!r}, "model": "calibration",
                         "prompts": {str(prompts)!r}, "n_prompts": 200, "concurrency": [8],
                         "results_dir": {str(results)!r}, "run_label": "stop",

@@ -14,12 +14,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from servegate.bench import run_benchmark
-from servegate.calibration import CalibrationConfig, CalibrationServer
-from servegate.launch import find_free_port
-from servegate.loadgen import ChatTarget, LevelSpec, LoadGenerator, RequestRecord
-from servegate.prompts import Message, Prompt
-from servegate.schema import REQUEST_COLUMNS
+from servegate.calibration.server import CalibrationConfig, CalibrationServer
+from servegate.core.names import REQUEST_COLUMNS
+from servegate.jobs.bench import run_benchmark
+from servegate.measure.loadgen import ChatTarget, LevelSpec, LoadGenerator
+from servegate.measure.prompts import Message, Prompt
+from servegate.records.request import RequestRecord
+from servegate.server.launch import find_free_port
 
 PROMPTS = [
     Prompt(
@@ -196,7 +197,7 @@ def test_run_benchmark_leaves_a_consistent_run_folder(tmp_path: Path) -> None:
 
 def test_429_and_500_bursts_are_rows_and_the_run_stays_consistent(tmp_path: Path) -> None:
     """A rate limiter kicking in, then a flapping backend: every failure a row, none lost."""
-    from servegate.runs import load_run
+    from servegate.runs.reader import load_run
 
     prompts = tmp_path / "prompts.jsonl"
     prompts.write_text("".join(p.model_dump_json() + "\n" for p in PROMPTS[:60]))
@@ -248,7 +249,7 @@ def test_without_usage_tokens_are_counted_with_the_models_tokenizer(
     timed: CalibrationServer, repo: Path
 ) -> None:
     """A server that sends no usage: counts come from the tokenizer, marked as such."""
-    from servegate.bench import TokenCounter
+    from servegate.jobs.bench import TokenCounter
 
     model = repo / "data/models/smollm2-135m-instruct"
     if not model.is_dir():

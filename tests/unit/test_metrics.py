@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from servegate.metrics import KEY_VLLM_METRICS, parse_metrics
+from servegate.server.metrics import KEY_VLLM_METRICS, parse_metrics
 from tests.conftest import FIXTURES
 
 
@@ -49,7 +49,7 @@ def test_text_that_is_not_prometheus_is_an_error() -> None:
 def test_the_gauge_sampler_keeps_peak_and_mean_and_skips_failed_scrapes() -> None:
     import threading
 
-    from servegate.metrics import GaugeSampler, MetricsSnapshot
+    from servegate.server.metrics import GaugeSampler, MetricsSnapshot
 
     values = iter([None, 2.0, 8.0, 5.0])  # a failed scrape first, then three readings
     done = threading.Event()

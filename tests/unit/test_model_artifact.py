@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from servegate.errors import ModelArtifactError
-from servegate.fsutil import sha256_file
-from servegate.model_artifact import (
+from servegate.core.errors import ModelArtifactError
+from servegate.core.fsutil import sha256_file
+from servegate.server.model_artifact import (
     MANIFEST_IN_FOLDER,
     ModelManifest,
     ensure_model,

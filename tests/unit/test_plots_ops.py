@@ -15,11 +15,11 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
-from servegate.capacity import CapacityParams, capacity_plan
-from servegate.fallback import FallbackParams, simulate_fallback
-from servegate.plots_common import figure_to_data_uri
-from servegate.plots_ops import capacity_cost_figure, fallback_figure
-from servegate.runs import load_run
+from servegate.analysis.capacity import CapacityParams, capacity_plan
+from servegate.analysis.fallback import FallbackParams, simulate_fallback
+from servegate.plots.common import figure_to_data_uri
+from servegate.plots.ops import capacity_cost_figure, fallback_figure
+from servegate.runs.reader import load_run
 
 RUNS = Path(__file__).resolve().parents[1] / "fixtures" / "runs"
 VLLM = RUNS / "20261126T231345Z_try_vllm"
@@ -175,9 +175,9 @@ def test_fixture_figures_build_and_embed_as_png() -> None:
 def test_figures_are_not_left_open_in_pyplot() -> None:
     code = (
         "import sys; from pathlib import Path; import pandas as pd\n"
-        "from servegate.runs import load_run\n"
-        "from servegate.fallback import simulate_fallback\n"
-        "from servegate.plots_ops import fallback_figure\n"
+        "from servegate.runs.reader import load_run\n"
+        "from servegate.analysis.fallback import simulate_fallback\n"
+        "from servegate.plots.ops import fallback_figure\n"
         f"runs = Path({str(RUNS)!r})\n"
         "result = simulate_fallback(load_run(runs / '20261126T231345Z_try_vllm'),\n"
         "                           load_run(runs / '20261126T232125Z_hosted-fixture_openai'))\n"

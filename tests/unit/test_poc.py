@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from servegate.errors import ConfigError
-from servegate.history import load_history, rebuild_history
-from servegate.poc import DEFAULT_POC_PATH, load_poc_summaries, poc_caveat, poc_history_rows
+from servegate.core.errors import ConfigError
+from servegate.history.aggregate import load_history, rebuild_history
+from servegate.history.poc import DEFAULT_POC_PATH, load_poc_summaries, poc_caveat, poc_history_rows
 from tests.conftest import REPO
 
 FIXTURE_RUNS = REPO / "tests/fixtures/runs"

@@ -36,7 +36,7 @@ def test_a_guarded_child_dies_when_its_parent_is_killed(tmp_path: Path) -> None:
     parent_code = textwrap.dedent(
         f"""
         import os, subprocess, sys, time
-        child = subprocess.Popen([sys.executable, "-m", "servegate._orphan_guard",
+        child = subprocess.Popen([sys.executable, "-m", "servegate.server._orphan_guard",
                                   str(os.getpid()), "sleep", "300"])
         open({str(pid_file)!r}, "w").write(str(child.pid))
         time.sleep(300)
@@ -63,8 +63,8 @@ def test_termination_signals_unwind_like_ctrl_c(tmp_path: Path, sig: int) -> Non
     code = textwrap.dedent(
         f"""
         import time
-        from servegate.server import handle_termination
-        from servegate.errors import SignalInterrupt
+        from servegate.server.lifecycle import handle_termination
+        from servegate.core.errors import SignalInterrupt
         try:
             with handle_termination():
                 print("ready", flush=True)
@@ -82,7 +82,7 @@ def test_termination_signals_unwind_like_ctrl_c(tmp_path: Path, sig: int) -> Non
 
 
 def test_previous_handlers_come_back_after_the_block() -> None:
-    from servegate.server import handle_termination
+    from servegate.server.lifecycle import handle_termination
 
     before = signal.getsignal(signal.SIGTERM)
     with handle_termination():
@@ -93,7 +93,13 @@ def test_previous_handlers_come_back_after_the_block() -> None:
 def test_orphan_guard_refuses_when_parent_already_gone() -> None:
     # A parent pid that is not ours: the guard must not start an unwatched server.
     proc = subprocess.run(
-        [sys.executable, "-m", "servegate._orphan_guard", str(os.getpid() + 999_999), "true"],
+        [
+            sys.executable,
+            "-m",
+            "servegate.server._orphan_guard",
+            str(os.getpid() + 999_999),
+            "true",
+        ],
         capture_output=True,
         text=True,
         timeout=30,
@@ -119,7 +125,7 @@ def test_the_level_watcher_wakes_when_the_server_dies(
 ) -> None:
     import asyncio
 
-    from servegate.bench import _exited
+    from servegate.jobs.bench import _exited
 
     if not pidfd:
         monkeypatch.delattr(os, "pidfd_open", raising=False)

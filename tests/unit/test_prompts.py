@@ -10,9 +10,9 @@ from types import ModuleType
 
 import pytest
 
-from servegate.errors import ConfigError, PromptFileError
-from servegate.fsutil import sha256_file
-from servegate.prompts import Prompt, PromptSet, load_prompts
+from servegate.core.errors import ConfigError, PromptFileError
+from servegate.core.fsutil import sha256_file
+from servegate.measure.prompts import Prompt, PromptSet, load_prompts
 
 REPO = Path(__file__).resolve().parents[2]
 PROMPTS = REPO / "data/prompts/interactive_v1.jsonl"

@@ -16,8 +16,8 @@ import papermill
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from servegate import browser, render
-from servegate.errors import RenderError
+from servegate.core.errors import RenderError
+from servegate.report import browser, render
 
 BROWSER = render.find_browser()
 needs_browser = pytest.mark.skipif(

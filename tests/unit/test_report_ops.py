@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from servegate.report import build_report
-from servegate.report_view_ops import capacity_html, comparison_html, fallback_html
+from servegate.report.build import build_report
+from servegate.report.view_ops import capacity_html, comparison_html, fallback_html
 from tests.conftest import REPO
 
 FIXTURES = REPO / "tests/fixtures/runs"
@@ -123,7 +123,7 @@ def test_a_skipped_hosted_run_is_named_as_the_reason(tmp_path: Path) -> None:
 
 
 def test_the_server_metrics_table_shows_counters_and_gauge_peaks() -> None:
-    from servegate.report_view_ops import server_metrics_html
+    from servegate.report.view_ops import server_metrics_html
 
     level = {
         "level": "c16",

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from servegate.errors import ConfigError, RunFolderError
-from servegate.runs import as_float, list_runs, load_run
-from servegate.schema import REQUEST_COLUMNS
+from servegate.core.errors import ConfigError, RunFolderError
+from servegate.core.names import REQUEST_COLUMNS
+from servegate.runs.reader import as_float, list_runs, load_run
 
 FIXTURE_RUNS = Path(__file__).resolve().parents[1] / "fixtures" / "runs"
 VLLM_RUN = "20261126T231345Z_try_vllm"
@@ -240,8 +240,8 @@ def test_recomputed_level_agrees_with_the_summary_it_replaces(tmp_path: Path) ->
 KILLED_WRITER = textwrap.dedent(
     """
     import sys, time
-    from servegate.loadgen import RequestRecord
-    from servegate.runrecord import RunWriter
+    from servegate.measure.loadgen import RequestRecord
+    from servegate.runs.writer import RunWriter
 
     w = RunWriter(sys.argv[1], "20261127T000000Z_sigkill_vllm")
     w.update(params={"backend": "vllm", "model": "smollm2", "run_label": "sigkill",
@@ -294,7 +294,7 @@ def test_list_runs_sorts_and_reports_broken_folders(
     (results / "notes.txt").write_text("not a run")
     shutil.copytree(results / VLLM_RUN, results / "copy-of-try")
     make_killed_run(results)
-    with caplog.at_level(logging.WARNING, logger="servegate.runs"):
+    with caplog.at_level(logging.WARNING, logger="servegate.runs.reader"):
         runs, broken = list_runs(results)
     assert [r.run_id for r in runs] == [
         VLLM_RUN,

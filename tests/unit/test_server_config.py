@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from servegate.errors import ConfigError, PortInUseError
-from servegate.failures import classify_start_failure
-from servegate.launch import ServerConfig, build_command, find_free_port
-from servegate.server import VLLMServer
+from servegate.core.errors import ConfigError, PortInUseError
+from servegate.server.failures import classify_start_failure
+from servegate.server.launch import ServerConfig, build_command, find_free_port
+from servegate.server.lifecycle import VLLMServer
 
 
 def test_unknown_parameter_is_named_with_the_known_ones() -> None:
@@ -156,7 +156,7 @@ def test_find_free_port_gives_a_bindable_port() -> None:
 def test_a_secret_looking_field_is_never_echoed_in_errors() -> None:
     from pydantic import BaseModel
 
-    from servegate.validation import validate_params
+    from servegate.core.config import validate_params
 
     class P(BaseModel):
         api_key: int

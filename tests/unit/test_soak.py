@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from servegate.bench import run_benchmark
-from servegate.calibration import CalibrationConfig, CalibrationServer
-from servegate.selftest import compare_to_truth
+from servegate.calibration.server import CalibrationConfig, CalibrationServer
+from servegate.jobs.bench import run_benchmark
+from servegate.jobs.selftest import compare_to_truth
 
 pytestmark = pytest.mark.slow
 

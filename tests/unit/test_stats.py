@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from servegate.errors import StatsInputError
-from servegate.gates_rule import (
+from servegate.analysis.gate_rule import (
     Decision,
     Verdict,
     decide,
@@ -18,7 +17,8 @@ from servegate.gates_rule import (
     verdict_lower_bound,
     verdict_upper_bound,
 )
-from servegate.stats import (
+from servegate.core.errors import StatsInputError
+from servegate.core.stats import (
     Estimate,
     batching_gain_ci,
     goodput,

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from servegate.cli import main
-from servegate.environment import collect_environment
-from servegate.errors import RunFolderError
-from servegate.fsutil import sha256_file
-from servegate.verify import latest_run_dir, verify_run
+from servegate.core.environment import collect_environment
+from servegate.core.errors import RunFolderError
+from servegate.core.fsutil import sha256_file
+from servegate.runs.verify import latest_run_dir, verify_run
 from tests.conftest import REPO
 
 FIXTURE = REPO / "tests/fixtures/runs/20261126T231345Z_try_vllm"

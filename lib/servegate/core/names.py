@@ -1,0 +1,75 @@
+"""Names that other code and checks rely on: file names, CSV columns, statuses, schema versions.
+
+They live here once; ``../shared/DESIGN.md`` is the contract they implement.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+__all__ = [
+    "FAILURE_STATUSES",
+    "IMPORTED_SOURCE",
+    "REQUESTS_CSV",
+    "REQUEST_COLUMNS",
+    "RUN_JSON",
+    "RUN_SCHEMA_VERSION",
+    "RUN_STATES",
+    "SERVER_LOG",
+    "STATUSES",
+    "Status",
+]
+
+RUN_SCHEMA_VERSION: Final = 1
+REQUESTS_CSV: Final = "requests.csv"
+RUN_JSON: Final = "run.json"
+SERVER_LOG: Final = "server.log"
+#: run.json's ``source`` for a run made from another tool's CSV (``servegate.runs.importer``), not
+#: measured by servegate: its requests.csv has end-to-end times and statuses, nothing else.
+IMPORTED_SOURCE: Final = "imported"
+
+Status = Literal["ok", "error", "timeout", "oom", "cancelled"]
+STATUSES: Final[tuple[str, ...]] = ("ok", "error", "timeout", "oom", "cancelled")
+FAILURE_STATUSES: Final[tuple[str, ...]] = ("error", "timeout", "oom", "cancelled")
+
+#: What a run folder's run.json says about how the run ended.
+RUN_STATES: Final[tuple[str, ...]] = (
+    "running",
+    "complete",
+    "interrupted",
+    "server_crashed",
+    "failed",
+    "skipped",
+)
+
+#: requests.csv, in order. The first 17 are DESIGN.md's contract; the rest help analysis.
+#: Times are ms from the moment the request was due (its scheduled time in open loop, its
+#: slot's release in closed loop); ``queue_ms`` is how much of that was client-side waiting.
+REQUEST_COLUMNS: Final[tuple[str, ...]] = (
+    "run_id",
+    "backend",
+    "model",
+    "concurrency",
+    "request_rate",
+    "prompt_id",
+    "status",
+    "http_status",
+    "error",
+    "queue_ms",
+    "ttft_ms",
+    "e2e_ms",
+    "itl_mean_ms",
+    "tpot_ms",
+    "input_tokens",
+    "output_tokens",
+    "tokens_source",
+    # extras
+    "level",
+    "seq",
+    "category",
+    "due_s",
+    "end_s",
+    "itl_max_ms",
+    "n_content_chunks",
+    "finish_reason",
+)

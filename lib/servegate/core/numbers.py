@@ -1,0 +1,60 @@
+"""How servegate saves numbers in JSON, and the one decoder that reads them back.
+
+JSON has no infinity and no NaN, but a latency percentile that lands among failed requests is
+``+inf`` ("worse than the time-out"), and a statistic with no data has no value. So:
+
+- ``+inf``/``-inf`` are saved as the strings ``"inf"``/``"-inf"``;
+- NaN and "no value" are saved as ``null``;
+- every other number is a plain JSON number.
+
+``decode_number`` reads every saved number (run.json, the decision JSON) through that rule and
+refuses anything else, so a hand-edited file fails loudly instead of turning into NaN.
+``SavedFloat`` attaches it to a pydantic field.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator
+
+__all__ = ["SavedFloat", "decode_number", "encode_number"]
+
+
+def encode_number(value: float) -> float | str | None:
+    """``value`` as strict JSON: ``inf`` -> ``"inf"``, ``-inf`` -> ``"-inf"``, NaN -> None."""
+    if math.isnan(value):
+        return None
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return value
+
+
+def decode_number(value: Any) -> float | None:
+    """A saved number back as a float: ``"inf"``/``"-inf"`` -> ``±inf``, null and NaN -> None.
+
+    :raises ValueError: for a bool, a string that is not a number, or any other type; the
+        message names the value and where it usually comes from.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number, got the boolean {value!r}")
+    if isinstance(value, int | float):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            raise ValueError(
+                f"expected a number or 'inf', got the string {value!r}; "
+                "the file was edited or written by another tool"
+            ) from None
+    else:
+        raise ValueError(f"expected a number, got {type(value).__name__} {value!r:.60}")
+    return None if math.isnan(number) else number
+
+
+#: A float field of a saved record: read with ``decode_number`` (None means "no value").
+SavedFloat = Annotated[float | None, BeforeValidator(decode_number)]

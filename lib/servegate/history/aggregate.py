@@ -1,0 +1,320 @@
+"""The history CSV: one row per run and load level, rebuilt from the run folders, atomically.
+
+``rebuild_history`` reads every run folder under ``results_dir`` (``servegate.runs.reader``),
+prices each level (``servegate.analysis.cost``) and writes
+``eval/reports/aggregate_history.csv`` from scratch.
+It is idempotent: the same run folders give a byte-identical file (rows sorted by run_date,
+run_id, concurrency, request_rate; fixed columns; fixed decimals), and an unchanged file is not
+rewritten at all. The write goes to a temporary file that is renamed over the old one, under an
+exclusive ``fcntl.flock`` on ``<history>.lock``, so two rebuilds never interleave and a rebuild
+killed mid-write leaves the old whole file.
+
+Runs without levels (a skipped hosted run, a server that never started) get one row with
+``n_requests`` 0, their ``state`` and the reason in ``note``, so the report can say so; filter on
+``n_requests > 0`` for measurements. Broken run folders get no row: each is logged as a warning
+and listed in ``HistoryResult.skipped``.
+
+Cells: ``run_date`` is the run's start, UTC, ``YYYY-MM-DDTHH:MM:SSZ``; the columns and how each
+value is written and read back are in ``servegate.history.format``. An empty cell is "no value"
+for a point estimate and "unbounded" (too few requests to bound that side) for a
+``*_ci_low``/``*_ci_high`` end, as in ``servegate.core.stats.Estimate``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import glob
+import io
+import logging
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from servegate.analysis.cost import (
+    DEFAULT_PRICING_PATH,
+    HostedPrice,
+    HourlyPrice,
+    Pricing,
+    hosted_cost_per_1m_output_tokens,
+    hosted_price_for_model,
+    load_pricing,
+    machine_price_for_run,
+    self_hosted_cost_per_1m_output_tokens,
+)
+from servegate.core.errors import HistoryError, PricingError
+from servegate.core.fsutil import atomic_path
+from servegate.history.format import HISTORY_COLUMNS, parse_history, render_history
+from servegate.history.poc import load_poc_summaries, poc_history_rows
+from servegate.runs.identity import (
+    hardware_summary,
+    model_sha256,
+    prompt_set_sha256,
+    runtime_version,
+)
+from servegate.runs.reader import RunData, as_float, list_runs
+
+__all__ = [
+    "DEFAULT_HISTORY_PATH",
+    "HISTORY_COLUMNS",
+    "HistoryResult",
+    "hardware_summary",
+    "load_history",
+    "rebuild_history",
+    "runtime_version",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_HISTORY_PATH = "eval/reports/aggregate_history.csv"
+
+
+@dataclass(frozen=True, eq=False)
+class HistoryResult:
+    """What a rebuild wrote.
+
+    :param rows: the history as ``load_history`` reads it back (typed columns).
+    :param skipped: (folder, reason) for each run folder that could not be read.
+    :param path: the history file.
+    :param changed: False when the file already held exactly these bytes (not rewritten).
+    """
+
+    rows: pd.DataFrame
+    skipped: tuple[tuple[Path, str], ...]
+    path: Path
+    changed: bool
+
+
+def _estimate(level: Mapping[str, Any], block: str, q: int) -> dict[str, float | None]:
+    data = level.get(block) or {}
+    est = data.get(f"p{q}") or {}
+    return {k: as_float(est.get(k)) for k in ("value", "ci_low", "ci_high")}
+
+
+def _run_note(run: RunData) -> str:
+    rec = run.record
+    parts = [str(rec[key]) for key in ("skipped_reason", "error", "interrupted_by") if rec.get(key)]
+    return "; ".join([*parts, *run.notes])
+
+
+_Price = HourlyPrice | tuple[str, HostedPrice] | str
+
+
+def _price(run: RunData, pricing: Pricing | None, hourly_usd: float | None) -> _Price:
+    """The run's price (``HourlyPrice`` or (key, ``HostedPrice``)), or the reason there is none."""
+    if pricing is None and hourly_usd is None:
+        return "no pricing file given"
+    try:
+        if run.backend == "openai":
+            if pricing is None:
+                return "no pricing file given"
+            return hosted_price_for_model(pricing, run.model)
+        return machine_price_for_run(
+            pricing,
+            params=run.params,
+            manifest=run.manifest,
+            hourly_usd=hourly_usd,
+        )
+    except PricingError as exc:
+        log.info("run %s has no cost: %s", run.run_id, exc)
+        return str(exc)
+
+
+def _cost(
+    price: _Price, level: Mapping[str, Any], tok_per_s: float | None
+) -> tuple[float | None, str]:
+    if isinstance(price, str):
+        return None, price
+    if isinstance(price, HourlyPrice):
+        return self_hosted_cost_per_1m_output_tokens(price.hourly_usd, tok_per_s), price.describe()
+    key, hosted = price
+    cost = hosted_cost_per_1m_output_tokens(
+        level.get("input_tokens_total"),
+        level.get("output_tokens_total"),
+        hosted.input_usd_per_1m_tokens,
+        hosted.output_usd_per_1m_tokens,
+    )
+    basis = (
+        f"{key} {hosted.input_usd_per_1m_tokens:g}/{hosted.output_usd_per_1m_tokens:g} USD per "
+        f"1M input/output tokens (list price as of {hosted.as_of})"
+    )
+    return cost, basis
+
+
+def _rows_for_run(
+    run: RunData, pricing: Pricing | None, hourly_usd: float | None
+) -> list[dict[str, Any]]:
+    manifest = run.manifest
+    hardware, hardware_class = hardware_summary(manifest, run.backend)
+    common: dict[str, Any] = {
+        "run_id": run.run_id,
+        "run_date": run.created_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "label": run.label,
+        "backend": run.backend,
+        "model": run.model,
+        "model_sha256": model_sha256(run),
+        "runtime_version": runtime_version(run),
+        "hardware": hardware,
+        "prompt_set_sha256": prompt_set_sha256(run),
+        "state": run.state,
+        "incomplete": run.incomplete,
+        "source": str(run.record.get("source") or "measured"),
+        "hardware_class": hardware_class,
+        "git_commit": (manifest.get("git") or {}).get("commit") or "",
+        "note": _run_note(run),
+    }
+    if not run.levels:  # skipped, or stopped before its first level: one row that says so
+        return [{**common, "source": "", "n_requests": 0, "n_ok": 0, "n_errors": 0, "n_oom": 0}]
+    price = _price(run, pricing, hourly_usd)
+    rows = []
+    for level in run.levels:
+        counts = level.get("counts") or {}
+        throughput = level.get("throughput") or {}
+        tok = {
+            k: as_float(v)
+            for k, v in (throughput.get("output_tok_per_s") or {}).items()
+            if k in ("value", "ci_low", "ci_high")
+        }
+        req = as_float((throughput.get("req_per_s") or {}).get("value"))
+        e2e50, e2e95 = _estimate(level, "e2e_ms", 50), _estimate(level, "e2e_ms", 95)
+        ttft50, ttft95 = _estimate(level, "ttft_ms", 50), _estimate(level, "ttft_ms", 95)
+        cost, basis = _cost(price, level, tok.get("value"))
+        note = common["note"]
+        if level.get("recomputed_from"):
+            extra = "level recomputed from requests.csv: the run stopped before it ended"
+            note = f"{note}; {extra}" if note else extra
+        rows.append(
+            {
+                **common,
+                "level": level.get("level"),
+                "concurrency": level.get("concurrency"),
+                "request_rate": level.get("request_rate"),
+                "n_requests": level.get("n_requests"),
+                "n_ok": level.get("n_ok"),
+                "n_errors": level.get("n_errors"),
+                "n_oom": level.get("n_oom"),
+                "n_timeouts": counts.get("timeout"),
+                "n_cancelled": counts.get("cancelled"),
+                "duration_s": as_float(level.get("duration_s")),
+                "req_per_s": req,
+                "output_tok_per_s": tok.get("value"),
+                "output_tok_per_s_ci_low": tok.get("ci_low"),
+                "output_tok_per_s_ci_high": tok.get("ci_high"),
+                "ttft_p50_ms": ttft50["value"],
+                "ttft_p50_ci_low_ms": ttft50["ci_low"],
+                "ttft_p50_ci_high_ms": ttft50["ci_high"],
+                "ttft_p95_ms": ttft95["value"],
+                "ttft_p95_ci_low_ms": ttft95["ci_low"],
+                "ttft_p95_ci_high_ms": ttft95["ci_high"],
+                "e2e_p50_ms": e2e50["value"],
+                "e2e_p50_ci_low_ms": e2e50["ci_low"],
+                "e2e_p50_ci_high_ms": e2e50["ci_high"],
+                "e2e_p95_ms": e2e95["value"],
+                "e2e_p95_ci_low_ms": e2e95["ci_low"],
+                "e2e_p95_ci_high_ms": e2e95["ci_high"],
+                "input_tokens_total": level.get("input_tokens_total"),
+                "output_tokens_total": level.get("output_tokens_total"),
+                "cost_per_1m_output_tokens_usd": cost,
+                "cost_basis": basis,
+                "note": note,
+            }
+        )
+    return rows
+
+
+@contextmanager
+def _exclusive(history_path: Path) -> Iterator[None]:
+    """Hold an exclusive flock on ``<history>.lock`` (left in place: removing it would race)."""
+    lock_path = history_path.with_name(f"{history_path.name}.lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a", encoding="utf-8") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def _write(history_path: Path, text: str) -> None:
+    """Replace the history atomically (temporary file beside it, then rename)."""
+    with atomic_path(history_path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def rebuild_history(
+    results_dir: str | Path = "eval/results",
+    history_path: str | Path = DEFAULT_HISTORY_PATH,
+    pricing: Pricing | str | Path | None = DEFAULT_PRICING_PATH,
+    *,
+    hourly_usd: float | None = None,
+    poc_summaries: str | Path | None = None,
+) -> HistoryResult:
+    """Rebuild the history CSV from every run folder under ``results_dir`` (see the module doc).
+
+    :param results_dir: the folder of run folders.
+    :param history_path: the CSV to write; its folder is created.
+    :param pricing: a ``Pricing``, the path of a pricing file, or None for no costs.
+    :param hourly_usd: price every self-hosted run at this many USD per hour instead of the
+        pricing file's machines.
+    :param poc_summaries: the proof of concept's summaries (``servegate.history.poc``), added as
+        ``summary_only`` rows; None, or a path that does not exist, adds none.
+    :returns: the rows written, the skipped folders with reasons, the path, and whether the
+        file changed.
+    :raises ConfigError: when ``results_dir`` does not exist.
+    :raises PricingError: when the pricing file is missing or invalid.
+    :raises ConfigError: when the POC summaries file is invalid.
+    """
+    history_path = Path(history_path)
+    poc_rows = poc_history_rows(load_poc_summaries(poc_summaries)) if poc_summaries else []
+    if pricing is not None and not isinstance(pricing, Pricing):
+        pricing = load_pricing(pricing)
+    with _exclusive(history_path):
+        runs, broken = list_runs(results_dir)
+        rows = [row for run in runs for row in _rows_for_run(run, pricing, hourly_usd)]
+        rows.extend(poc_rows)
+        text = render_history(rows)
+        # A rebuild killed mid-write leaves its temporary file; we hold the lock, so none is live.
+        for stale in history_path.parent.glob(f".{glob.escape(history_path.name)}.*.tmp"):
+            stale.unlink(missing_ok=True)
+        try:
+            changed = history_path.read_text(encoding="utf-8") != text
+        except (FileNotFoundError, UnicodeDecodeError):
+            changed = True
+        if changed:
+            _write(history_path, text)
+    log.info(
+        "history %s: %d rows from %d runs, %d folder(s) skipped%s",
+        history_path,
+        len(rows),
+        len(runs),
+        len(broken),
+        "" if changed else " (unchanged)",
+    )
+    return HistoryResult(
+        parse_history(io.StringIO(text), str(history_path)), tuple(broken), history_path, changed
+    )
+
+
+def load_history(path: str | Path = DEFAULT_HISTORY_PATH) -> pd.DataFrame:
+    """Read the history CSV with typed columns, checking its header is ``HISTORY_COLUMNS``.
+
+    Floats are ``float64`` (NaN where empty, ``inf`` where a percentile landed among failed
+    requests), counts nullable ``Int64``, ``incomplete`` bool, the rest strings ("" where empty).
+
+    :raises HistoryError: when the file is missing, has other columns, or a cell is not of its
+        column's type.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise HistoryError(
+            f"history {path} not found; build it with `make aggregate` "
+            "(servegate.history.aggregate.rebuild_history)"
+        )
+    try:
+        return parse_history(path, str(path))
+    except pd.errors.EmptyDataError:
+        raise HistoryError(f"history {path} is empty; rebuild it with `make aggregate`") from None

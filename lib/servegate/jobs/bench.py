@@ -1,0 +1,361 @@
+"""One benchmark run end to end: validate, pick the target, warm up, run the levels, record.
+
+``run_benchmark(params)`` is what ``notebooks/01_benchmark.ipynb`` and ``make bench`` call. It
+validates everything before a server starts or a file is written, launches or attaches to vLLM
+(or points at a hosted API), runs each load level with ``servegate.measure.loadgen``, snapshots
+``/metrics`` around each level, and leaves a run folder (``servegate.runs.writer``) whose
+``run.json`` says how the run ended: complete, interrupted, server_crashed, failed or skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from servegate.core.config import validate_params
+from servegate.core.environment import collect_environment
+from servegate.core.errors import ConfigError, ServerCrashError, ServerError
+from servegate.core.fsutil import sha256_file
+from servegate.core.names import SERVER_LOG
+from servegate.measure.loadgen import ChatTarget, LevelResult, LevelSpec, LoadGenerator, run_async
+from servegate.measure.prompts import load_prompts
+from servegate.records.level import summarize_level
+from servegate.runs.writer import RunWriter, new_run_id
+from servegate.server.endpoint import Endpoint, attach, normalize_base_url, redact_url
+from servegate.server.lifecycle import ServerConfig, VLLMServer, handle_termination
+from servegate.server.metrics import GaugeSampler
+
+__all__ = ["BenchmarkParams", "RunResult", "TokenCounter", "run_benchmark"]
+
+log = logging.getLogger(__name__)
+
+OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
+
+
+class BenchmarkParams(BaseModel):
+    """The parameters of ``notebooks/01_benchmark.ipynb`` (DESIGN.md), validated."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    backend: Literal["vllm", "openai"] = "vllm"
+    base_url: str = Field("", description='"" = launch vLLM (vllm) or the OpenAI default (openai)')
+    model: str = Field("smollm2", min_length=1, description="model name as the server serves it")
+    model_path: str = Field("data/models/smollm2-135m-instruct", description="folder vLLM loads")
+    server: dict[str, Any] = Field(default_factory=dict, description="ServerConfig settings")
+    prompts: str = "data/prompts/interactive_v1.jsonl"
+    n_prompts: int | None = Field(500, description="prompts per level (None = all)")
+    concurrency: list[int] = Field(default_factory=lambda: [1, 8])
+    baseline_prompts: int | None = Field(32, description="prompts at concurrency 1")
+    request_rate: float | None = Field(None, description="req/s, Poisson open loop; None = closed")
+    max_tokens: int | None = Field(None, description="cap on each prompt's own max_tokens")
+    temperature: float = Field(0.0, ge=0, le=2)
+    timeout_s: float = Field(60.0, gt=0)
+    results_dir: str = "eval/results"
+    run_label: str = "run"
+    seed: int = 42
+    warmup_requests: int = Field(4, ge=0)
+    gate_concurrency: int | None = Field(None, description="the level the gates judge")
+    machine: str | None = Field(None, description="data/pricing.yaml machine key for the cost")
+    hourly_usd: float | None = Field(None, gt=0, description="machine price; beats `machine`")
+
+    @classmethod
+    def from_namespace(cls, namespace: Mapping[str, Any]) -> BenchmarkParams:
+        """Validate the notebook's parameter variables (the names of this model's fields)."""
+        picked = {k: namespace[k] for k in cls.model_fields if k in namespace}
+        return validate_params(cls, picked, what="benchmark parameters")
+
+    @field_validator("concurrency")
+    @classmethod
+    def _positive_levels(cls, value: list[int]) -> list[int]:
+        if not value or any(c <= 0 for c in value):
+            raise ValueError(
+                f"`concurrency` must list positive integers, got {value}; use e.g. [1, 8]"
+            )
+        return sorted(set(value))
+
+    @model_validator(mode="after")
+    def _consistent(self) -> BenchmarkParams:
+        for name in ("n_prompts", "baseline_prompts", "max_tokens"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ValueError(f"`{name}` must be a positive integer or null, got {value}")
+        if self.request_rate is not None and self.request_rate <= 0:
+            raise ValueError(f"`request_rate` must be > 0 req/s or null, got {self.request_rate}")
+        if self.request_rate is not None and self.n_prompts is None:
+            raise ValueError("`request_rate` needs `n_prompts`: how many requests to send")
+        if self.base_url:
+            normalize_base_url(self.base_url)
+        return self
+
+
+class TokenCounter:
+    """Counts tokens with the model's own tokenizer, loaded on first use.
+
+    Used only when a server sends no usage in its stream; transformers is imported then, not
+    before, because a benchmark against vLLM or OpenAI never needs it.
+    """
+
+    def __init__(self, model_path: str | Path) -> None:
+        self.model_path = str(model_path)
+        self._tokenizer: Any = None
+
+    def __call__(self, text: str) -> int:
+        if self._tokenizer is None:
+            from transformers import AutoTokenizer
+
+            self._tokenizer = AutoTokenizer.from_pretrained(self.model_path)
+        return len(self._tokenizer.encode(text, add_special_tokens=False))
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Where a run landed and how it ended."""
+
+    run_id: str
+    run_dir: Path
+    state: str
+    record: dict[str, Any]
+
+
+def _levels(params: BenchmarkParams, prompts: list[Any]) -> list[LevelSpec]:
+    main = prompts[: params.n_prompts] if params.n_prompts else prompts
+    levels = []
+    for c in params.concurrency:
+        if c == 1:
+            base = prompts[: params.baseline_prompts] if params.baseline_prompts else main
+            levels.append(LevelSpec(prompts=base, concurrency=1))
+        elif params.request_rate is None:
+            levels.append(LevelSpec(prompts=main, concurrency=c))
+    if params.request_rate is not None:
+        levels.append(
+            LevelSpec(
+                prompts=main, request_rate=params.request_rate, max_inflight=max(params.concurrency)
+            )
+        )
+    return levels
+
+
+@contextlib.contextmanager
+def _target(
+    params: BenchmarkParams, writer: RunWriter, progress: bool
+) -> Iterator[tuple[Endpoint, VLLMServer | None]]:
+    if params.backend == "openai":
+        key = os.environ.get("OPENAI_API_KEY")
+        url = params.base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_DEFAULT_BASE_URL
+        yield attach(url, params.model, api_key=key), None
+    elif params.base_url:
+        yield attach(params.base_url, params.model, api_key=os.environ.get("VLLM_API_KEY")), None
+    else:
+        settings = {"model": params.model_path, "served_model_name": params.model, **params.server}
+        settings.setdefault("log_path", str(writer.dir / SERVER_LOG))
+        settings.setdefault("progress", progress)
+        config = ServerConfig.from_params(settings)
+        with VLLMServer(config) as server:
+            yield server, server
+
+
+def run_benchmark(params: BenchmarkParams | dict[str, Any], *, progress: bool = True) -> RunResult:
+    """Run a benchmark and leave its run folder; returns where it is and how it ended.
+
+    :raises ConfigError: for bad parameters or prompts, before anything is written.
+    """
+    if not isinstance(params, BenchmarkParams):
+        params = validate_params(BenchmarkParams, params, what="benchmark parameters")
+    prompt_set = load_prompts(params.prompts)
+    prompts = list(prompt_set.take(None))
+    for name in ("n_prompts", "baseline_prompts"):
+        wanted = getattr(params, name)
+        if wanted is not None and wanted > len(prompts):
+            raise ConfigError(
+                f"`{name}` is {wanted} but {params.prompts} holds {len(prompts)} prompts; "
+                f"use at most {len(prompts)}"
+            )
+    if params.backend == "openai" and not os.environ.get("OPENAI_API_KEY"):
+        return _skipped(params, "OPENAI_API_KEY is not set in the environment")
+
+    writer = RunWriter(params.results_dir, new_run_id(params.run_label, params.backend))
+    public = params.model_dump(mode="json")
+    public["base_url"] = redact_url(params.base_url) if params.base_url else ""
+    env = collect_environment()
+    writer.update(
+        params=public,
+        manifest={
+            **env,
+            "prompt_set": {
+                "path": params.prompts,
+                "sha256": prompt_set.sha256,
+                "n_prompts": len(prompts),
+            },
+            "model": _model_manifest(params),
+        },
+    )
+    state, extra = "failed", {}
+    server: VLLMServer | None = None
+    try:
+        with handle_termination(), _target(params, writer, progress) as (endpoint, server):
+            target = ChatTarget(
+                base_url=endpoint.base_url,
+                model=endpoint.model,
+                backend=params.backend,
+                api_key=endpoint.api_key,
+            )
+            writer.update(
+                target={"base_url": redact_url(endpoint.base_url), "model": endpoint.model}
+            )
+            if server is None and params.warmup_requests:
+                endpoint.warmup(params.warmup_requests)
+            state, extra = _run_levels(params, writer, endpoint, server, target, progress)
+    except KeyboardInterrupt as exc:
+        state, extra = "interrupted", {"interrupted_by": str(exc) or "KeyboardInterrupt"}
+        raise
+    except ServerError as exc:
+        state, extra = (
+            "failed",
+            {"error": str(exc), "error_kind": exc.kind, "log_tail": exc.log_tail},
+        )
+        raise
+    except Exception as exc:
+        state, extra = "failed", {"error": f"{type(exc).__name__}: {exc}"}
+        raise
+    finally:
+        if server is not None:
+            extra["server"] = server.story()
+        writer.close(state, **extra)
+    return RunResult(writer.run_id, writer.dir, state, writer.record)
+
+
+def _run_levels(params, writer, endpoint, server, target, progress) -> tuple[str, dict[str, Any]]:
+    gen = LoadGenerator(
+        target,
+        run_id=writer.run_id,
+        timeout_s=params.timeout_s,
+        temperature=params.temperature,
+        max_tokens_cap=params.max_tokens,
+        seed=params.seed,
+        on_record=writer.append,
+        progress=progress,
+        token_counter=TokenCounter(params.model_path) if Path(params.model_path).is_dir() else None,
+    )
+    levels_out: list[dict[str, Any]] = []
+    for spec in _levels(params, list(load_prompts(params.prompts).take(None))):
+        snaps: dict[str, Any] = {}
+
+        def snapshot(snaps: dict[str, Any] = snaps) -> None:
+            # After the connection warm-up, so the counters' deltas cover the measured requests.
+            if params.backend == "vllm":
+                snaps["before"] = endpoint.metrics_snapshot()
+
+        sampler = GaugeSampler(endpoint.metrics_snapshot) if params.backend == "vllm" else None
+        with sampler or contextlib.nullcontext():
+            result: LevelResult = run_async(
+                lambda abort, s=spec, cb=snapshot: _watched(gen, s, server, abort, cb)
+            )
+        before = snaps.get("before")
+        after = endpoint.metrics_snapshot() if params.backend == "vllm" else None
+        summary = summarize_level(result, timeout_s=params.timeout_s)
+        summary["metrics"] = _metrics_story(before, after)
+        if summary["metrics"] is not None and sampler is not None:
+            summary["metrics"]["during"] = sampler.result()
+        levels_out.append(summary)
+        writer.update(levels=levels_out)
+        if server is not None:
+            try:
+                server.check()
+            except ServerCrashError as exc:
+                return "server_crashed", {"error": str(exc), "log_tail": exc.log_tail}
+    return "complete", {}
+
+
+async def _watched(
+    gen: LoadGenerator,
+    spec: LevelSpec,
+    server: VLLMServer | None,
+    abort: asyncio.Event,
+    on_start: Callable[[], None] | None = None,
+) -> LevelResult:
+    """Run a level; abort it as soon as the server we own dies mid-level."""
+
+    async def watch() -> None:
+        if server is None or server.process is None:
+            return
+        await _exited(server)
+        abort.set()
+
+    watcher = asyncio.ensure_future(watch())
+    try:
+        return await gen.run_level(spec, abort, on_start)
+    finally:
+        watcher.cancel()
+
+
+async def _exited(server: VLLMServer) -> None:
+    """Return when the server's process has exited.
+
+    A pidfd becomes readable the moment the process exits, so the level stops before its
+    remaining prompts are sent into a dead port; where pidfds are missing (not Linux, or an
+    old kernel) a short poll does the same job a little later.
+    """
+    assert server.process is not None
+    fd = None
+    if server.running:
+        with contextlib.suppress(AttributeError, OSError):
+            fd = os.pidfd_open(server.process.pid)
+    if fd is None:
+        while server.running:
+            await asyncio.sleep(0.1)
+        return
+    loop = asyncio.get_running_loop()
+    exited = asyncio.Event()
+    loop.add_reader(fd, exited.set)
+    try:
+        await exited.wait()
+    finally:
+        loop.remove_reader(fd)
+        os.close(fd)
+
+
+def _metrics_story(before, after) -> dict[str, Any] | None:
+    if before is None or after is None:
+        return None
+    counters = (
+        "vllm:num_preemptions_total",
+        "vllm:generation_tokens_total",
+        "vllm:prompt_tokens_total",
+        "vllm:request_success_total",
+    )
+    return {
+        "before": before.key_values(),
+        "after": after.key_values(),
+        "delta": {name: after.delta(before, name) for name in counters},
+    }
+
+
+def _model_manifest(params: BenchmarkParams) -> dict[str, Any]:
+    """Model identity: name, and for a local folder its manifest or weight hashes."""
+    info: dict[str, Any] = {"name": params.model}
+    if params.backend != "vllm" or params.base_url:
+        return info
+    folder = Path(params.model_path)
+    info["path"] = str(folder)
+    weights = sorted(folder.glob("*.safetensors"))
+    if weights:
+        info["weights"] = {p.name: sha256_file(p) for p in weights}
+        info["sha256"] = info["weights"][weights[0].name] if len(weights) == 1 else None
+    return info
+
+
+def _skipped(params: BenchmarkParams, reason: str) -> RunResult:
+    writer = RunWriter(params.results_dir, new_run_id(params.run_label, params.backend))
+    public = params.model_dump(mode="json")
+    public["base_url"] = redact_url(params.base_url) if params.base_url else ""
+    writer.close("skipped", params=public, skipped_reason=reason, levels=[])
+    log.warning("%s benchmark skipped: %s", params.backend, reason)
+    return RunResult(writer.run_id, writer.dir, "skipped", writer.record)

@@ -1,0 +1,163 @@
+"""The main job as steps: run the notebooks with papermill, then render the report.
+
+``make bench``, ``make aggregate`` and ``make report`` call these; each step validates its
+parameters before anything runs, keeps the executed notebook as evidence (inside the run
+folder for a benchmark, even when it failed), and publishes ``reports/latest.*`` only after
+every step succeeded, so a failed run never leaves an output that looks done.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import papermill
+from jupyter_client.manager import AsyncKernelManager
+from traitlets import default
+
+from servegate.core.config import validate_params
+from servegate.core.errors import ServegateError
+from servegate.core.fsutil import REPO_ROOT
+from servegate.core.params_file import load_params_file
+from servegate.jobs.bench import BenchmarkParams
+from servegate.report.render import PdfResult, html_to_pdf, render_html
+
+__all__ = ["PipelineResult", "execute_benchmark", "execute_notebook", "run_report_pipeline"]
+
+log = logging.getLogger(__name__)
+
+NOTEBOOKS = REPO_ROOT / "notebooks"
+EXECUTED_NAME = "01_benchmark.ipynb"
+
+
+class _IPCKernelManager(AsyncKernelManager):
+    """Talk to the notebook's kernel over Unix sockets in Jupyter's runtime folder (owner-only
+    files, removed at shutdown) instead of localhost TCP ports that any local user can reach;
+    the kernel warns about plain TCP on every start otherwise."""
+
+    @default("transport")
+    def _default_transport(self) -> str:
+        return "ipc"
+
+
+def execute_notebook(
+    name: str, output: Path, parameters: dict[str, Any], *, progress: bool = False
+) -> Path:
+    """Execute ``notebooks/<name>`` with papermill into ``output`` (kept even on failure)."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    papermill.execute_notebook(
+        str(NOTEBOOKS / name),
+        str(output),
+        parameters=parameters,
+        kernel_name="python3",
+        progress_bar=progress,
+        log_output=False,
+        cwd=str(Path.cwd()),
+        kernel_manager_class=_IPCKernelManager,
+    )
+    return output
+
+
+def execute_benchmark(params_file: str | Path, **overrides: Any) -> Path:
+    """Run notebooks/01_benchmark.ipynb with a params file; return the run folder.
+
+    The parameters are validated first (a typo fails here, before any server starts). The
+    executed notebook is moved into the run folder it created, also when it failed.
+    """
+    params = {**load_params_file(params_file), **overrides}
+    validated = validate_params(BenchmarkParams, params, what=f"parameters in {params_file}")
+    results = Path(validated.results_dir)
+    results.mkdir(parents=True, exist_ok=True)
+    before = {p.name for p in results.iterdir()}
+    tmp = Path(tempfile.mkdtemp(prefix="servegate-nb-")) / EXECUTED_NAME
+    try:
+        execute_notebook(EXECUTED_NAME, tmp, params)
+    finally:
+        created = sorted(p for p in results.iterdir() if p.name not in before and p.is_dir())
+        if created:
+            shutil.move(str(tmp), created[-1] / EXECUTED_NAME)
+        elif tmp.exists():
+            keep = results / f"failed_{datetime.now(UTC):%Y%m%dT%H%M%SZ}_{EXECUTED_NAME}"
+            shutil.move(str(tmp), keep)
+            log.error("the benchmark created no run folder; its notebook is kept at %s", keep)
+    if not created:
+        raise ServegateError(f"the benchmark with {params_file} created no run folder")
+    return created[-1]
+
+
+@dataclass
+class PipelineResult:
+    """What the main job produced."""
+
+    runs: list[Path] = field(default_factory=list)
+    history: Path | None = None
+    notebook: Path | None = None
+    html: Path | None = None
+    pdf: PdfResult | None = None
+    decision: dict[str, Any] = field(default_factory=dict)
+    latest: list[Path] = field(default_factory=list)
+
+
+def run_report_pipeline(
+    bench_params: list[str | Path],
+    *,
+    results_dir: str = "eval/results",
+    history_path: str = "eval/reports/aggregate_history.csv",
+    report_dir: str = "reports",
+    report_params: dict[str, Any] | None = None,
+) -> PipelineResult:
+    """Benchmarks (one per params file), aggregate, decision report, HTML and PDF."""
+    import json
+
+    result = PipelineResult()
+    for params_file in bench_params:
+        result.runs.append(execute_benchmark(params_file, results_dir=results_dir))
+    execute_notebook(
+        "02_aggregate.ipynb",
+        Path(history_path).parent / "02_aggregate.ipynb",
+        {"results_dir": results_dir, "history_path": history_path},
+    )
+    result.history = Path(history_path)
+    out = Path(report_dir)
+    work = Path(tempfile.mkdtemp(prefix="servegate-report-"))
+    nb = execute_notebook(
+        "03_decision_report.ipynb",
+        work / "03_decision_report.ipynb",
+        {
+            "results_dir": results_dir,
+            "history_path": history_path,
+            "report_dir": str(out),
+            **(report_params or {}),
+        },
+    )
+    stem = _stem(out)
+    result.decision = json.loads((out / f"{stem}.json").read_text())
+    result.notebook = out / f"{stem}.ipynb"
+    shutil.copy(nb, result.notebook)
+    result.html = render_html(nb, out / f"{stem}.html", title="Self-hosted LLM decision report")
+    result.pdf = html_to_pdf(result.html, out / f"{stem}.pdf")
+    # Only now, with every step done, do the `latest` names move.
+    published = (
+        (out / f"{stem}.json", "latest.json"),
+        (result.html, "latest.html"),
+        (result.pdf.path, "latest.pdf"),
+    )
+    for src, name in published:
+        if src is not None:
+            dst = out / name
+            tmp = out / f".{name}.tmp"
+            shutil.copy(src, tmp)
+            tmp.replace(dst)
+            result.latest.append(dst)
+    return result
+
+
+def _stem(report_dir: Path) -> str:
+    """``<date>_<label>_decision`` of the dated JSON the report notebook just wrote."""
+    dated = sorted(report_dir.glob("*_decision.json"), key=lambda p: p.stat().st_mtime)
+    return dated[-1].name.removesuffix(".json") if dated else "report_decision"

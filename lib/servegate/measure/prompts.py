@@ -1,0 +1,201 @@
+"""Load a versioned prompt set (JSONL) into typed, validated prompts."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from servegate.core.errors import ConfigError, PromptFileError
+
+__all__ = ["Message", "Prompt", "PromptSet", "load_prompts"]
+
+_SHOWN = 5  # bad lines quoted in one error; the rest are counted
+_SHAPE = '{"id", "category", "messages": [{"role", "content"}, ...], "max_tokens"}'
+_REGENERATE = "or regenerate the set with python data/prompts/make_prompts.py"
+
+
+class Message(BaseModel):
+    """One chat message: a role and its non-blank text."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    role: Literal["system", "user", "assistant"]
+    content: str = Field(strict=True)
+
+    @field_validator("content")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("is empty; every message needs some text")
+        return value
+
+
+class Prompt(BaseModel):
+    """One benchmark prompt: chat messages ending with the user turn to answer."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(strict=True)
+    category: str = Field(strict=True)
+    messages: list[Message]
+    max_tokens: int = Field(strict=True, gt=0, description="cap on generated tokens")
+
+    @field_validator("id", "category")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("is empty; give it a non-blank string")
+        return value
+
+    @model_validator(mode="after")
+    def _ends_with_user(self) -> Prompt:
+        if not self.messages:
+            raise ValueError("messages is empty; give at least one user message")
+        last = self.messages[-1].role
+        if last != "user":
+            raise ValueError(
+                f"the last message must be from the user, got role {last!r}; end each prompt "
+                "with the user turn the model should answer"
+            )
+        return self
+
+
+@dataclass(frozen=True)
+class PromptSet:
+    """A loaded prompt file: its path, the sha256 of its bytes, and its prompts in file order."""
+
+    path: Path
+    sha256: str
+    prompts: tuple[Prompt, ...]
+
+    def __len__(self) -> int:
+        return len(self.prompts)
+
+    def take(self, n: int | None) -> tuple[Prompt, ...]:
+        """Return the first ``n`` prompts in file order; ``None`` returns them all.
+
+        :raises ConfigError: when ``n`` is not a positive integer or exceeds the set's size.
+        """
+        if n is None:
+            return self.prompts
+        if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
+            raise ConfigError(f"n_prompts must be a positive integer or null (all), got {n!r}")
+        if n > len(self.prompts):
+            raise ConfigError(
+                f"n_prompts={n} but {self.path} holds only {len(self.prompts)} prompts; "
+                f"use n_prompts <= {len(self.prompts)}, or null for all"
+            )
+        return self.prompts[:n]
+
+    def by_category(self) -> dict[str, int]:
+        """Count prompts per category, sorted by category name."""
+        counts: dict[str, int] = {}
+        for prompt in self.prompts:
+            counts[prompt.category] = counts.get(prompt.category, 0) + 1
+        return dict(sorted(counts.items()))
+
+
+def _where(loc: tuple[int | str, ...]) -> str:
+    """``('messages', 1, 'content')`` -> ``'messages[1].content'``."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _reason(err: Any) -> str:
+    """One pydantic error as a sentence that names the field, what was wrong, and what is valid."""
+    where, kind, got = _where(err["loc"]), err["type"], err.get("input")
+    if kind == "missing":
+        return f"missing field {where!r}"
+    if kind == "extra_forbidden":
+        model = Message if len(err["loc"]) > 1 else Prompt
+        return f"unknown field {where!r} (known: {', '.join(model.model_fields)})"
+    if kind == "literal_error":
+        return f"{where} must be one of 'system', 'user', 'assistant', got {got!r}"
+    if where == "max_tokens":
+        return f"max_tokens must be a positive integer, got {got!r}"
+    if kind == "value_error":
+        message = err["msg"].removeprefix("Value error, ")
+        return f"{where} {message}" if where else message
+    return f"{where}: {err['msg'].lower()}, got {got!r}"
+
+
+def _check_line(raw: bytes) -> tuple[Prompt | None, str]:
+    """Parse one non-blank line; return the prompt, or ``None`` and why it is bad."""
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        return None, f"not UTF-8 text (byte {exc.start + 1})"
+    except json.JSONDecodeError as exc:
+        return None, f"not valid JSON ({exc.msg} at column {exc.colno})"
+    if not isinstance(data, dict):
+        return None, f"expected a JSON object, got a JSON {type(data).__name__}"
+    try:
+        return Prompt.model_validate(data), ""
+    except ValidationError as exc:
+        return None, "; ".join(_reason(err) for err in exc.errors())
+
+
+def load_prompts(path: str | Path) -> PromptSet:
+    """Read and validate every line of a JSONL prompt file.
+
+    Blank lines are skipped; every other line must be one :class:`Prompt` as a JSON object,
+    and ids must be unique. All lines are checked before anything is returned, so one error
+    lists every bad line (the first five quoted, the rest counted).
+
+    :param path: the ``.jsonl`` file, e.g. ``data/prompts/interactive_v1.jsonl``.
+    :returns: the prompts in file order, with the sha256 of the exact bytes that were parsed.
+    :raises PromptFileError: when the file cannot be read, holds no prompt, or has a bad line;
+        the message names the file, each bad line's 1-based number and the reason.
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise PromptFileError(
+            f"prompt file {path} does not exist; point `prompts` at a JSONL prompt set, "
+            "e.g. data/prompts/interactive_v1.jsonl",
+            path=str(path),
+        ) from None
+    except OSError as exc:
+        raise PromptFileError(
+            f"prompt file {path} cannot be read ({exc.strerror}); expected a JSONL file",
+            path=str(path),
+        ) from None
+    prompts: list[Prompt] = []
+    problems: list[tuple[int, str]] = []
+    first_line: dict[str, int] = {}
+    for number, raw in enumerate(data.split(b"\n"), start=1):
+        if not raw.strip():
+            continue
+        prompt, reason = _check_line(raw)
+        if prompt is not None and prompt.id in first_line:
+            reason = f"duplicate id {prompt.id!r} (also on line {first_line[prompt.id]})"
+        if prompt is None or reason:
+            problems.append((number, reason))
+            continue
+        first_line[prompt.id] = number
+        prompts.append(prompt)
+    if problems:
+        shown = "; ".join(f"line {n}: {why}" for n, why in problems[:_SHOWN])
+        more = f"; and {len(problems) - _SHOWN} more bad lines" if len(problems) > _SHOWN else ""
+        raise PromptFileError(
+            f"prompt file {path} has {len(problems)} bad line(s): {shown}{more}. Each line must "
+            f"be one JSON object {_SHAPE}; fix the lines named, {_REGENERATE}",
+            path=str(path),
+            problems=tuple(problems),
+        )
+    if not prompts:
+        raise PromptFileError(
+            f"prompt file {path} holds no prompts (it is empty or only blank lines); write one "
+            f"JSON object {_SHAPE} per line, {_REGENERATE}",
+            path=str(path),
+        )
+    sha256 = hashlib.sha256(data).hexdigest()
+    return PromptSet(path=path, sha256=sha256, prompts=tuple(prompts))

@@ -1,0 +1,97 @@
+"""The report's cost table: USD per 1M output tokens, self-hosted and hosted, with its basis.
+
+Each entry says how it was reached (machine and price date, the throughput and level used, the
+token mix), or why there is no figure (no price for that model or machine), never a bare number.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from servegate.analysis.cost import (
+    Pricing,
+    hosted_cost_per_1m_output_tokens,
+    hosted_price_for_model,
+    machine_price_for_run,
+    self_hosted_cost_per_1m_output_tokens,
+)
+from servegate.core.errors import ServegateError
+from servegate.records.level import levels_frame
+from servegate.runs.reader import RunData
+
+__all__ = ["hosted_cost", "local_cost"]
+
+
+def local_cost(
+    run: RunData,
+    pricing: Pricing,
+    *,
+    hourly_usd: float | None,
+    p50_ms: float,
+    p95_ms: float,
+    metric: str,
+) -> dict[str, Any]:
+    """Self-hosted USD per 1M output tokens: the machine's hourly price over the throughput of
+    the best level that meets the latency gates (else the best level, and the basis says so)."""
+    entry: dict[str, Any] = {"option": f"self-hosted vLLM ({run.model})", "backend": "vllm"}
+    try:
+        price = machine_price_for_run(
+            pricing, params=run.params, manifest=run.manifest, hourly_usd=hourly_usd
+        )
+    except ServegateError as exc:
+        return {**entry, "usd_per_1m_output_tokens": None, "basis": str(exc)}
+    levels = levels_frame(run.record)
+    closed = levels[levels["concurrency"].notna() & levels["output_tok_per_s"].notna()]
+    meets = closed[(closed[f"{metric}_p95_ms"] <= p95_ms) & (closed[f"{metric}_p50_ms"] <= p50_ms)]
+    pool, note = (
+        (meets, "best level that meets the latency gates")
+        if len(meets)
+        else (closed, "no level met the latency gates: best throughput shown")
+    )
+    if pool.empty:
+        return {**entry, "usd_per_1m_output_tokens": None, "basis": "no throughput measured"}
+    best = pool.loc[pool["output_tok_per_s"].idxmax()]
+    tps = float(best["output_tok_per_s"])
+    return {
+        **entry,
+        "usd_per_1m_output_tokens": self_hosted_cost_per_1m_output_tokens(price.hourly_usd, tps),
+        "basis": f"{price.describe()} / {tps:.1f} output tok/s at {best['level']} ({note})",
+        "level": best["level"],
+        "output_tok_per_s": tps,
+        "hourly_usd": price.hourly_usd,
+    }
+
+
+def hosted_cost(
+    hosted: RunData | None, local: RunData | None, pricing: Pricing, model: str
+) -> dict[str, Any]:
+    """Hosted USD per 1M output tokens: list prices over the hosted run's token mix, or the
+    local run's when the hosted run measured nothing (the basis says which)."""
+    entry: dict[str, Any] = {"option": f"hosted {model}", "backend": "openai"}
+    measured = hosted is not None and hosted.state != "skipped" and len(hosted.requests) > 0
+    mix_run = hosted if measured else local
+    try:
+        key, price = hosted_price_for_model(pricing, model)
+    except ServegateError as exc:
+        return {**entry, "usd_per_1m_output_tokens": None, "basis": str(exc)}
+    if mix_run is None or not len(mix_run.requests):
+        return {**entry, "usd_per_1m_output_tokens": None, "basis": "no token mix measured"}
+    ok = mix_run.requests[mix_run.requests["status"] == "ok"]
+    tokens_in, tokens_out = ok["input_tokens"].sum(), ok["output_tokens"].sum()
+    usd = hosted_cost_per_1m_output_tokens(
+        int(tokens_in),
+        int(tokens_out),
+        price.input_usd_per_1m_tokens,
+        price.output_usd_per_1m_tokens,
+    )
+    source = "the hosted run's" if measured else "the local run's (hosted run not measured)"
+    return {
+        **entry,
+        "usd_per_1m_output_tokens": usd,
+        "basis": (
+            f"{key} list price {price.input_usd_per_1m_tokens:g} in / "
+            f"{price.output_usd_per_1m_tokens:g} out USD per 1M tokens (as of {price.as_of}) "
+            f"x {source} token mix ({int(tokens_in):,} in, {int(tokens_out):,} out)"
+        ),
+        "measured": measured,
+    }

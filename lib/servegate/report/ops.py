@@ -1,0 +1,211 @@
+"""The report's operations sections: the quarterly comparison, the POC baseline, the capacity
+plan and the local-first fallback evaluation, and their entries in the decision JSON.
+
+Both are computed from the runs the report already selected and priced with the same sheet
+(``data/pricing.yaml``), so the sections agree with the cost table. Where a piece is missing (no
+machine price, no hosted run) the section says why instead of showing a number without a basis.
+``notebooks/04_capacity_plan.ipynb`` calls the same functions with its own parameters.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from servegate.analysis.capacity import CapacityParams, CapacityPlan, capacity_plan, plan_frame
+from servegate.analysis.compare import Comparison, quarterly_comparison
+from servegate.analysis.cost import (
+    HostedPrice,
+    Pricing,
+    hosted_price_for_model,
+    machine_price_for_run,
+)
+from servegate.analysis.fallback import FallbackParams, FallbackResult, simulate_fallback
+from servegate.core.errors import ServegateError
+from servegate.history.poc import PocRun, poc_caveat
+from servegate.runs.reader import RunData
+
+__all__ = [
+    "CapacitySection",
+    "capacity_json",
+    "capacity_section",
+    "comparison_json",
+    "comparisons",
+    "fallback_json",
+    "fallback_section",
+    "poc_json",
+]
+
+
+@dataclass(frozen=True)
+class CapacitySection:
+    """A plan, or (``plan`` None) the reason there is none."""
+
+    plan: CapacityPlan | None
+    reason: str = ""
+    machine: str = ""
+    hosted_model: str = ""
+
+
+def _hosted_price(pricing: Pricing, model: str) -> tuple[str, HostedPrice] | str:
+    try:
+        return hosted_price_for_model(pricing, model)
+    except ServegateError as exc:
+        return str(exc)
+
+
+def capacity_section(
+    local: RunData | None,
+    pricing: Pricing,
+    *,
+    hosted_model: str,
+    hourly_usd: float | None = None,
+    **plan_params: Any,
+) -> CapacitySection:
+    """The capacity plan of ``local`` priced against ``hosted_model``.
+
+    :param plan_params: the rest of ``CapacityParams`` (peak_rps, growth, headroom, gates).
+    :raises ConfigError: for bad plan parameters (a typo must not pass as "no plan").
+    """
+    if local is None or not len(local.requests):
+        return CapacitySection(None, "no local run was measured")
+    try:
+        machine = machine_price_for_run(
+            pricing, params=local.params, manifest=local.manifest, hourly_usd=hourly_usd
+        )
+    except ServegateError as exc:
+        return CapacitySection(None, f"no machine price: {exc}")
+    hosted = _hosted_price(pricing, hosted_model)
+    if isinstance(hosted, str):
+        return CapacitySection(None, f"no hosted price: {hosted}")
+    key, price = hosted
+    params = CapacityParams.from_prices(price, machine, **plan_params)
+    return CapacitySection(capacity_plan(local, params), "", machine.describe(), key)
+
+
+def fallback_section(
+    local: RunData | None,
+    hosted: RunData | None,
+    pricing: Pricing,
+    *,
+    local_usd_per_1m: float | None,
+    level: int | str | None,
+    timeouts_ms: Sequence[float] | None = None,
+    p50_ms: float,
+    p95_ms: float,
+) -> FallbackResult:
+    """Simulate "local first, hosted after T ms without a first token" from recorded requests."""
+    model = hosted.model if hosted is not None and hosted.model else "gpt-4o-mini"
+    found = _hosted_price(pricing, model)
+    price = None if isinstance(found, str) else found[1]
+    extra: dict[str, Any] = {"level": level, "p50_ms": p50_ms, "p95_ms": p95_ms}
+    if timeouts_ms:
+        extra["timeouts_ms"] = tuple(timeouts_ms)
+    params = FallbackParams.from_prices(price, local_usd_per_1m, **extra)
+    # A skipped hosted run has no rows; the simulator then says why it could not run.
+    return simulate_fallback(local, hosted, params)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None if math.isnan(value) else value
+    return value
+
+
+def capacity_json(section: CapacitySection) -> dict[str, Any]:
+    """The plan for the decision JSON: its table, status and break-even (or the reason)."""
+    if section.plan is None:
+        return {"available": False, "reason": section.reason}
+    plan = section.plan
+    return {
+        "available": True,
+        "status": plan.status,
+        "level": plan.level,
+        "machine": section.machine,
+        "hosted_model": section.hosted_model,
+        "replicas": plan.replicas,
+        "monthly_self_hosted_usd": plan.monthly_self_hosted_usd,
+        "monthly_hosted_usd": plan.monthly_hosted_usd,
+        "break_even_average_rps": plan.break_even.average_rps,
+        "break_even_reason": plan.break_even.reason,
+        "table": [
+            {k: _finite(v) for k, v in row.items()}
+            for row in plan_frame(plan).to_dict(orient="records")
+        ],
+    }
+
+
+def fallback_json(result: FallbackResult) -> dict[str, Any]:
+    """The simulation for the decision JSON: one entry per T, or why it was not run."""
+    if not result.simulated:
+        return {"simulated": False, "reason": result.reason}
+    rows = [
+        {
+            "timeout_ms": row.timeout_ms,
+            "policy": row.policy,
+            "n": row.n,
+            "fallback_rate": row.fallback_rate,
+            "failure_share": row.failure_share,
+            "p50_ms": row.p50_ms.value,
+            "p95_ms": row.p95_ms.value,
+            "p95_ci_high_ms": row.p95_ms.ci_high,
+            "p50_verdict": str(row.p50_verdict),
+            "p95_verdict": str(row.p95_verdict),
+            "passes_gates": row.passes_gates,
+            "blended_usd_per_1m_output_tokens": row.blended_usd_per_1m_output_tokens,
+        }
+        for row in result.rows
+    ]
+    passing = [r["timeout_ms"] for r in rows if r["passes_gates"]]
+    return {
+        "simulated": True,
+        "level": result.level,
+        "hosted_level": result.hosted_level,
+        "local_run": result.local_run_id,
+        "hosted_run": result.hosted_run_id,
+        "rows": rows,
+        "passing_timeouts_ms": passing,
+        "notes": list(result.notes),
+    }
+
+
+def comparison_json(comparison: Comparison) -> dict[str, Any]:
+    return {
+        "current_run": comparison.current_run,
+        "previous_run": comparison.previous_run,
+        "message": comparison.message,
+        "changes": comparison.frame().to_dict(orient="records"),
+        "regressions": [f"{c.level} {c.metric}" for c in comparison.regressions],
+        "refused": [{"run_id": r, "reasons": list(why)} for r, why in comparison.refused],
+        "context": list(comparison.context),
+    }
+
+
+def poc_json(run: PocRun) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "label": run.label,
+        "backend": run.backend,
+        "source_file": run.source_file,
+        "run_date": run.run_date.isoformat(),
+        "rows": run.rows,
+        "e2e_p50_ms": None if run.p50_s is None else run.p50_s * 1000,
+        "e2e_p95_ms": None if run.p95_s is None else run.p95_s * 1000,
+        "caveat": poc_caveat(run),
+        "summary_only": True,
+    }
+
+
+def comparisons(
+    reported: dict[str, RunData | None], runs: list[RunData], *, min_change_ms: float
+) -> dict[str, Comparison]:
+    """Each reported run (e.g. ``{"local": ..., "hosted": ...}``) against its previous
+    comparable run among ``runs`` (quarter over quarter); runs that measured nothing are skipped.
+    """
+    out = {}
+    for name, run in reported.items():
+        if run is not None and run.state != "skipped" and len(run.requests):
+            out[name] = quarterly_comparison(run, runs, min_change_ms=min_change_ms)
+    return out

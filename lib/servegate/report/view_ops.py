@@ -1,0 +1,241 @@
+"""HTML for the report's operations sections: the quarterly comparison, the capacity plan and
+the local-first fallback evaluation.
+
+Like ``servegate.report.view`` they format what the library computed (the decision JSON's
+``comparison``, ``capacity`` and ``fallback`` entries) and compute nothing themselves.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from servegate.report.view import _badge, _e, _num
+
+__all__ = ["capacity_html", "comparison_html", "fallback_html", "server_metrics_html"]
+
+
+_VERDICT_COLORS = {"regression": "#b3261e", "improvement": "#1b7f3b"}
+
+
+def _change(row: Mapping[str, Any]) -> str:
+    value = row.get("change_ms")
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    sign = "+" if value > 0 else ""
+    text = f"{sign}{_num(value, 'ms')}"
+    rel = row.get("relative_change")
+    if isinstance(rel, float) and math.isfinite(rel):
+        text += f" ({rel:+.0%})"
+    return text
+
+
+def _interval(row: Mapping[str, Any]) -> str:
+    def end(v: Any, side: str) -> str:
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            return f"unbounded {side}"
+        return ("+" if v > 0 else "") + _num(v, "ms")
+
+    low, high = row.get("change_ci_low_ms"), row.get("change_ci_high_ms")
+    return f"{end(low, 'below')} to {end(high, 'above')}"
+
+
+def comparison_html(comparisons: Mapping[str, Mapping[str, Any]], gate_level: str = "") -> str:
+    """Each backend's run against its previous comparable run (the decision JSON's
+    ``comparison``): the change in p50/p95 with a 95% interval, and regressions flagged."""
+    if not comparisons:
+        return "<p>No measured run to compare.</p>"
+    parts = []
+    for name, comp in comparisons.items():
+        title = f"<h4>{_e(name.capitalize())} run <code>{_e(comp['current_run'])}</code></h4>"
+        if comp.get("previous_run") is None:
+            refused = comp.get("refused") or []
+            listed = "".join(
+                f"<li><code>{_e(r['run_id'])}</code>: {_e('; '.join(r['reasons']))}</li>"
+                for r in refused[:5]
+            )
+            more = f"<li>... and {len(refused) - 5} more</li>" if len(refused) > 5 else ""
+            why = (
+                f"<p>Earlier runs of this backend not compared:</p><ul>{listed}{more}</ul>"
+                if refused
+                else ""
+            )
+            parts.append(f"{title}<p><b>{_e(comp['message'])}</b>.</p>{why}")
+            continue
+        rows = sorted(comp["changes"], key=lambda r: (r["level"] != gate_level, r["level"]))
+        body = "".join(
+            f"<tr><td>{_e(r['level'])}</td><td>{_e(r['metric'])}</td>"
+            f"<td>{_num(r['previous_ms'], 'ms')}</td><td>{_num(r['current_ms'], 'ms')}</td>"
+            f"<td><b>{_change(r)}</b></td><td>{_interval(r)}</td>"
+            f"<td style='color:{_VERDICT_COLORS.get(r['verdict'], '#555')};font-weight:600'>"
+            f"{_e(r['verdict'])}</td></tr>"
+            for r in rows
+        )
+        head = (
+            "<tr><th>Level</th><th>Figure</th><th>Previous</th><th>Now</th><th>Change</th>"
+            "<th>95% interval of the change</th><th>Verdict</th></tr>"
+        )
+        flagged = comp.get("regressions") or []
+        summary = (
+            f"<p><b>Regression</b> in {_e(', '.join(flagged))}.</p>"
+            if flagged
+            else "<p>No statistically clear regression.</p>"
+        )
+        context = comp.get("context") or []
+        also = (
+            "<p style='font-size:12px;color:#555'>Also changed since then (does not block the "
+            "comparison, may explain it): " + "; ".join(_e(c) for c in context) + ".</p>"
+            if context
+            else ""
+        )
+        parts.append(
+            f"{title}<p>{_e(comp['message'])}.</p>{summary}{also}"
+            f'<table class="sg-table">{head}{body}</table>'
+        )
+    return "".join(parts)
+
+
+def _usd(value: Any) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "—"
+    return f"${value:,.0f}" if abs(value) >= 100 else f"${value:,.2f}"
+
+
+def _value(row: Mapping[str, Any]) -> str:
+    value, unit = row.get("value"), row.get("unit")
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    if unit in ("USD", "USD/month"):
+        return _usd(value) + ("/month" if unit == "USD/month" else "")
+    if unit == "share":
+        return f"{value:.0%}"
+    if unit == "replicas":
+        return f"{int(value)}"
+    if unit == "x":
+        return f"{value:.2f}×"
+    return f"{value:,.3g} {unit}"
+
+
+def capacity_html(capacity: Mapping[str, Any]) -> str:
+    """The capacity plan's table and headline, or why there is no plan."""
+    if not capacity.get("available"):
+        return f"<p>No capacity plan: {_e(capacity.get('reason', 'not computed'))}.</p>"
+    status = capacity["status"]
+    verdict = "PASS" if status == "gates met" else "FAIL"
+    be = capacity.get("break_even_average_rps")
+    cheaper = (
+        f"self-hosting is cheaper above <b>{be:,.3g} req/s</b> of average traffic"
+        if be is not None
+        else f"no break-even: {_e(capacity.get('break_even_reason', ''))}"
+    )
+    head = (
+        f"<p>{_badge(verdict)} {_e(status)} at {_e(capacity.get('level') or '—')}: "
+        f"<b>{capacity.get('replicas') or '—'}</b> replica(s) of {_e(capacity['machine'])}, "
+        f"{_usd(capacity.get('monthly_self_hosted_usd'))}/month against "
+        f"{_usd(capacity.get('monthly_hosted_usd'))}/month for {_e(capacity['hosted_model'])} "
+        f"at the same traffic; {cheaper}.</p>"
+    )
+    if status != "gates met":
+        head += (
+            "<p style='font-size:12px;color:#555'>No measured level meets the latency gates, "
+            "so the plan sizes replicas by the best goodput (requests within the p95 limit per "
+            "second): it prices the hardware, it does not promise the latency.</p>"
+        )
+    rows = "".join(
+        f"<tr><td>{_e(r['item'])}</td><td><b>{_value(r)}</b></td>"
+        f"<td style='font-size:12px'>{_e(r['basis'])}</td></tr>"
+        for r in capacity["table"]
+    )
+    table = (
+        f'<table class="sg-table"><tr><th>Item</th><th>Value</th><th>Basis</th></tr>{rows}</table>'
+    )
+    return head + table
+
+
+def fallback_html(fallback: Mapping[str, Any]) -> str:
+    """The fallback policy per time-out T: p50/p95, fallback rate, blended cost, gate verdicts."""
+    if not fallback.get("simulated"):
+        reason = str(fallback.get("reason", "")).removeprefix("cannot simulate: ")
+        return (
+            f"<p>Not simulated: {_e(reason)}. The simulation replays a "
+            "local run and a hosted run on the same prompts; set <code>OPENAI_API_KEY</code> "
+            "(or run <code>make bench PARAMS=params/hosted_openai.yaml</code>) to record a "
+            "hosted run.</p>"
+        )
+    passing = fallback.get("passing_timeouts_ms") or []
+    finite = [t for t in passing if math.isfinite(t) and t > 0]
+    if finite:
+        lead = (
+            f"Falling back after T = {', '.join(f'{t:g}' for t in finite)} ms passes both "
+            "latency gates on these recorded requests."
+        )
+    elif passing:
+        lead = "Only the reference policies pass both gates (see the first and last rows)."
+    else:
+        lead = "No fallback time-out passes both latency gates on these recorded requests."
+    body = []
+    for r in fallback["rows"]:
+        t = r["timeout_ms"]
+        name = "hosted only" if t == 0 else "local only" if math.isinf(t) else f"{t:g} ms"
+        cost = r.get("blended_usd_per_1m_output_tokens")
+        body.append(
+            f"<tr><td>{_e(name)}</td><td>{r['fallback_rate']:.0%}</td>"
+            f"<td>{_num(r['p50_ms'], 'ms')} {_badge(r['p50_verdict'])}</td>"
+            f"<td>{_num(r['p95_ms'], 'ms')} {_badge(r['p95_verdict'])}</td>"
+            f"<td>{r['failure_share']:.1%}</td><td>{_usd(cost)}</td></tr>"
+        )
+    head = (
+        "<tr><th>Fall back after T (no first token)</th><th>Fallback rate</th><th>p50</th>"
+        "<th>p95</th><th>Failed</th><th>Blended USD per 1M output tokens</th></tr>"
+    )
+    notes = "".join(f"<li>{_e(n)}</li>" for n in fallback.get("notes") or [])
+    return (
+        f"<p><b>{_e(lead)}</b> Local level {_e(fallback['level'])}, hosted level "
+        f"{_e(fallback['hosted_level'])}.</p>"
+        f'<table class="sg-table">{head}{"".join(body)}</table>'
+        + (f"<ul style='font-size:12px;color:#555'>{notes}</ul>" if notes else "")
+    )
+
+
+def server_metrics_html(levels: Any) -> str:
+    """What vLLM's ``/metrics`` said during each level of a run (``run.record["levels"]``):
+    counter deltas over the measured requests, and the peaks of the saturation gauges that
+    docs/runbook.md's monitoring section alerts on."""
+    rows = []
+    for lv in levels or []:
+        metrics = lv.get("metrics") or {}
+        delta, during = metrics.get("delta") or {}, metrics.get("during") or {}
+        peak = during.get("peak") or {}
+
+        def fmt(value: Any, pattern: str = "{:g}") -> str:
+            return "—" if value is None else pattern.format(value)
+
+        rows.append(
+            f"<tr><td>{_e(lv.get('level'))}</td><td>{_e(lv.get('n_requests'))}</td>"
+            f"<td>{fmt(delta.get('vllm:request_success_total'))}</td>"
+            f"<td>{fmt(delta.get('vllm:generation_tokens_total'), '{:,.0f}')}</td>"
+            f"<td>{fmt(delta.get('vllm:num_preemptions_total'))}</td>"
+            f"<td>{fmt(peak.get('vllm:num_requests_running'))}</td>"
+            f"<td>{fmt(peak.get('vllm:num_requests_waiting'))}</td>"
+            f"<td>{fmt(peak.get('vllm:kv_cache_usage_perc'), '{:.0%}')}</td>"
+            f"<td>{fmt(during.get('samples'))}</td></tr>"
+        )
+    if not any(lv.get("metrics") for lv in levels or []):
+        return (
+            "<p>No server metrics for this run: a hosted API, or a server without "
+            "<code>/metrics</code>.</p>"
+        )
+    head = (
+        "<tr><th>Level</th><th>Requests</th><th>Server OK</th><th>Server tokens</th>"
+        "<th>Preempted</th><th>Peak running</th><th>Peak waiting</th><th>Peak KV use</th>"
+        "<th>Scrapes</th></tr>"
+    )
+    note = (
+        "<p style='font-size:12px;color:#555'>Counters are the change over each level's "
+        "measured requests; peaks are from scrapes every 2 s while the level ran. A server's "
+        "success count equal to the requests and its token count equal to the client's show "
+        "the two sides agree. What to alert on, and at what level: docs/runbook.md, "
+        "Monitoring.</p>"
+    )
+    return f'<table class="sg-table">{head}{"".join(rows)}</table>{note}'
