@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-
 from servegate.core.fsutil import json_safe
 from servegate.history.aggregate import rebuild_history
 from servegate.report.build import build_report
