@@ -199,9 +199,9 @@ def _gain_gate(tps: dict[int, LevelThroughput], threshold: float) -> GateResult:
 def _stability_gate(run: RunData, n_measured: int, min_prompts: int) -> GateResult:
     statuses = run.requests["status"]
     n_oom = int((statuses == "oom").sum())
-    server = run.record.get("server") or {}
+    server = run.record.server or {}
     crashed = run.state == "server_crashed" or bool(server.get("crashed"))
-    oom_crash = bool(server.get("oom")) or run.record.get("error_kind") == "oom"
+    oom_crash = bool(server.get("oom")) or run.record.error_kind == "oom"
     incidents = n_oom + int(crashed) + int(oom_crash and not crashed)
     if incidents:
         verdict, note = (

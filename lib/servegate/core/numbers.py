@@ -15,6 +15,7 @@ refuses anything else, so a hand-edited file fails loudly instead of turning int
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator
@@ -41,7 +42,7 @@ def decode_number(value: Any) -> float | None:
         return None
     if isinstance(value, bool):
         raise ValueError(f"expected a number, got the boolean {value!r}")
-    if isinstance(value, int | float):
+    if isinstance(value, numbers.Real):  # numpy scalars too
         number = float(value)
     elif isinstance(value, str):
         try:

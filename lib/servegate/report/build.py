@@ -29,7 +29,6 @@ from servegate.core.errors import ConfigError, ServegateError
 from servegate.core.fsutil import atomic_write_json
 from servegate.history.aggregate import load_history
 from servegate.history.poc import DEFAULT_POC_PATH, PocRun, load_poc_summaries
-from servegate.records.level import levels_frame
 from servegate.report.cost import hosted_cost, local_cost
 from servegate.report.ops import (
     CapacitySection,
@@ -41,6 +40,7 @@ from servegate.report.ops import (
     fallback_section,
     poc_json,
 )
+from servegate.runs.frames import levels_frame
 from servegate.runs.identity import prompt_set_sha256
 from servegate.runs.reader import RunData, list_runs, load_run
 
@@ -130,7 +130,7 @@ class ReportData:
 
     def levels(self) -> pd.DataFrame:
         """Per-level rows (``levels_frame``) of the local and hosted runs, stacked."""
-        frames = [levels_frame(r.record) for r in (self.local, self.hosted) if r is not None]
+        frames = [levels_frame(r) for r in (self.local, self.hosted) if r is not None]
         frames = [f for f in frames if len(f)]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
@@ -178,7 +178,7 @@ class ReportData:
         if self.hosted is None:
             return "no hosted run found"
         if self.hosted.state == "skipped":
-            return f"skipped: {self.hosted.record.get('skipped_reason', 'no reason recorded')}"
+            return f"skipped: {self.hosted.record.skipped_reason or 'no reason recorded'}"
         return "measured"
 
 

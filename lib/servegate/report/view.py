@@ -223,7 +223,7 @@ def manifest_html(run: RunData | None) -> str:
     if run.state == "skipped":
         return (
             f"<p>Run <code>{_e(run.run_id)}</code> was skipped: "
-            f"{_e(run.record.get('skipped_reason', 'no reason recorded'))}. "
+            f"{_e(run.record.skipped_reason or 'no reason recorded')}. "
             "Nothing was measured, so there is no manifest.</p>"
         )
     m = run.manifest
