@@ -1,4 +1,4 @@
-"""The four gates of DESIGN.md evaluated on a saved run, and the decision they add up to.
+"""The four gates (docs/contracts.md) evaluated on a saved run, and the decision they add up to.
 
 Everything is computed from the run folder's per-request rows (``requests.csv``), so a report
 re-rendered later gets the same verdicts: latency percentiles with failed requests counted as

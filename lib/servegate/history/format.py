@@ -27,7 +27,7 @@ __all__ = [
     "render_history",
 ]
 
-#: DESIGN.md's columns, in its order; then extras that help the report.
+#: The original contract's columns (docs/contracts.md), in its order; then extras for the report.
 CONTRACT_COLUMNS: Final[tuple[str, ...]] = (
     "run_id",
     "run_date",

@@ -41,7 +41,7 @@ OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
 
 class BenchmarkParams(BaseModel):
-    """The parameters of ``notebooks/01_benchmark.ipynb`` (DESIGN.md), validated."""
+    """The parameters of ``notebooks/01_benchmark.ipynb`` (docs/contracts.md), validated."""
 
     model_config = ConfigDict(extra="forbid")
 

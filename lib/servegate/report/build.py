@@ -59,7 +59,7 @@ DECISION_SCHEMA_VERSION = 1
 
 
 class ReportParams(BaseModel):
-    """The parameters of ``notebooks/03_decision_report.ipynb`` (DESIGN.md), validated."""
+    """The parameters of ``notebooks/03_decision_report.ipynb`` (docs/contracts.md), validated."""
 
     model_config = ConfigDict(extra="forbid")
 
