@@ -112,4 +112,4 @@ def test_the_caveat_follows_the_sample_size() -> None:
     assert poc_caveat(runs["poc-hosted-w7"]).startswith("40 rows: p95 rests on the slowest 2")
     assert poc_caveat(runs["poc-hosted-gpt4o-mini-early"]).startswith("2 rows: not evidence")
     rows = poc_history_rows(list(runs.values()))
-    assert {r["source"] for r in rows} == {"summary_only"}
+    assert {r.source for r in rows} == {"summary_only"}

@@ -10,8 +10,7 @@ built on these estimates lives in ``servegate.analysis.gate_rule``.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -54,10 +53,6 @@ class Estimate:
     method: str
     unit: str = ""
 
-    def to_dict(self) -> dict[str, Any]:
-        """The fields as a plain dict (``+inf`` stays a float; JSON writers must allow it)."""
-        return asdict(self)
-
 
 @dataclass(frozen=True)
 class LevelThroughput:
@@ -69,10 +64,6 @@ class LevelThroughput:
     n_requests: int
     n_ok: int
     window_tok_per_s: tuple[float, ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        """The fields as a plain dict, estimates included as dicts."""
-        return asdict(self)
 
 
 def _confidence(confidence: float) -> float:

@@ -31,7 +31,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
@@ -48,7 +47,7 @@ from servegate.analysis.cost import (
 )
 from servegate.core.errors import HistoryError, PricingError
 from servegate.core.fsutil import atomic_path
-from servegate.history.format import HISTORY_COLUMNS, parse_history, render_history
+from servegate.history.format import HISTORY_COLUMNS, HistoryRow, parse_history, render_history
 from servegate.history.poc import load_poc_summaries, poc_history_rows
 from servegate.records.level import LevelSummary
 from servegate.runs.identity import (
@@ -154,10 +153,10 @@ def _cost(price: _Price, level: LevelSummary, tok_per_s: float | None) -> tuple[
 
 def _rows_for_run(
     run: RunData, pricing: Pricing | None, hourly_usd: float | None
-) -> list[dict[str, Any]]:
+) -> list[HistoryRow]:
     manifest = run.manifest
     hardware, hardware_class = hardware_summary(manifest, run.backend)
-    common: dict[str, Any] = {
+    common: dict[str, str | bool] = {
         "run_id": run.run_id,
         "run_date": run.created_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "label": run.label,
@@ -175,7 +174,11 @@ def _rows_for_run(
         "note": _run_note(run),
     }
     if not run.levels:  # skipped, or stopped before its first level: one row that says so
-        return [{**common, "source": "", "n_requests": 0, "n_ok": 0, "n_errors": 0, "n_oom": 0}]
+        return [
+            HistoryRow.model_validate(
+                {**common, "source": "", "n_requests": 0, "n_ok": 0, "n_errors": 0, "n_oom": 0}
+            )
+        ]
     price = _price(run, pricing, hourly_usd)
     rows = []
     for level in run.levels:
@@ -189,32 +192,34 @@ def _rows_for_run(
             extra = "level recomputed from requests.csv: the run stopped before it ended"
             note = f"{note}; {extra}" if note else extra
         rows.append(
-            {
-                **common,
-                "level": level.level,
-                "concurrency": level.concurrency,
-                "request_rate": level.request_rate,
-                "n_requests": level.n_requests,
-                "n_ok": level.n_ok,
-                "n_errors": level.n_errors,
-                "n_oom": level.n_oom,
-                "n_timeouts": level.counts.get("timeout"),
-                "n_cancelled": level.counts.get("cancelled"),
-                "duration_s": level.duration_s,
-                "req_per_s": throughput.req_per_s.value if throughput is not None else None,
-                "output_tok_per_s": tok.value if tok is not None else None,
-                "output_tok_per_s_ci_low": tok.ci_low if tok is not None else None,
-                "output_tok_per_s_ci_high": tok.ci_high if tok is not None else None,
-                **_columns("ttft_p50", ttft50),
-                **_columns("ttft_p95", ttft95),
-                **_columns("e2e_p50", e2e50),
-                **_columns("e2e_p95", e2e95),
-                "input_tokens_total": level.input_tokens_total,
-                "output_tokens_total": level.output_tokens_total,
-                "cost_per_1m_output_tokens_usd": cost,
-                "cost_basis": basis,
-                "note": note,
-            }
+            HistoryRow.model_validate(
+                {
+                    **common,
+                    "level": level.level,
+                    "concurrency": level.concurrency,
+                    "request_rate": level.request_rate,
+                    "n_requests": level.n_requests,
+                    "n_ok": level.n_ok,
+                    "n_errors": level.n_errors,
+                    "n_oom": level.n_oom,
+                    "n_timeouts": level.counts.get("timeout"),
+                    "n_cancelled": level.counts.get("cancelled"),
+                    "duration_s": level.duration_s,
+                    "req_per_s": throughput.req_per_s.value if throughput is not None else None,
+                    "output_tok_per_s": tok.value if tok is not None else None,
+                    "output_tok_per_s_ci_low": tok.ci_low if tok is not None else None,
+                    "output_tok_per_s_ci_high": tok.ci_high if tok is not None else None,
+                    **_columns("ttft_p50", ttft50),
+                    **_columns("ttft_p95", ttft95),
+                    **_columns("e2e_p50", e2e50),
+                    **_columns("e2e_p95", e2e95),
+                    "input_tokens_total": level.input_tokens_total,
+                    "output_tokens_total": level.output_tokens_total,
+                    "cost_per_1m_output_tokens_usd": cost,
+                    "cost_basis": basis,
+                    "note": note,
+                }
+            )
         )
     return rows
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any, Final
 
 import numpy as np
@@ -185,17 +185,9 @@ def column_kind(column: str) -> str:
     return "str"
 
 
-def _sort_key(row: Mapping[str, Any]) -> tuple[Any, ...]:
-    conc, rate = row.get("concurrency"), row.get("request_rate")
-    return (
-        row["run_date"],
-        row["run_id"],
-        conc is None,
-        conc or 0,
-        rate is None,
-        rate or 0.0,
-        row.get("level") or "",
-    )
+def _sort_key(row: HistoryRow) -> tuple[str, str, bool, int, bool, float, str]:
+    conc, rate = row.concurrency, row.request_rate
+    return (row.run_date, row.run_id, conc is None, conc or 0, rate is None, rate or 0.0, row.level)
 
 
 def _cell(column: str, value: Any) -> str:
@@ -219,19 +211,13 @@ def _cell(column: str, value: Any) -> str:
     return text[: _NOTE_CHARS - 3] + "..." if len(text) > _NOTE_CHARS else text
 
 
-def render_history(rows: list[dict[str, Any]]) -> str:
-    """The CSV text of ``rows`` (dicts keyed by column), sorted by run date, run and level.
-
-    Each row is validated as a ``HistoryRow`` first.
-
-    :raises pydantic.ValidationError: for an unknown column or a value of the wrong type.
-    """
-    rows = [HistoryRow.model_validate(row).model_dump() for row in rows]
+def render_history(rows: Sequence[HistoryRow]) -> str:
+    """The CSV text of ``rows``, sorted by run date, run and level."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(HISTORY_COLUMNS)
     for row in sorted(rows, key=_sort_key):
-        writer.writerow([_cell(c, row.get(c)) for c in HISTORY_COLUMNS])
+        writer.writerow([_cell(c, getattr(row, c)) for c in HISTORY_COLUMNS])
     return buffer.getvalue()
 
 

@@ -12,13 +12,14 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Final, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from servegate.core.config import validate_params
 from servegate.core.errors import ConfigError
+from servegate.history.format import HistoryRow
 
 __all__ = [
     "DEFAULT_POC_PATH",
@@ -113,8 +114,8 @@ def _ms(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds * 1000.0, 3)
 
 
-def poc_history_rows(runs: list[PocRun]) -> list[dict[str, Any]]:
-    """One history row per POC run (columns of ``servegate.history.aggregate.HISTORY_COLUMNS``)."""
+def poc_history_rows(runs: list[PocRun]) -> list[HistoryRow]:
+    """One history row per POC run: no interval, no TTFT, no throughput."""
     rows = []
     for run in runs:
         figures = ", ".join(
@@ -139,22 +140,22 @@ def poc_history_rows(runs: list[PocRun]) -> list[dict[str, Any]]:
             )
         )
         rows.append(
-            {
-                "run_id": f"poc_{run.id}",
-                "run_date": run.run_date.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "label": run.label,
-                "backend": run.backend,
-                "model": run.model,
-                "runtime_version": "unknown (POC)",
-                "hardware": run.hardware,
-                "state": "complete",
-                "incomplete": False,
-                "source": POC_SOURCE,
-                "hardware_class": "poc",
-                "n_requests": run.rows,
-                "e2e_p50_ms": _ms(run.p50_s),
-                "e2e_p95_ms": _ms(run.p95_s),
-                "note": note,
-            }
+            HistoryRow(
+                run_id=f"poc_{run.id}",
+                run_date=run.run_date.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                label=run.label,
+                backend=run.backend,
+                model=run.model,
+                runtime_version="unknown (POC)",
+                hardware=run.hardware,
+                state="complete",
+                incomplete=False,
+                source=POC_SOURCE,
+                hardware_class="poc",
+                n_requests=run.rows,
+                e2e_p50_ms=_ms(run.p50_s),
+                e2e_p95_ms=_ms(run.p95_s),
+                note=note,
+            )
         )
     return rows

@@ -119,7 +119,7 @@ class LevelSummary(_Saved):
             raise ValueError(f"latency metric must be 'ttft' or 'e2e'; got {metric!r}")
         return self.ttft_ms if metric == "ttft" else self.e2e_ms
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:  # JSON boundary: what run.json's levels hold
         """The summary as a JSON-ready dict (``+inf`` stays a float; the writer encodes it)."""
         return self.model_dump(mode="python")
 
@@ -244,31 +244,15 @@ def summarize_level(
     ok = status == "ok"
     counts = Counter(str(s) for s in status)
     errors = Counter(str(e) for e, good in zip(samples.error, ok, strict=True) if not good)
-    identity: dict[str, Any] = {
-        "level": level,
-        "concurrency": concurrency,
-        "request_rate": request_rate,
-        "n_prompts": n_prompts,
-        "started_at_unix": started_at_unix,
-        "wall_s": wall_s,
-        "aborted": aborted,
-        "recomputed_from": recomputed_from,
-        "n_requests": n,
-        "counts": {s: counts.get(s, 0) for s in STATUSES},
-        "n_ok": int(ok.sum()),
-        "n_errors": n - int(ok.sum()),
-        "n_oom": counts.get("oom", 0),
-        "timeout_s": timeout_s,
-        "top_errors": [ErrorCount(error=e, count=c) for e, c in errors.most_common(5)],
-    }
-    if n == 0:
-        return LevelSummary(**identity)
+    measured = n > 0  # with no request at all, every block stays None
 
     def block(values: np.ndarray | None, *, censor: bool) -> LatencyBlock | None:
-        return None if values is None else latency_block(values, ok, censor=censor)
+        if values is None or not measured:
+            return None
+        return latency_block(values, ok, censor=censor)
 
     throughput = None
-    if samples.due_s is not None and samples.end_s is not None:
+    if measured and samples.due_s is not None and samples.end_s is not None:
         tokens = samples.output_tokens
         throughput = throughput_ci(
             samples.due_s, samples.end_s, tokens if tokens is not None else np.full(n, np.nan), ok
@@ -276,7 +260,21 @@ def summarize_level(
     gaps = samples.gaps_ms
     sources = samples.tokens_source
     return LevelSummary(
-        **identity,
+        level=level,
+        concurrency=concurrency,
+        request_rate=request_rate,
+        n_prompts=n_prompts,
+        started_at_unix=started_at_unix,
+        wall_s=wall_s,
+        aborted=aborted,
+        recomputed_from=recomputed_from,
+        n_requests=n,
+        counts={s: counts.get(s, 0) for s in STATUSES},
+        n_ok=int(ok.sum()),
+        n_errors=n - int(ok.sum()),
+        n_oom=counts.get("oom", 0),
+        timeout_s=timeout_s,
+        top_errors=[ErrorCount(error=e, count=c) for e, c in errors.most_common(5)],
         throughput=throughput,
         duration_s=throughput.duration_s if throughput is not None else None,
         ttft_ms=block(samples.ttft_ms, censor=True),
@@ -286,11 +284,11 @@ def summarize_level(
         # every gap of every answer equally; TPOT is one number per request.
         itl_pooled_ms=(
             None
-            if gaps is None
+            if gaps is None or not measured
             else latency_block(gaps, np.ones(gaps.size, dtype=bool), censor=False)
         ),
         tpot_ms=block(samples.tpot_ms, censor=False),
         tokens_source=dict(Counter(str(s) for s in sources)) if sources is not None else {},
-        output_tokens_total=_total(samples.output_tokens, ok),
-        input_tokens_total=_total(samples.input_tokens, ok),
+        output_tokens_total=_total(samples.output_tokens, ok) if measured else None,
+        input_tokens_total=_total(samples.input_tokens, ok) if measured else None,
     )
