@@ -306,3 +306,16 @@ def test_cli_import(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     err = capsys.readouterr().err.strip()
     assert err.startswith("servegate: error: ") and "no column 'latency'" in err
     assert "\n" not in err and len(list(results.iterdir())) == 1
+
+
+def test_a_percentile_among_failures_is_saved_as_inf_and_read_back(tmp_path: Path) -> None:
+    source = tmp_path / "half_failed.csv"
+    rows = [{"latency": f"{100 + k}", "error": "HTTP 500" if k % 2 else ""} for k in range(20)]
+    pd.DataFrame(rows).to_csv(source, index=False)
+    result = import_latency_csv(
+        source, latency_column="latency", unit="ms", results_dir=tmp_path / "r", model="m"
+    )
+    text = (result.run_dir / "run.json").read_text()
+    assert '"value": "inf"' in text and "Infinity" not in text  # strict JSON, one spelling
+    (level,) = load_run(result.run_dir).levels
+    assert level.e2e_ms is not None and level.e2e_ms.p95.value == math.inf

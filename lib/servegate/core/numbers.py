@@ -18,7 +18,7 @@ import math
 import numbers
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, WithJsonSchema
+from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
 __all__ = ["SAVED_FLOAT_SCHEMA", "SavedFloat", "decode_number", "encode_number"]
 
@@ -63,7 +63,11 @@ SAVED_FLOAT_SCHEMA: dict[str, object] = {
     "description": 'a number; null: no value; "inf": a percentile among failed requests',
 }
 
-#: A float field of a saved record: read with ``decode_number`` (None means "no value").
+#: A float field of a saved record: read with ``decode_number`` (None means "no value"),
+#: written by ``encode_number`` when a model is dumped in JSON mode.
 SavedFloat = Annotated[
-    float | None, BeforeValidator(decode_number), WithJsonSchema(SAVED_FLOAT_SCHEMA)
+    float | None,
+    BeforeValidator(decode_number),
+    PlainSerializer(lambda v: None if v is None else encode_number(v), when_used="json"),
+    WithJsonSchema(SAVED_FLOAT_SCHEMA),
 ]

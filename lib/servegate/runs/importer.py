@@ -42,7 +42,6 @@ from servegate.core.fsutil import (
     REPO_ROOT,
     atomic_write_json,
     atomic_write_text,
-    json_safe,
     sha256_file,
 )
 from servegate.core.names import (
@@ -54,7 +53,7 @@ from servegate.core.names import (
     STATUSES,
 )
 from servegate.records.level import LevelSamples, LevelSummary, summarize_level
-from servegate.records.run import RunRecord
+from servegate.records.run import Manifest, RecordedParams, RunRecord
 from servegate.runs.writer import new_run_id
 
 __all__ = ["UNITS", "ImportResult", "import_latency_csv"]
@@ -160,7 +159,7 @@ def import_latency_csv(
         }
         for i, (pid, st, err, ms) in enumerate(zip(ids, status, error, e2e_ms, strict=True))
     ]
-    imported_at = datetime.now(UTC).isoformat(timespec="seconds")
+    imported_at = datetime.now(UTC).replace(microsecond=0)
     params = {
         "backend": backend,
         "model": model,
@@ -169,27 +168,31 @@ def import_latency_csv(
         "unit": unit,
         **{f"{k}_column": v for k, v in columns.items() if k != "latency"},
     }
-    record: dict[str, Any] = {
-        "schema_version": RUN_SCHEMA_VERSION,
-        "servegate_version": __version__,
-        "git_commit": git_state(REPO_ROOT)["commit"],
-        "source": IMPORTED_SOURCE,
-        "state": "complete",
-        "created_at": created.isoformat(timespec="seconds"),
-        "imported_at": imported_at,
-        "updated_at": imported_at,
-        "params": params,
-        "manifest": {
-            "source": IMPORTED_SOURCE,
-            "source_file": {"path": str(path), "sha256": digest, "n_rows": len(rows)},
-            # The prompts are unknown. The file's hash, not "", stands in: "" would equal every
-            # other import's and a skipped run's, while this matches only imports of this file
-            # and never a measured run's prompt set, so nothing compares them by accident.
-            "prompt_set": {"path": None, "sha256": digest, "note": "unknown: imported run"},
-        },
-        "n_request_rows": len(rows),
-        "levels": [_summary(status, error, e2e_ms).to_json()],
-    }
+    record = RunRecord(
+        schema_version=RUN_SCHEMA_VERSION,
+        servegate_version=__version__,
+        git_commit=git_state(REPO_ROOT)["commit"],
+        run_id=run_id,
+        source=IMPORTED_SOURCE,
+        state="complete",
+        created_at=created,
+        imported_at=imported_at,
+        updated_at=imported_at,
+        params=RecordedParams.model_validate(params),
+        manifest=Manifest.model_validate(
+            {
+                "source": IMPORTED_SOURCE,
+                "source_file": {"path": str(path), "sha256": digest, "n_rows": len(rows)},
+                # The prompts are unknown. The file's hash, not "", stands in: "" would equal
+                # every other import's and a skipped run's, while this matches only imports of
+                # this file and never a measured run's prompt set, so nothing compares them by
+                # accident.
+                "prompt_set": {"path": None, "sha256": digest, "note": "unknown: imported run"},
+            }
+        ),
+        n_request_rows=len(rows),
+        levels=[_summary(status, error, e2e_ms)],
+    )
     run_dir = _write(results_dir, run_id, record, rows, fail)
     return ImportResult(run_dir, run_dir.name, len(rows), int((~ok).sum()), columns)
 
@@ -320,7 +323,11 @@ def _refuse_duplicate(results_dir: Path, digest: str, fail: Any) -> None:
 
 
 def _write(
-    results_dir: Path, run_id: str, record: dict[str, Any], rows: list[dict[str, Any]], fail: Any
+    results_dir: Path,
+    run_id: str,
+    record: RunRecord,
+    rows: list[dict[str, Any]],  # requests.csv rows: CSV cells by column
+    fail: Any,
 ) -> Path:
     """Build the folder in a hidden temporary folder (list_runs skips it), then rename it."""
     try:
@@ -343,9 +350,8 @@ def _write(
         writer.writeheader()
         writer.writerows(rows)
         atomic_write_text(tmp / REQUESTS_CSV, buffer.getvalue())
-        record = {**record, "run_id": run_id}
-        RunRecord.model_validate(json_safe(record))  # what every reader will expect
-        atomic_write_json(tmp / RUN_JSON, record)
+        saved = record.model_copy(update={"run_id": run_id})
+        atomic_write_json(tmp / RUN_JSON, saved.model_dump(mode="json", exclude_unset=True))
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; a run folder is shared like others
         os.rename(tmp, results_dir / run_id)
     except BaseException:
