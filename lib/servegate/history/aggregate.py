@@ -180,48 +180,48 @@ def _rows_for_run(
             )
         ]
     price = _price(run, pricing, hourly_usd)
-    rows = []
-    for level in run.levels:
-        throughput = level.throughput
-        tok = throughput.output_tok_per_s if throughput is not None else None
-        e2e50, e2e95 = _estimate(level, "e2e", "p50"), _estimate(level, "e2e", "p95")
-        ttft50, ttft95 = _estimate(level, "ttft", "p50"), _estimate(level, "ttft", "p95")
-        cost, basis = _cost(price, level, tok.value if tok is not None else None)
-        note = common["note"]
-        if level.recomputed_from:
-            extra = "level recomputed from requests.csv: the run stopped before it ended"
-            note = f"{note}; {extra}" if note else extra
-        rows.append(
-            HistoryRow.model_validate(
-                {
-                    **common,
-                    "level": level.level,
-                    "concurrency": level.concurrency,
-                    "request_rate": level.request_rate,
-                    "n_requests": level.n_requests,
-                    "n_ok": level.n_ok,
-                    "n_errors": level.n_errors,
-                    "n_oom": level.n_oom,
-                    "n_timeouts": level.counts.get("timeout"),
-                    "n_cancelled": level.counts.get("cancelled"),
-                    "duration_s": level.duration_s,
-                    "req_per_s": throughput.req_per_s.value if throughput is not None else None,
-                    "output_tok_per_s": tok.value if tok is not None else None,
-                    "output_tok_per_s_ci_low": tok.ci_low if tok is not None else None,
-                    "output_tok_per_s_ci_high": tok.ci_high if tok is not None else None,
-                    **_columns("ttft_p50", ttft50),
-                    **_columns("ttft_p95", ttft95),
-                    **_columns("e2e_p50", e2e50),
-                    **_columns("e2e_p95", e2e95),
-                    "input_tokens_total": level.input_tokens_total,
-                    "output_tokens_total": level.output_tokens_total,
-                    "cost_per_1m_output_tokens_usd": cost,
-                    "cost_basis": basis,
-                    "note": note,
-                }
-            )
-        )
-    return rows
+    return [_level_row(common, level, price) for level in run.levels]
+
+
+def _level_row(common: dict[str, str | bool], level: LevelSummary, price: _Price) -> HistoryRow:
+    """The history row of one level: the run's columns, then the level's figures and cost."""
+    throughput = level.throughput
+    tok = throughput.output_tok_per_s if throughput is not None else None
+    e2e50, e2e95 = _estimate(level, "e2e", "p50"), _estimate(level, "e2e", "p95")
+    ttft50, ttft95 = _estimate(level, "ttft", "p50"), _estimate(level, "ttft", "p95")
+    cost, basis = _cost(price, level, tok.value if tok is not None else None)
+    note = common["note"]
+    if level.recomputed_from:
+        extra = "level recomputed from requests.csv: the run stopped before it ended"
+        note = f"{note}; {extra}" if note else extra
+    return HistoryRow.model_validate(
+        {
+            **common,
+            "level": level.level,
+            "concurrency": level.concurrency,
+            "request_rate": level.request_rate,
+            "n_requests": level.n_requests,
+            "n_ok": level.n_ok,
+            "n_errors": level.n_errors,
+            "n_oom": level.n_oom,
+            "n_timeouts": level.counts.get("timeout"),
+            "n_cancelled": level.counts.get("cancelled"),
+            "duration_s": level.duration_s,
+            "req_per_s": throughput.req_per_s.value if throughput is not None else None,
+            "output_tok_per_s": tok.value if tok is not None else None,
+            "output_tok_per_s_ci_low": tok.ci_low if tok is not None else None,
+            "output_tok_per_s_ci_high": tok.ci_high if tok is not None else None,
+            **_columns("ttft_p50", ttft50),
+            **_columns("ttft_p95", ttft95),
+            **_columns("e2e_p50", e2e50),
+            **_columns("e2e_p95", e2e95),
+            "input_tokens_total": level.input_tokens_total,
+            "output_tokens_total": level.output_tokens_total,
+            "cost_per_1m_output_tokens_usd": cost,
+            "cost_basis": basis,
+            "note": note,
+        }
+    )
 
 
 @contextmanager
