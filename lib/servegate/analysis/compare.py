@@ -63,7 +63,7 @@ _METRICS: Final[tuple[tuple[str, str, str], ...]] = (
 def comparability_key(run: RunData) -> dict[str, str]:
     """The fields of ``COMPARABLE_FIELDS`` for ``run``, as strings (``""`` when unknown)."""
     weights = model_sha256(run)
-    _, hardware_class = hardware_summary(run.manifest, run.backend)
+    _, hardware_class = hardware_summary(run.record.manifest.hardware, run.backend)
     cap = run.params.get("max_tokens")
     return {
         "backend": run.backend,
@@ -99,18 +99,15 @@ def context_differences(current: RunData, previous: RunData) -> list[str]:
     quarter's tuning is what the comparison should show), but the reader should see them.
     """
     out = []
-    runtime = ("runtime", "vllm_version")
+    cur, prev = current.record, previous.record
     pairs = {
         "server settings": (current.params.get("server"), previous.params.get("server")),
         "engine version": (
-            (current.manifest.get(runtime[0]) or {}).get(runtime[1]),
-            (previous.manifest.get(runtime[0]) or {}).get(runtime[1]),
+            cur.manifest.runtime.get("vllm_version"),
+            prev.manifest.runtime.get("vllm_version"),
         ),
         "prompts measured": (current.params.get("n_prompts"), previous.params.get("n_prompts")),
-        "git commit": (
-            ((current.manifest.get("git") or {}).get("commit") or "")[:10],
-            ((previous.manifest.get("git") or {}).get("commit") or "")[:10],
-        ),
+        "git commit": ((cur.manifest.git.commit or "")[:10], (prev.manifest.git.commit or "")[:10]),
     }
     for name, (now, then) in pairs.items():
         if now != then:

@@ -154,8 +154,7 @@ def _cost(price: _Price, level: LevelSummary, tok_per_s: float | None) -> tuple[
 def _rows_for_run(
     run: RunData, pricing: Pricing | None, hourly_usd: float | None
 ) -> list[HistoryRow]:
-    manifest = run.manifest
-    hardware, hardware_class = hardware_summary(manifest, run.backend)
+    hardware, hardware_class = hardware_summary(run.record.manifest.hardware, run.backend)
     common: dict[str, str | bool] = {
         "run_id": run.run_id,
         "run_date": run.created_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),

@@ -17,8 +17,8 @@ from servegate.runs.reader import RunData
 __all__ = ["hardware_summary", "model_sha256", "prompt_set_sha256", "runtime_version"]
 
 
-def hardware_summary(manifest: Mapping[str, Any], backend: str) -> tuple[str, str]:
-    """(``hardware``, ``hardware_class``) of a run, from its manifest.
+def hardware_summary(hardware: Mapping[str, Any], backend: str) -> tuple[str, str]:
+    """(``hardware``, ``hardware_class``) of a run, from its manifest's ``hardware``.
 
     ``hardware`` is short and human: ``"AMD EPYC (2 cores)"``, ``"NVIDIA L4 x1"``, or for a
     hosted backend ``"hosted API; client AMD EPYC (2 cores)"`` (the manifest describes the
@@ -26,8 +26,8 @@ def hardware_summary(manifest: Mapping[str, Any], backend: str) -> tuple[str, st
     ``"nvidia-l4-x1"``, ``"hosted"``. Without hardware in the manifest: ``""`` (and ``"hosted"``
     as the class of a hosted run).
     """
-    hw = manifest.get("hardware")
-    if not isinstance(hw, Mapping):
+    hw = hardware
+    if not hw:
         return ("", "hosted") if backend == "openai" else ("", "")
     cores = hw.get("cpu_affinity_cores") or hw.get("cpu_logical_cores")
     cpu_name = str(hw.get("cpu_model") or "CPU")
@@ -55,21 +55,21 @@ def runtime_version(run: RunData) -> str:
         return "openai-api"
     if run.record.source == IMPORTED_SOURCE:  # servegate.runs.importer: another tool ran it
         return "unknown (imported)"
-    runtime = run.manifest.get("runtime") or {}
+    runtime = run.record.manifest.runtime
     dist, version = runtime.get("vllm_distribution"), runtime.get("vllm_version")
     text = f"{dist} {version}" if dist and version else "vllm (version unknown)"
     return (
         f"{text} (local package; server attached by base_url)"
-        if run.params.get("base_url")
+        if run.record.params.base_url
         else text
     )
 
 
 def model_sha256(run: RunData) -> str:
     """The sha256 of the weights the run served (one safetensors file); "" when unknown."""
-    return str((run.manifest.get("model") or {}).get("sha256") or "")
+    return run.record.manifest.model.sha256 or ""
 
 
 def prompt_set_sha256(run: RunData) -> str:
     """The sha256 of the prompt set the run sent; "" when unknown (e.g. a skipped run)."""
-    return str((run.manifest.get("prompt_set") or {}).get("sha256") or "")
+    return run.record.manifest.prompt_set.sha256 or ""

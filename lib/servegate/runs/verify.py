@@ -17,6 +17,7 @@ from typing import Any
 from servegate.core.environment import collect_environment
 from servegate.core.errors import RunFolderError
 from servegate.core.fsutil import sha256_file
+from servegate.records.run import Manifest, ModelInfo, PromptSetInfo
 from servegate.runs.reader import RunData, list_runs, load_run
 
 __all__ = ["Check", "VerifyResult", "latest_run_dir", "verify_run"]
@@ -74,24 +75,22 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _model_checks(manifest: Mapping[str, Any], repo_dir: Path) -> Iterator[Check]:
-    model = manifest.get("model") or {}
-    weights = model.get("weights") or {}
-    folder = repo_dir / str(model.get("path") or "")
+def _model_checks(model: ModelInfo, repo_dir: Path) -> Iterator[Check]:
+    weights = model.weights or {}
+    folder = repo_dir / (model.path or "")
     for name, digest in sorted(weights.items()):
         path = folder / name
         now = sha256_file(path) if path.is_file() else None
         hint = "" if now else f"{path} is missing; `make model` rebuilds the embedded model"
-        yield Check("model", f"{model.get('path')}/{name} sha256", str(digest), now, hint)
+        yield Check("model", f"{model.path}/{name} sha256", str(digest), now, hint)
 
 
-def _prompt_check(manifest: Mapping[str, Any], repo_dir: Path) -> Iterator[Check]:
-    prompts = manifest.get("prompt_set") or {}
-    if not prompts.get("path"):
+def _prompt_check(prompts: PromptSetInfo, repo_dir: Path) -> Iterator[Check]:
+    if not prompts.path:
         return
-    path = repo_dir / str(prompts["path"])
+    path = repo_dir / prompts.path
     now = sha256_file(path) if path.is_file() else None
-    yield Check("prompt set", f"{prompts['path']} sha256", _text(prompts.get("sha256")), now)
+    yield Check("prompt set", f"{prompts.path} sha256", _text(prompts.sha256), now)
 
 
 def _flat(prefix: str, recorded: Mapping[str, Any], current: Mapping[str, Any]) -> Iterator[Check]:
@@ -107,13 +106,13 @@ def _gpus(hardware: Mapping[str, Any]) -> str:
     return ", ".join(names) or "none"
 
 
-def _environment_checks(manifest: Mapping[str, Any], now: Mapping[str, Any]) -> Iterator[Check]:
-    runtime, runtime_now = manifest.get("runtime") or {}, now["runtime"]
+def _environment_checks(manifest: Manifest, now: Mapping[str, Any]) -> Iterator[Check]:
+    runtime, runtime_now = manifest.runtime, now["runtime"]
     yield from _flat("runtime", runtime, runtime_now)
     packages_now = runtime_now.get("packages") or {}
     for name, version in sorted((runtime.get("packages") or {}).items()):
         yield Check("package", name, _text(version), _text(packages_now.get(name)) or None)
-    hardware, hardware_now = manifest.get("hardware") or {}, now["hardware"]
+    hardware, hardware_now = manifest.hardware, now["hardware"]
     # Memory as the OS reports it moves by a few MiB between boots; GiB is what matters.
     keep = {k: v for k, v in hardware.items() if k != "memory_total_gib"}
     yield from _flat("hardware", keep, hardware_now)
@@ -125,16 +124,16 @@ def _environment_checks(manifest: Mapping[str, Any], now: Mapping[str, Any]) -> 
             f"{float(hardware_now['memory_total_gib']):.0f}",
         )
     yield Check("hardware", "GPUs", _gpus(hardware), _gpus(hardware_now))
-    git, git_now = manifest.get("git") or {}, now["git"]
-    if git.get("commit"):
-        yield Check("code", "git commit", _text(git["commit"]), _text(git_now.get("commit")))
+    git, git_now = manifest.git, now["git"]
+    if git.commit:
+        yield Check("code", "git commit", git.commit, _text(git_now.get("commit")))
         yield Check(
             "code",
             "uncommitted changes",
-            _text(git.get("dirty")),
+            _text(git.dirty),
             _text(git_now.get("dirty")),
             "the run was made with uncommitted changes: its exact code is not in git"
-            if git.get("dirty")
+            if git.dirty
             else "",
         )
 
@@ -152,8 +151,8 @@ def verify_run(
     """
     repo = Path(repo_dir)
     run = load_run(run_dir)
-    manifest = run.manifest
-    if not manifest:
+    manifest = run.record.manifest
+    if not run.manifest:  # nothing was recorded: a skipped run
         raise RunFolderError(
             f"run {run.run_id} has no manifest (state {run.state}: it never reached the server); "
             "verify a run that measured something",
@@ -161,17 +160,17 @@ def verify_run(
         )
     now = (environment or (lambda: collect_environment(repo)))()
     checks = [
-        *_model_checks(manifest, repo),
-        *_prompt_check(manifest, repo),
+        *_model_checks(manifest.model, repo),
+        *_prompt_check(manifest.prompt_set, repo),
         *_environment_checks(manifest, now),
     ]
     notes = []
-    if not (manifest.get("model") or {}).get("weights"):
+    if not manifest.model.weights:
         notes.append(
             f"model {run.model!r} is served by {run.backend}, not from local weights: "
             "the provider can change it without notice, so it cannot be verified"
         )
-    if run.params.get("base_url") and run.backend == "vllm":
+    if run.record.params.base_url and run.backend == "vllm":
         notes.append(
             "the server was attached by base_url: the runtime checked is this machine's, "
             "not necessarily the server's"
