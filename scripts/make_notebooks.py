@@ -68,6 +68,7 @@ from servegate.jobs.bench import BenchmarkParams, run_benchmark
 from servegate.runs.reader import load_run
 from servegate import plots
 from servegate.report import view as report_view
+from servegate.report import view_ops as report_view_ops
 from servegate.runs.frames import levels_frame
 """
         + SETUP
@@ -90,9 +91,7 @@ plots.latency_distributions(run.requests, p50_ms=1000, p95_ms=3000)
 """),
     md("## Server metrics around each level (vLLM only)"),
     code("""
-pd.DataFrame(
-    {lv["level"]: (lv.get("metrics") or {}).get("delta") or {} for lv in run.levels}
-).T
+display(HTML(report_view_ops.server_metrics_html(run.levels)))
 """),
 ]
 
