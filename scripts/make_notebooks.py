@@ -68,7 +68,7 @@ from servegate.jobs.bench import BenchmarkParams, run_benchmark
 from servegate.runs.reader import load_run
 from servegate import plots
 from servegate.report import view as report_view
-from servegate.records.level import levels_frame
+from servegate.runs.frames import levels_frame
 """
         + SETUP
     ),
@@ -80,9 +80,9 @@ print(f"run {result.run_id}: {result.state} -> {result.run_dir}")
 """),
     md("## Summary per load level"),
     code("""
-display(HTML(report_view.run_summary_html(levels_frame(run.record))))
+display(HTML(report_view.run_summary_html(levels_frame(run))))
 if run.state == "skipped":
-    print(f"Skipped: {run.record.get('skipped_reason')}")
+    print(f"Skipped: {run.record.skipped_reason}")
 """),
     md("## Latency distributions"),
     code("""

@@ -269,6 +269,8 @@ def test_fixture_run_smoke() -> None:
     c8 = plan.levels[1]
     p50_gate = next(g for g in gate.gates if g.name == "p50_latency")
     assert c8.p50_ms.value == pytest.approx(p50_gate.measured)  # same numbers as the gates
-    saved = run.levels[1]["throughput"]["req_per_s"]["value"]
+    throughput = run.levels[1].throughput
+    assert throughput is not None
+    saved = throughput.req_per_s.value
     assert c8.req_per_s == pytest.approx(saved, rel=1e-3)  # requests.csv keeps times to 1 ms
     assert len(plan_frame(plan)) == 11 and plan.monthly_hosted_usd > 0

@@ -18,6 +18,8 @@ from servegate.analysis.compare import (
     find_previous,
     quarterly_comparison,
 )
+from servegate.core.names import RUN_SCHEMA_VERSION
+from servegate.records.run import RunRecord
 from servegate.runs.reader import RunData
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -36,6 +38,7 @@ def _run(
     cores: int = 2,
     max_tokens: int | None = 32,
     concurrency: int = 8,
+    server: dict[str, Any] | None = None,
 ) -> RunData:
     n = len(e2e_ms)
     ok = np.ones(n, bool) if ok is None else ok
@@ -48,10 +51,16 @@ def _run(
         }
     )
     record: dict[str, Any] = {
+        "schema_version": RUN_SCHEMA_VERSION,
         "run_id": f"2026_{name}_{backend}",
         "state": state,
         "created_at": (T0 + timedelta(days=days)).isoformat(),
-        "params": {"backend": backend, "model": "smollm2", "max_tokens": max_tokens},
+        "params": {
+            "backend": backend,
+            "model": "smollm2",
+            "max_tokens": max_tokens,
+            **({"server": server} if server is not None else {}),
+        },
         "manifest": {
             "model": {"sha256": weights},
             "prompt_set": {"sha256": prompts},
@@ -63,10 +72,14 @@ def _run(
                 "concurrency": concurrency,
                 "request_rate": None,
                 "n_requests": n,
+                "n_ok": int(ok.sum()),
+                "n_errors": n - int(ok.sum()),
+                "n_oom": 0,
+                "counts": {"ok": int(ok.sum()), "error": n - int(ok.sum())},
             }
         ],
     }
-    return RunData(Path(name), record, requests)
+    return RunData(Path(name), RunRecord.model_validate(record), requests)
 
 
 def _lognormal(seed: int, n: int, median: float, sigma: float = 0.5) -> np.ndarray:
@@ -183,9 +196,8 @@ def test_levels_not_measured_by_both_are_named() -> None:
 
 def test_what_else_changed_is_listed_without_blocking() -> None:
     values = _lognormal(10, 60, 1000)
-    old, new = _run("old", values), _run("new", values, days=90)
-    new.record["params"]["server"] = {"env": {"VLLM_CPU_NUM_OF_RESERVED_CPU": "0"}}
-    old.record["params"]["server"] = {"env": {}}
+    old = _run("old", values, server={"env": {}})
+    new = _run("new", values, days=90, server={"env": {"VLLM_CPU_NUM_OF_RESERVED_CPU": "0"}})
     result = quarterly_comparison(new, [old, new])
     assert result.previous_run == old.run_id
     assert result.context == (

@@ -34,7 +34,7 @@ from tests.unit.test_runs import (
 
 PRICING = Path(__file__).resolve().parents[2] / "data" / "pricing.yaml"
 
-#: DESIGN.md's history columns, in its order: the contract the report and checks rely on.
+#: The original history columns, in order: the contract the report and checks rely on.
 DESIGN_COLUMNS = [
     "run_id",
     "run_date",

@@ -86,23 +86,24 @@ def test_import_writes_a_run_that_loads_and_joins_the_history(
 
     digest = hashlib.sha256(source.read_bytes()).hexdigest()
     record = run.record
-    assert (record["schema_version"], record["state"], record["source"]) == (
+    assert (record.schema_version, record.state, record.source) == (
         1,
         "complete",
         "imported",
     )
-    assert record["created_at"] == "2026-10-01T12:00:00+00:00"
+    assert record.created_at.isoformat() == "2026-10-01T12:00:00+00:00"
     assert run.manifest["source"] == "imported"
     assert run.manifest["source_file"] == {"path": str(source), "sha256": digest, "n_rows": 21}
     assert run.manifest["prompt_set"]["sha256"] == digest
     assert (run.backend, run.model, run.label) == ("poc-vllm", "smollm2", "poc")
-    assert run.params["unit"] == unit and "api_key" not in json.dumps(record)
+    assert run.params["unit"] == unit and "api_key" not in record.model_dump_json()
     (level,) = run.levels
-    assert (level["n_requests"], level["n_ok"], level["n_errors"]) == (21, 20, 1)
-    assert level["concurrency"] is None and level["ttft_ms"] is None
-    assert level["e2e_ms"]["p50"]["value"] == pytest.approx(P50_MS)
-    assert level["e2e_ms"]["p95"]["value"] == pytest.approx(P95_MS)
-    assert level["top_errors"] == [{"error": "HTTP 500: upstream reset", "count": 1}]
+    assert (level.n_requests, level.n_ok, level.n_errors) == (21, 20, 1)
+    assert level.concurrency is None and level.ttft_ms is None and level.throughput is None
+    assert level.e2e_ms is not None
+    assert level.e2e_ms.p50.value == pytest.approx(P50_MS)
+    assert level.e2e_ms.p95.value == pytest.approx(P95_MS)
+    assert [(e.error, e.count) for e in level.top_errors] == [("HTTP 500: upstream reset", 1)]
 
     history = rebuild_history(results, tmp_path / "history.csv", pricing=None).rows
     (row,) = [r for _, r in history.iterrows() if r["run_id"] == result.run_id]

@@ -99,4 +99,4 @@ def test_a_killed_run_is_read_back_as_incomplete(
     assert run.incomplete
     finished = len(run.requests)
     assert finished >= 10
-    assert sum(level["n_requests"] for level in run.levels) == finished
+    assert sum(level.n_requests for level in run.levels) == finished

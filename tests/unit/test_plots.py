@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
 import math
 import struct
 import subprocess
@@ -18,6 +17,7 @@ from matplotlib.figure import Figure
 from matplotlib.text import Text
 
 from servegate import plots
+from servegate.runs.reader import RunData, load_run
 
 RUNS = Path(__file__).resolve().parents[1] / "fixtures" / "runs"
 VLLM = RUNS / "20261126T231345Z_try_vllm"
@@ -25,8 +25,8 @@ HOSTED = RUNS / "20261126T232125Z_hosted-fixture_openai"
 SKIPPED = RUNS / "20261126T232143Z_hosted-skip_openai"
 
 
-def _run(folder: Path) -> dict:
-    return json.loads((folder / "run.json").read_text())
+def _run(folder: Path) -> RunData:
+    return load_run(folder)
 
 
 def _requests(*folders: Path) -> pd.DataFrame:
@@ -147,7 +147,7 @@ def test_latency_all_failed_is_still_drawn_with_its_count() -> None:
 
 
 def test_latency_distributions_of_a_skipped_run_says_so() -> None:
-    reason = _run(SKIPPED)["skipped_reason"]
+    reason = _run(SKIPPED).record.skipped_reason
     fig = plots.latency_distributions(
         _requests(SKIPPED), p50_ms=1000, p95_ms=3000, notes=[f"hosted skipped: {reason}"]
     )

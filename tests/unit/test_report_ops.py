@@ -123,11 +123,18 @@ def test_a_skipped_hosted_run_is_named_as_the_reason(tmp_path: Path) -> None:
 
 
 def test_the_server_metrics_table_shows_counters_and_gauge_peaks() -> None:
+    from servegate.records.level import LevelSummary
     from servegate.report.view_ops import server_metrics_html
 
     level = {
         "level": "c16",
+        "concurrency": 16,
+        "request_rate": None,
         "n_requests": 64,
+        "n_ok": 64,
+        "n_errors": 0,
+        "n_oom": 0,
+        "counts": {"ok": 64},
         "metrics": {
             "delta": {
                 "vllm:request_success_total": 64.0,
@@ -144,9 +151,9 @@ def test_the_server_metrics_table_shows_counters_and_gauge_peaks() -> None:
             },
         },
     }
-    html = server_metrics_html([level])
+    html = server_metrics_html([LevelSummary.model_validate(level)])
     cells = re.findall(r"<td>([^<]*)</td>", html)
     assert cells == ["c16", "64", "64", "2,048", "3", "8", "12", "100%", "21"]
     assert "docs/runbook.md" in html
-    hosted = server_metrics_html([{"level": "c8", "n_requests": 8, "metrics": None}])
+    hosted = server_metrics_html([LevelSummary.model_validate({**level, "metrics": None})])
     assert "No server metrics for this run" in hosted

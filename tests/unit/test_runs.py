@@ -19,7 +19,9 @@ import pytest
 
 from servegate.core.errors import ConfigError, RunFolderError
 from servegate.core.names import REQUEST_COLUMNS
-from servegate.runs.reader import as_float, list_runs, load_run
+from servegate.core.numbers import decode_number as as_float
+from servegate.records.level import LevelSummary
+from servegate.runs.reader import list_runs, load_run
 
 FIXTURE_RUNS = Path(__file__).resolve().parents[1] / "fixtures" / "runs"
 VLLM_RUN = "20261126T231345Z_try_vllm"
@@ -76,7 +78,7 @@ def test_vllm_fixture_loads_with_typed_columns() -> None:
     assert run.run_id == VLLM_RUN
     assert (run.backend, run.model, run.label, run.state) == ("vllm", "smollm2", "try", "complete")
     assert run.created_at == datetime(2026, 11, 26, 23, 13, 45, tzinfo=UTC)
-    assert [lv["level"] for lv in run.levels] == ["c1", "c8"]
+    assert [lv.level for lv in run.levels] == ["c1", "c8"]
     assert run.manifest["hardware"]["cpu_model"] == "AMD EPYC"
     assert not run.incomplete and run.recomputed_levels == () and run.notes == ()
     frame = run.requests
@@ -91,8 +93,9 @@ def test_vllm_fixture_loads_with_typed_columns() -> None:
 def test_hosted_fixture_restores_inf_and_keeps_failed_rows() -> None:
     run = load_run(FIXTURE_RUNS / HOSTED_RUN)
     c1 = run.levels[0]
-    assert c1["ttft_ms"]["p95"]["value"] == math.inf  # written as "inf" in run.json
-    assert c1["ttft_ms"]["p95"]["ci_high"] is None  # unbounded stays None
+    assert c1.ttft_ms is not None
+    assert c1.ttft_ms.p95.value == math.inf  # written as "inf" in run.json
+    assert c1.ttft_ms.p95.ci_high is None  # unbounded stays None
     failed = run.requests[run.requests["status"] == "error"]
     assert len(failed) == 1
     assert int(failed["http_status"].iloc[0]) == 429
@@ -193,8 +196,8 @@ def test_rows_of_another_run_are_refused(tmp_path: Path) -> None:
         (lambda f: (f / "run.json").write_text("{not json"), "is not valid JSON"),
         (lambda f: (f / "run.json").write_text("[1, 2]"), "must hold a JSON object, got list"),
         (lambda f: edit_json(f, schema_version=2), "schema_version is 2, this servegate reads"),
-        (lambda f: edit_json(f, state="done"), "state must be one of"),
-        (lambda f: edit_json(f, created_at="yesterday"), "created_at must be an ISO 8601 time"),
+        (lambda f: edit_json(f, state="done"), "state: .*got 'done' \\(expected one of running"),
+        (lambda f: edit_json(f, created_at="yesterday"), "created_at: .*expected an ISO 8601 time"),
         (lambda f: (f / "requests.csv").unlink(), "requests.csv is missing"),
         (lambda f: (f / "requests.csv").write_text(""), "is empty, not even a header"),
     ],
@@ -211,12 +214,13 @@ def test_killed_run_is_incomplete_and_recomputed_from_requests(tmp_path: Path) -
     folder = make_killed_run(tmp_path)
     run = load_run(folder)
     assert run.state == "running" and run.incomplete
-    assert [lv["level"] for lv in run.levels] == ["c1", "c8"]
+    assert [lv.level for lv in run.levels] == ["c1", "c8"]
     c8 = run.levels[1]
-    assert c8["recomputed_from"] == "requests.csv"
-    assert (c8["n_requests"], c8["n_ok"], c8["counts"]["ok"]) == (10, 10, 10)
-    assert c8["concurrency"] == 8 and c8["request_rate"] is None
-    assert c8["e2e_ms"]["n"] == 10 and c8["throughput"]["output_tok_per_s"]["value"] > 0
+    assert c8.recomputed_from == "requests.csv"
+    assert (c8.n_requests, c8.n_ok, c8.counts["ok"]) == (10, 10, 10)
+    assert c8.concurrency == 8 and c8.request_rate is None
+    assert c8.e2e_ms is not None and c8.e2e_ms.n == 10
+    assert c8.throughput is not None and (c8.throughput.output_tok_per_s.value or 0) > 0
     assert len(run.requests) == 16
     assert run.notes and "line 18 was cut mid-row" in run.notes[0]
 
@@ -225,22 +229,34 @@ def test_recomputed_level_agrees_with_the_summary_it_replaces(tmp_path: Path) ->
     # All c8 rows kept, its summary removed: the recomputation must match what bench wrote.
     folder = clone_run(VLLM_RUN, tmp_path, "20261126T231345Z_again_vllm")
     record = edit_json(folder, state="running")
-    original = record["levels"][1]
+    original = LevelSummary.model_validate(record["levels"][1])
     edit_json(folder, levels=record["levels"][:1])
     again = load_run(folder).levels[1]
-    assert again["n_requests"] == original["n_requests"] == 24
-    for block in ("e2e_ms", "ttft_ms"):
-        for q in ("p50", "p95"):
-            assert again[block][q]["value"] == pytest.approx(original[block][q]["value"], abs=1e-2)
-    tok = again["throughput"]["output_tok_per_s"]["value"]
-    assert tok == pytest.approx(original["throughput"]["output_tok_per_s"]["value"], rel=1e-3)
-    assert again["output_tokens_total"] == original["output_tokens_total"]
+    assert again.recomputed_from == "requests.csv" and original.recomputed_from is None
+    assert again.n_requests == original.n_requests == 24
+    assert (again.counts, again.n_ok, again.n_errors) == (
+        original.counts,
+        original.n_ok,
+        original.n_errors,
+    )
+    for metric in ("e2e", "ttft"):
+        new, old = again.latency(metric), original.latency(metric)
+        assert new is not None and old is not None
+        for q in ("p50", "p90", "p95", "p99"):
+            assert new.percentile(q).value == pytest.approx(old.percentile(q).value, abs=1e-2)
+            assert new.percentile(q).n == old.percentile(q).n
+    assert again.throughput is not None and original.throughput is not None
+    tok, tok_before = again.throughput.output_tok_per_s, original.throughput.output_tok_per_s
+    assert tok.value == pytest.approx(tok_before.value, rel=1e-3)
+    assert again.output_tokens_total == original.output_tokens_total
+    assert again.tokens_source == original.tokens_source
+    assert again.itl_pooled_ms is None  # the gaps are not in requests.csv
 
 
 KILLED_WRITER = textwrap.dedent(
     """
     import sys, time
-    from servegate.measure.loadgen import RequestRecord
+    from servegate.records.request import RequestRecord
     from servegate.runs.writer import RunWriter
 
     w = RunWriter(sys.argv[1], "20261127T000000Z_sigkill_vllm")
@@ -280,9 +296,9 @@ def test_a_really_sigkilled_writer_leaves_a_readable_run(tmp_path: Path) -> None
     run = load_run(csv_path.parent)
     assert run.state == "running" and run.incomplete
     (level,) = run.levels
-    assert level["level"] == "c4" and level["n_requests"] == len(run.requests) >= 40
-    assert level["counts"]["timeout"] == (run.requests["seq"] % 10 == 0).sum()
-    assert level["e2e_ms"]["p95"]["value"] == math.inf  # 10% timeouts: p95 is a miss
+    assert level.level == "c4" and level.n_requests == len(run.requests) >= 40
+    assert level.counts["timeout"] == (run.requests["seq"] % 10 == 0).sum()
+    assert level.e2e_ms is not None and level.e2e_ms.p95.value == math.inf  # a miss
 
 
 def test_list_runs_sorts_and_reports_broken_folders(

@@ -233,12 +233,8 @@ def _verdict(low: float | None, high: float | None, point: float | None, min_ms:
 
 
 def _common_levels(current: RunData, previous: RunData) -> list[str]:
-    def measured(run: RunData) -> dict[str, tuple]:
-        return {
-            lv["level"]: (lv.get("concurrency"), lv.get("request_rate"))
-            for lv in run.levels
-            if lv.get("n_requests")
-        }
+    def measured(run: RunData) -> dict[str, tuple[int | None, float | None]]:
+        return {lv.level: (lv.concurrency, lv.request_rate) for lv in run.levels if lv.n_requests}
 
     cur, prev = measured(current), measured(previous)
     return [name for name in cur if name in prev and cur[name] == prev[name]]

@@ -152,7 +152,7 @@ def simulate_fallback(
     base = replace(base, level=level)
     if h_rows.empty:
         skipped = isinstance(hosted, RunData) and hosted.state == "skipped"
-        why = hosted.record.get("skipped_reason", "") if skipped else ""  # type: ignore[union-attr]
+        why = (hosted.record.skipped_reason or "") if isinstance(hosted, RunData) else ""
         text = f"the hosted run was skipped ({why})" if skipped else "no hosted run to fall back to"
         return replace(base, reason=f"cannot simulate: {text}")
     if params.hosted_level and params.hosted_level not in set(h_rows["level"]):

@@ -119,7 +119,7 @@ def decide(verdicts: Iterable[Verdict | str], n_prompts: int, min_prompts: int) 
 
     :param verdicts: one verdict per gate (``Verdict`` or its string value).
     :param n_prompts: the number of measured prompts in the run.
-    :param min_prompts: the minimum a GO needs (DESIGN.md: 500).
+    :param min_prompts: the minimum a GO needs (500 by default; docs/contracts.md).
     """
     for name, count in (("n_prompts", n_prompts), ("min_prompts", min_prompts)):
         if int(count) != count or count < 0:

@@ -1,4 +1,4 @@
-"""The four gates of DESIGN.md evaluated on a saved run, and the decision they add up to.
+"""The four gates (docs/contracts.md) evaluated on a saved run, and the decision they add up to.
 
 Everything is computed from the run folder's per-request rows (``requests.csv``), so a report
 re-rendered later gets the same verdicts: latency percentiles with failed requests counted as
@@ -199,9 +199,9 @@ def _gain_gate(tps: dict[int, LevelThroughput], threshold: float) -> GateResult:
 def _stability_gate(run: RunData, n_measured: int, min_prompts: int) -> GateResult:
     statuses = run.requests["status"]
     n_oom = int((statuses == "oom").sum())
-    server = run.record.get("server") or {}
+    server = run.record.server or {}
     crashed = run.state == "server_crashed" or bool(server.get("crashed"))
-    oom_crash = bool(server.get("oom")) or run.record.get("error_kind") == "oom"
+    oom_crash = bool(server.get("oom")) or run.record.error_kind == "oom"
     incidents = n_oom + int(crashed) + int(oom_crash and not crashed)
     if incidents:
         verdict, note = (

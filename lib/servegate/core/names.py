@@ -1,6 +1,6 @@
 """Names that other code and checks rely on: file names, CSV columns, statuses, schema versions.
 
-They live here once; ``../shared/DESIGN.md`` is the contract they implement.
+They live here once; ``docs/contracts.md`` says what each one means.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ RUN_STATES: Final[tuple[str, ...]] = (
     "skipped",
 )
 
-#: requests.csv, in order. The first 17 are DESIGN.md's contract; the rest help analysis.
+#: requests.csv, in order. The first 17 are the original contract (docs/contracts.md); then extras.
 #: Times are ms from the moment the request was due (its scheduled time in open loop, its
 #: slot's release in closed loop); ``queue_ms`` is how much of that was client-side waiting.
 REQUEST_COLUMNS: Final[tuple[str, ...]] = (

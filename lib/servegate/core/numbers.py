@@ -15,11 +15,12 @@ refuses anything else, so a hand-edited file fails loudly instead of turning int
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator
+from pydantic import BeforeValidator, WithJsonSchema
 
-__all__ = ["SavedFloat", "decode_number", "encode_number"]
+__all__ = ["SAVED_FLOAT_SCHEMA", "SavedFloat", "decode_number", "encode_number"]
 
 
 def encode_number(value: float) -> float | str | None:
@@ -41,7 +42,7 @@ def decode_number(value: Any) -> float | None:
         return None
     if isinstance(value, bool):
         raise ValueError(f"expected a number, got the boolean {value!r}")
-    if isinstance(value, int | float):
+    if isinstance(value, numbers.Real):  # numpy scalars too
         number = float(value)
     elif isinstance(value, str):
         try:
@@ -56,5 +57,13 @@ def decode_number(value: Any) -> float | None:
     return None if math.isnan(number) else number
 
 
+#: How a saved number looks in JSON Schema: a number, null (no value), or "inf"/"-inf".
+SAVED_FLOAT_SCHEMA: dict[str, object] = {
+    "anyOf": [{"type": "number"}, {"type": "null"}, {"enum": ["inf", "-inf"]}],
+    "description": 'a number; null: no value; "inf": a percentile among failed requests',
+}
+
 #: A float field of a saved record: read with ``decode_number`` (None means "no value").
-SavedFloat = Annotated[float | None, BeforeValidator(decode_number)]
+SavedFloat = Annotated[
+    float | None, BeforeValidator(decode_number), WithJsonSchema(SAVED_FLOAT_SCHEMA)
+]

@@ -26,7 +26,7 @@ import fcntl
 import glob
 import io
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC
@@ -50,13 +50,14 @@ from servegate.core.errors import HistoryError, PricingError
 from servegate.core.fsutil import atomic_path
 from servegate.history.format import HISTORY_COLUMNS, parse_history, render_history
 from servegate.history.poc import load_poc_summaries, poc_history_rows
+from servegate.records.level import LevelSummary
 from servegate.runs.identity import (
     hardware_summary,
     model_sha256,
     prompt_set_sha256,
     runtime_version,
 )
-from servegate.runs.reader import RunData, as_float, list_runs
+from servegate.runs.reader import RunData, list_runs
 
 __all__ = [
     "DEFAULT_HISTORY_PATH",
@@ -89,15 +90,23 @@ class HistoryResult:
     changed: bool
 
 
-def _estimate(level: Mapping[str, Any], block: str, q: int) -> dict[str, float | None]:
-    data = level.get(block) or {}
-    est = data.get(f"p{q}") or {}
-    return {k: as_float(est.get(k)) for k in ("value", "ci_low", "ci_high")}
+def _estimate(level: LevelSummary, metric: str, q: str) -> tuple[float | None, ...]:
+    """(value, ci_low, ci_high) of one latency percentile; Nones where it was not measured."""
+    block = level.latency(metric)
+    est = block.percentile(q) if block is not None else None
+    return (est.value, est.ci_low, est.ci_high) if est is not None else (None, None, None)
+
+
+def _columns(prefix: str, est: tuple[float | None, ...]) -> dict[str, float | None]:
+    """History columns ``<prefix>_ms``, ``<prefix>_ci_low_ms``, ``<prefix>_ci_high_ms``."""
+    return dict(
+        zip((f"{prefix}_ms", f"{prefix}_ci_low_ms", f"{prefix}_ci_high_ms"), est, strict=True)
+    )
 
 
 def _run_note(run: RunData) -> str:
     rec = run.record
-    parts = [str(rec[key]) for key in ("skipped_reason", "error", "interrupted_by") if rec.get(key)]
+    parts = [text for text in (rec.skipped_reason, rec.error, rec.interrupted_by) if text]
     return "; ".join([*parts, *run.notes])
 
 
@@ -124,17 +133,15 @@ def _price(run: RunData, pricing: Pricing | None, hourly_usd: float | None) -> _
         return str(exc)
 
 
-def _cost(
-    price: _Price, level: Mapping[str, Any], tok_per_s: float | None
-) -> tuple[float | None, str]:
+def _cost(price: _Price, level: LevelSummary, tok_per_s: float | None) -> tuple[float | None, str]:
     if isinstance(price, str):
         return None, price
     if isinstance(price, HourlyPrice):
         return self_hosted_cost_per_1m_output_tokens(price.hourly_usd, tok_per_s), price.describe()
     key, hosted = price
     cost = hosted_cost_per_1m_output_tokens(
-        level.get("input_tokens_total"),
-        level.get("output_tokens_total"),
+        level.input_tokens_total,
+        level.output_tokens_total,
         hosted.input_usd_per_1m_tokens,
         hosted.output_usd_per_1m_tokens,
     )
@@ -162,9 +169,9 @@ def _rows_for_run(
         "prompt_set_sha256": prompt_set_sha256(run),
         "state": run.state,
         "incomplete": run.incomplete,
-        "source": str(run.record.get("source") or "measured"),
+        "source": run.record.source or "measured",
         "hardware_class": hardware_class,
-        "git_commit": (manifest.get("git") or {}).get("commit") or "",
+        "git_commit": run.record.manifest.git.commit or "",
         "note": _run_note(run),
     }
     if not run.levels:  # skipped, or stopped before its first level: one row that says so
@@ -172,52 +179,38 @@ def _rows_for_run(
     price = _price(run, pricing, hourly_usd)
     rows = []
     for level in run.levels:
-        counts = level.get("counts") or {}
-        throughput = level.get("throughput") or {}
-        tok = {
-            k: as_float(v)
-            for k, v in (throughput.get("output_tok_per_s") or {}).items()
-            if k in ("value", "ci_low", "ci_high")
-        }
-        req = as_float((throughput.get("req_per_s") or {}).get("value"))
-        e2e50, e2e95 = _estimate(level, "e2e_ms", 50), _estimate(level, "e2e_ms", 95)
-        ttft50, ttft95 = _estimate(level, "ttft_ms", 50), _estimate(level, "ttft_ms", 95)
-        cost, basis = _cost(price, level, tok.get("value"))
+        throughput = level.throughput
+        tok = throughput.output_tok_per_s if throughput is not None else None
+        e2e50, e2e95 = _estimate(level, "e2e", "p50"), _estimate(level, "e2e", "p95")
+        ttft50, ttft95 = _estimate(level, "ttft", "p50"), _estimate(level, "ttft", "p95")
+        cost, basis = _cost(price, level, tok.value if tok is not None else None)
         note = common["note"]
-        if level.get("recomputed_from"):
+        if level.recomputed_from:
             extra = "level recomputed from requests.csv: the run stopped before it ended"
             note = f"{note}; {extra}" if note else extra
         rows.append(
             {
                 **common,
-                "level": level.get("level"),
-                "concurrency": level.get("concurrency"),
-                "request_rate": level.get("request_rate"),
-                "n_requests": level.get("n_requests"),
-                "n_ok": level.get("n_ok"),
-                "n_errors": level.get("n_errors"),
-                "n_oom": level.get("n_oom"),
-                "n_timeouts": counts.get("timeout"),
-                "n_cancelled": counts.get("cancelled"),
-                "duration_s": as_float(level.get("duration_s")),
-                "req_per_s": req,
-                "output_tok_per_s": tok.get("value"),
-                "output_tok_per_s_ci_low": tok.get("ci_low"),
-                "output_tok_per_s_ci_high": tok.get("ci_high"),
-                "ttft_p50_ms": ttft50["value"],
-                "ttft_p50_ci_low_ms": ttft50["ci_low"],
-                "ttft_p50_ci_high_ms": ttft50["ci_high"],
-                "ttft_p95_ms": ttft95["value"],
-                "ttft_p95_ci_low_ms": ttft95["ci_low"],
-                "ttft_p95_ci_high_ms": ttft95["ci_high"],
-                "e2e_p50_ms": e2e50["value"],
-                "e2e_p50_ci_low_ms": e2e50["ci_low"],
-                "e2e_p50_ci_high_ms": e2e50["ci_high"],
-                "e2e_p95_ms": e2e95["value"],
-                "e2e_p95_ci_low_ms": e2e95["ci_low"],
-                "e2e_p95_ci_high_ms": e2e95["ci_high"],
-                "input_tokens_total": level.get("input_tokens_total"),
-                "output_tokens_total": level.get("output_tokens_total"),
+                "level": level.level,
+                "concurrency": level.concurrency,
+                "request_rate": level.request_rate,
+                "n_requests": level.n_requests,
+                "n_ok": level.n_ok,
+                "n_errors": level.n_errors,
+                "n_oom": level.n_oom,
+                "n_timeouts": level.counts.get("timeout"),
+                "n_cancelled": level.counts.get("cancelled"),
+                "duration_s": level.duration_s,
+                "req_per_s": throughput.req_per_s.value if throughput is not None else None,
+                "output_tok_per_s": tok.value if tok is not None else None,
+                "output_tok_per_s_ci_low": tok.ci_low if tok is not None else None,
+                "output_tok_per_s_ci_high": tok.ci_high if tok is not None else None,
+                **_columns("ttft_p50", ttft50),
+                **_columns("ttft_p95", ttft95),
+                **_columns("e2e_p50", e2e50),
+                **_columns("e2e_p95", e2e95),
+                "input_tokens_total": level.input_tokens_total,
+                "output_tokens_total": level.output_tokens_total,
                 "cost_per_1m_output_tokens_usd": cost,
                 "cost_basis": basis,
                 "note": note,

@@ -16,6 +16,7 @@ from typing import Any, Final
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
 
 from servegate.core.errors import HistoryError
 
@@ -23,11 +24,13 @@ __all__ = [
     "CONTRACT_COLUMNS",
     "EXTRA_COLUMNS",
     "HISTORY_COLUMNS",
+    "HistoryRow",
+    "column_kind",
     "parse_history",
     "render_history",
 ]
 
-#: DESIGN.md's columns, in its order; then extras that help the report.
+#: The original contract's columns (docs/contracts.md), in its order; then extras for the report.
 CONTRACT_COLUMNS: Final[tuple[str, ...]] = (
     "run_id",
     "run_date",
@@ -107,6 +110,81 @@ _FLOAT_COLUMNS = frozenset({*_DECIMALS, "request_rate"})
 _NOTE_CHARS = 300
 
 
+Text = str
+
+
+class HistoryRow(BaseModel):
+    """One history row: one run at one load level (or one row saying why a run has none).
+
+    Fields are in the CSV's column order (``HISTORY_COLUMNS``). Unknown keys are refused, so a
+    writer's typo fails the rebuild instead of silently dropping a column. Times are ms, rates
+    per second, money USD; None is an empty cell; ``+inf`` is a percentile among failures.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    run_id: Text
+    run_date: Text = Field(description="UTC start of the run, e.g. 2026-11-26T23:13:45Z")
+    label: Text = ""
+    backend: Text = ""
+    model: Text = ""
+    model_sha256: Text = ""
+    runtime_version: Text = ""
+    hardware: Text = ""
+    prompt_set_sha256: Text = ""
+    concurrency: int | None = None
+    request_rate: float | None = None
+    n_requests: int | None = None
+    n_ok: int | None = None
+    n_errors: int | None = None
+    n_oom: int | None = None
+    duration_s: float | None = None
+    req_per_s: float | None = None
+    output_tok_per_s: float | None = None
+    ttft_p50_ms: float | None = None
+    ttft_p95_ms: float | None = None
+    e2e_p50_ms: float | None = None
+    e2e_p95_ms: float | None = None
+    e2e_p95_ci_low_ms: float | None = None
+    e2e_p95_ci_high_ms: float | None = None
+    cost_per_1m_output_tokens_usd: float | None = None
+    level: Text = ""
+    state: Text = ""
+    incomplete: bool = False
+    source: Text = Field("", description="measured, imported, summary_only, or '' (no levels)")
+    n_timeouts: int | None = None
+    n_cancelled: int | None = None
+    hardware_class: Text = ""
+    e2e_p50_ci_low_ms: float | None = None
+    e2e_p50_ci_high_ms: float | None = None
+    ttft_p50_ci_low_ms: float | None = None
+    ttft_p50_ci_high_ms: float | None = None
+    ttft_p95_ci_low_ms: float | None = None
+    ttft_p95_ci_high_ms: float | None = None
+    output_tok_per_s_ci_low: float | None = None
+    output_tok_per_s_ci_high: float | None = None
+    input_tokens_total: int | None = None
+    output_tokens_total: int | None = None
+    cost_basis: Text = ""
+    git_commit: Text = ""
+    note: Text = ""
+
+
+if tuple(HistoryRow.model_fields) != HISTORY_COLUMNS:  # pragma: no cover - a developer's slip
+    raise AssertionError("HistoryRow's fields must be HISTORY_COLUMNS, in order")
+
+
+def column_kind(column: str) -> str:
+    """``"int"``, ``"float"``, ``"bool"`` or ``"str"``: how a history column is typed."""
+    if column in _INT_COLUMNS:
+        return "int"
+    if column in _FLOAT_COLUMNS:
+        return "float"
+    if column in _BOOL_COLUMNS:
+        return "bool"
+    return "str"
+
+
 def _sort_key(row: Mapping[str, Any]) -> tuple[Any, ...]:
     conc, rate = row.get("concurrency"), row.get("request_rate")
     return (
@@ -142,7 +220,13 @@ def _cell(column: str, value: Any) -> str:
 
 
 def render_history(rows: list[dict[str, Any]]) -> str:
-    """The CSV text of ``rows`` (dicts keyed by column), sorted by run date, run and level."""
+    """The CSV text of ``rows`` (dicts keyed by column), sorted by run date, run and level.
+
+    Each row is validated as a ``HistoryRow`` first.
+
+    :raises pydantic.ValidationError: for an unknown column or a value of the wrong type.
+    """
+    rows = [HistoryRow.model_validate(row).model_dump() for row in rows]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(HISTORY_COLUMNS)

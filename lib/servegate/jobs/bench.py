@@ -27,7 +27,7 @@ from servegate.core.fsutil import sha256_file
 from servegate.core.names import SERVER_LOG
 from servegate.measure.loadgen import ChatTarget, LevelResult, LevelSpec, LoadGenerator, run_async
 from servegate.measure.prompts import load_prompts
-from servegate.records.level import summarize_level
+from servegate.records.level import LevelSamples, LevelSummary, summarize_level
 from servegate.runs.writer import RunWriter, new_run_id
 from servegate.server.endpoint import Endpoint, attach, normalize_base_url, redact_url
 from servegate.server.lifecycle import ServerConfig, VLLMServer, handle_termination
@@ -41,7 +41,7 @@ OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
 
 class BenchmarkParams(BaseModel):
-    """The parameters of ``notebooks/01_benchmark.ipynb`` (DESIGN.md), validated."""
+    """The parameters of ``notebooks/01_benchmark.ipynb`` (docs/contracts.md), validated."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -244,7 +244,7 @@ def _run_levels(params, writer, endpoint, server, target, progress) -> tuple[str
         progress=progress,
         token_counter=TokenCounter(params.model_path) if Path(params.model_path).is_dir() else None,
     )
-    levels_out: list[dict[str, Any]] = []
+    levels_out: list[LevelSummary] = []
     for spec in _levels(params, list(load_prompts(params.prompts).take(None))):
         snaps: dict[str, Any] = {}
 
@@ -260,11 +260,22 @@ def _run_levels(params, writer, endpoint, server, target, progress) -> tuple[str
             )
         before = snaps.get("before")
         after = endpoint.metrics_snapshot() if params.backend == "vllm" else None
-        summary = summarize_level(result, timeout_s=params.timeout_s)
-        summary["metrics"] = _metrics_story(before, after)
-        if summary["metrics"] is not None and sampler is not None:
-            summary["metrics"]["during"] = sampler.result()
-        levels_out.append(summary)
+        metrics = _metrics_story(before, after)
+        if metrics is not None and sampler is not None:
+            metrics["during"] = sampler.result()
+        spec = result.spec
+        summary = summarize_level(
+            LevelSamples.from_records(result.records),
+            level=spec.label,
+            concurrency=spec.concurrency,
+            request_rate=spec.request_rate,
+            timeout_s=params.timeout_s,
+            n_prompts=len(spec.prompts),
+            started_at_unix=result.started_unix,
+            wall_s=result.duration_s,
+            aborted=result.aborted,
+        )
+        levels_out.append(summary.model_copy(update={"metrics": metrics}))
         writer.update(levels=levels_out)
         if server is not None:
             try:

@@ -2,7 +2,7 @@
 
 The load generator stamps ``time.perf_counter()`` on each network read and keeps the bytes; all
 JSON parsing happens here, after the stream has ended, so the hot path that reads streams stays
-light (DESIGN.md: parsing on the hot path made the SDK client 2-3 ms late at concurrency 8).
+light (measured: parsing on the hot path made the SDK client 2-3 ms late at concurrency 8).
 A line's time is the time of the read that completed it.
 
 TTFT is the first chunk that carries content: a role-only first chunk (``"content": ""``),

@@ -4,8 +4,8 @@ May import: ``core``, ``records``, ``runs``, ``analysis``, ``history``.
 
 Every function takes plain pandas frames (rows of ``requests.csv``, level rows from ``run.json``
 via ``levels_frame``, the aggregate history, a cost table) and returns a
-``matplotlib.figure.Figure`` built without pyplot; none computes a new statistic (STYLE.md
-item 7). Empty input (no rows, a skipped run) gives a figure that says so in words, never an
+``matplotlib.figure.Figure`` built without pyplot; none computes a new statistic (the
+analysis does). Empty input (no rows, a skipped run) gives a figure that says so in words, never an
 empty axis and never an exception. ``figure_to_data_uri`` embeds a figure in HTML.
 """
 

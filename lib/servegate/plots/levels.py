@@ -18,6 +18,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import NullLocator
 
 from servegate.core.names import STATUSES
+from servegate.core.numbers import decode_number
 from servegate.plots.common import (
     backend_color,
     backend_label,
@@ -34,16 +35,21 @@ from servegate.plots.common import (
     use_log_scale,
     value_limits,
 )
-from servegate.records.level import levels_frame
-from servegate.records.level import saved_number as _num
+from servegate.runs.frames import levels_frame
 
 __all__ = ["STATUS_COLORS", "errors_breakdown", "levels_frame", "throughput_vs_concurrency"]
 
-# levels_frame lives with the summaries it flattens; re-exported here for the figures.
+# levels_frame lives with the run reader; re-exported here for the figures.
 
 #: Failure statuses in colours apart from the backend palette; "ok" takes the backend's colour.
 STATUS_COLORS = {"error": "#C0392B", "timeout": "#7B241C", "oom": "#6C3483", "cancelled": "#7F8C8D"}
 _ORDER = {"vllm": 0, "openai": 1}
+
+
+def _num(value: object) -> float:
+    """A frame cell or saved number as a float; NaN where there is no value."""
+    decoded = decode_number(value)
+    return math.nan if decoded is None else decoded
 
 
 def _series(levels: pd.DataFrame) -> list[tuple[str, str | None, pd.DataFrame]]:

@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-import servegate
+from servegate import __version__
 from servegate.analysis.compare import Comparison
 from servegate.analysis.cost import Pricing, load_pricing
 from servegate.analysis.fallback import FallbackResult
@@ -31,7 +31,6 @@ from servegate.core.errors import ConfigError, ServegateError
 from servegate.core.fsutil import REPO_ROOT, atomic_write_json
 from servegate.history.aggregate import load_history
 from servegate.history.poc import DEFAULT_POC_PATH, PocRun, load_poc_summaries
-from servegate.records.level import levels_frame
 from servegate.report.cost import hosted_cost, local_cost
 from servegate.report.decision import DecisionReport
 from servegate.report.ops import (
@@ -45,6 +44,7 @@ from servegate.report.ops import (
     hosted_model_for,
     poc_json,
 )
+from servegate.runs.frames import levels_frame
 from servegate.runs.identity import prompt_set_sha256
 from servegate.runs.reader import RunData, list_runs, load_run
 
@@ -68,7 +68,7 @@ _FLAT: dict[str, str] = {
 
 
 class ReportParams(BaseModel):
-    """The parameters of ``notebooks/03_decision_report.ipynb`` (DESIGN.md), validated.
+    """The parameters of ``notebooks/03_decision_report.ipynb`` (docs/contracts.md), validated.
 
     The gate thresholds are ``gates`` (``GateParams``) and the capacity plan's forecast is
     ``capacity`` (``CapacityForecast``); both also take their fields' names flat, as the
@@ -134,7 +134,7 @@ def _hosted_status(hosted: RunData | None) -> str:
     if hosted is None:
         return "no hosted run found"
     if hosted.state == "skipped":
-        return f"skipped: {hosted.record.get('skipped_reason', 'no reason recorded')}"
+        return f"skipped: {hosted.record.skipped_reason or 'no reason recorded'}"
     return "measured"
 
 
@@ -167,7 +167,7 @@ class ReportData:
 
     def levels(self) -> pd.DataFrame:
         """Per-level rows (``levels_frame``) of the local and hosted runs, stacked."""
-        frames = [levels_frame(r.record) for r in (self.local, self.hosted) if r is not None]
+        frames = [levels_frame(r) for r in (self.local, self.hosted) if r is not None]
         frames = [f for f in frames if len(f)]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
@@ -398,7 +398,7 @@ def _decision_report(
     """The decision JSON: the decision and its gates, and every section the report shows."""
     ev = evaluation
     return DecisionReport(
-        servegate_version=servegate.__version__,
+        servegate_version=__version__,
         git_commit=git_state(REPO_ROOT)["commit"],
         generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
         decision=ev.decision if ev else "INCONCLUSIVE",

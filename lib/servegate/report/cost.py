@@ -16,7 +16,7 @@ from servegate.analysis.cost import (
     self_hosted_cost_per_1m_output_tokens,
 )
 from servegate.core.errors import ServegateError
-from servegate.records.level import levels_frame
+from servegate.runs.frames import levels_frame
 from servegate.runs.reader import RunData
 
 __all__ = ["hosted_cost", "local_cost"]
@@ -40,7 +40,7 @@ def local_cost(
         )
     except ServegateError as exc:
         return {**entry, "usd_per_1m_output_tokens": None, "basis": str(exc)}
-    levels = levels_frame(run.record)
+    levels = levels_frame(run)
     closed = levels[levels["concurrency"].notna() & levels["output_tok_per_s"].notna()]
     meets = closed[(closed[f"{metric}_p95_ms"] <= p95_ms) & (closed[f"{metric}_p50_ms"] <= p50_ms)]
     pool, note = (

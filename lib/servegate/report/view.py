@@ -198,7 +198,7 @@ def manifest_html(run: RunData | None) -> str:
     if run.state == "skipped":
         return (
             f"<p>Run <code>{escape(run.run_id)}</code> was skipped: "
-            f"{escape(run.record.get('skipped_reason', 'no reason recorded'))}. "
+            f"{escape(run.record.skipped_reason or 'no reason recorded')}. "
             "Nothing was measured, so there is no manifest.</p>"
         )
     m = run.manifest

@@ -8,9 +8,10 @@ Like ``servegate.report.view`` they format what the library computed (the decisi
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from servegate.records.level import LevelSummary
 from servegate.report.html import badge, escape, number
 
 __all__ = ["capacity_html", "comparison_html", "fallback_html", "server_metrics_html"]
@@ -207,13 +208,13 @@ def fallback_html(fallback: Mapping[str, Any]) -> str:
     )
 
 
-def server_metrics_html(levels: Any) -> str:
-    """What vLLM's ``/metrics`` said during each level of a run (``run.record["levels"]``):
+def server_metrics_html(levels: Sequence[LevelSummary]) -> str:
+    """What vLLM's ``/metrics`` said during each level of a run (``RunData.levels``):
     counter deltas over the measured requests, and the peaks of the saturation gauges that
     docs/runbook.md's monitoring section alerts on."""
     rows = []
-    for lv in levels or []:
-        metrics = lv.get("metrics") or {}
+    for lv in levels:
+        metrics = lv.metrics or {}
         delta, during = metrics.get("delta") or {}, metrics.get("during") or {}
         peak = during.get("peak") or {}
 
@@ -221,7 +222,7 @@ def server_metrics_html(levels: Any) -> str:
             return "—" if value is None else pattern.format(value)
 
         rows.append(
-            f"<tr><td>{escape(lv.get('level'))}</td><td>{escape(lv.get('n_requests'))}</td>"
+            f"<tr><td>{escape(lv.level)}</td><td>{escape(lv.n_requests)}</td>"
             f"<td>{fmt(delta.get('vllm:request_success_total'))}</td>"
             f"<td>{fmt(delta.get('vllm:generation_tokens_total'), '{:,.0f}')}</td>"
             f"<td>{fmt(delta.get('vllm:num_preemptions_total'))}</td>"
@@ -230,7 +231,7 @@ def server_metrics_html(levels: Any) -> str:
             f"<td>{fmt(peak.get('vllm:kv_cache_usage_perc'), '{:.0%}')}</td>"
             f"<td>{fmt(during.get('samples'))}</td></tr>"
         )
-    if not any(lv.get("metrics") for lv in levels or []):
+    if not any(lv.metrics for lv in levels):
         return (
             "<p>No server metrics for this run: a hosted API, or a server without "
             "<code>/metrics</code>.</p>"

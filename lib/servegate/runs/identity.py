@@ -53,7 +53,7 @@ def runtime_version(run: RunData) -> str:
     """
     if run.backend == "openai":
         return "openai-api"
-    if run.record.get("source") == IMPORTED_SOURCE:  # servegate.runs.importer: another tool ran it
+    if run.record.source == IMPORTED_SOURCE:  # servegate.runs.importer: another tool ran it
         return "unknown (imported)"
     runtime = run.manifest.get("runtime") or {}
     dist, version = runtime.get("vllm_distribution"), runtime.get("vllm_version")

@@ -27,7 +27,6 @@ import os
 import re
 import shutil
 import tempfile
-from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,8 +35,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from servegate import __version__
+from servegate.core.environment import git_state
 from servegate.core.errors import ImportFileError
-from servegate.core.fsutil import atomic_write_json, atomic_write_text, sha256_file
+from servegate.core.fsutil import (
+    REPO_ROOT,
+    atomic_write_json,
+    atomic_write_text,
+    json_safe,
+    sha256_file,
+)
 from servegate.core.names import (
     IMPORTED_SOURCE,
     REQUEST_COLUMNS,
@@ -46,7 +53,8 @@ from servegate.core.names import (
     RUN_SCHEMA_VERSION,
     STATUSES,
 )
-from servegate.records.level import latency_block
+from servegate.records.level import LevelSamples, LevelSummary, summarize_level
+from servegate.records.run import RunRecord
 from servegate.runs.writer import new_run_id
 
 __all__ = ["UNITS", "ImportResult", "import_latency_csv"]
@@ -163,6 +171,8 @@ def import_latency_csv(
     }
     record: dict[str, Any] = {
         "schema_version": RUN_SCHEMA_VERSION,
+        "servegate_version": __version__,
+        "git_commit": git_state(REPO_ROOT)["commit"],
         "source": IMPORTED_SOURCE,
         "state": "complete",
         "created_at": created.isoformat(timespec="seconds"),
@@ -178,7 +188,7 @@ def import_latency_csv(
             "prompt_set": {"path": None, "sha256": digest, "note": "unknown: imported run"},
         },
         "n_request_rows": len(rows),
-        "levels": [_summary(status, error, e2e_ms, ok)],
+        "levels": [_summary(status, error, e2e_ms).to_json()],
     }
     run_dir = _write(results_dir, run_id, record, rows, fail)
     return ImportResult(run_dir, run_dir.name, len(rows), int((~ok).sum()), columns)
@@ -288,36 +298,15 @@ def _latencies(text: pd.Series, scale: float, ok: np.ndarray, fail: Any) -> np.n
     return np.round(number * scale, 3)
 
 
-def _summary(
-    status: list[str], error: list[str], e2e_ms: np.ndarray, ok: np.ndarray
-) -> dict[str, Any]:
-    """run.json's level entry, with the keys of ``summary.summarize_level``; unknowns are None."""
-    counts = Counter(status)
-    failures = Counter(e for e, s in zip(error, status, strict=True) if s != "ok")
-    return {
-        "level": LEVEL,
-        "concurrency": None,  # unknown: "1" would line the import up with measured c1 levels
-        "request_rate": None,
-        "n_prompts": None,
-        "aborted": None,
-        "n_requests": len(status),
-        "counts": {s: counts.get(s, 0) for s in STATUSES},
-        "n_ok": int(ok.sum()),
-        "n_errors": int((~ok).sum()),
-        "n_oom": counts.get("oom", 0),
-        "timeout_s": None,
-        "throughput": None,
-        "duration_s": None,
-        "ttft_ms": None,
-        "e2e_ms": latency_block(e2e_ms, ok, censor=True),
-        "queue_ms": None,
-        "itl_pooled_ms": None,
-        "tpot_ms": None,
-        "tokens_source": {},
-        "output_tokens_total": None,
-        "input_tokens_total": None,
-        "top_errors": [{"error": e, "count": c} for e, c in failures.most_common(5)],
-    }
+def _summary(status: list[str], error: list[str], e2e_ms: np.ndarray) -> LevelSummary:
+    """run.json's level entry: statuses and end-to-end times; the rest was never measured."""
+    samples = LevelSamples(
+        status=np.array(status, dtype=object), error=np.array(error, dtype=object), e2e_ms=e2e_ms
+    )
+    # concurrency stays unknown: "1" would line the import up with measured c1 levels.
+    return summarize_level(
+        samples, level=LEVEL, concurrency=None, request_rate=None, timeout_s=None
+    )
 
 
 def _refuse_duplicate(results_dir: Path, digest: str, fail: Any) -> None:
@@ -354,7 +343,9 @@ def _write(
         writer.writeheader()
         writer.writerows(rows)
         atomic_write_text(tmp / REQUESTS_CSV, buffer.getvalue())
-        atomic_write_json(tmp / RUN_JSON, {**record, "run_id": run_id})
+        record = {**record, "run_id": run_id}
+        RunRecord.model_validate(json_safe(record))  # what every reader will expect
+        atomic_write_json(tmp / RUN_JSON, record)
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; a run folder is shared like others
         os.rename(tmp, results_dir / run_id)
     except BaseException:

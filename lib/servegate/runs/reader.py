@@ -18,49 +18,23 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from pydantic import ValidationError
 
 from servegate.core.errors import ConfigError, RunFolderError
-from servegate.core.names import RUN_JSON, RUN_SCHEMA_VERSION, RUN_STATES
+from servegate.core.names import RUN_JSON, RUN_SCHEMA_VERSION
+from servegate.records.level import LevelSummary
+from servegate.records.run import RunRecord
 from servegate.runs.requests_csv import FIX_EDITED, read_requests, reconcile_levels
 
-__all__ = ["RunData", "as_float", "list_runs", "load_run"]
+__all__ = ["RunData", "list_runs", "load_run"]
 
 log = logging.getLogger(__name__)
-
-
-def as_float(value: Any) -> float | None:
-    """A number from run.json as a float: ``"inf"``/``"-inf"`` back to ``±inf``, null to None.
-
-    ``servegate.core.fsutil.json_safe`` writes ``+inf`` (a percentile among failed requests) as the
-    string ``"inf"`` and NaN as null; this undoes it. NaN comes back as None ("no value").
-
-    :raises ValueError: for a bool or a string that is not a number.
-    """
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        raise ValueError(f"expected a number, got the boolean {value!r}")
-    if isinstance(value, int | float):
-        number = float(value)
-    elif isinstance(value, str):
-        try:
-            number = float(value.strip())
-        except ValueError:
-            raise ValueError(
-                f"expected a number or 'inf', got the string {value!r}; "
-                "check the run.json it came from"
-            ) from None
-    else:
-        raise ValueError(f"expected a number, got {type(value).__name__} {value!r:.60}")
-    return None if math.isnan(number) else number
 
 
 @dataclass(frozen=True, eq=False)
@@ -68,70 +42,68 @@ class RunData:
     """One run folder read back and validated.
 
     :param run_dir: the folder.
-    :param record: run.json as written, except that the ``value``/``ci_low``/``ci_high`` of
-        every estimate are floats again (``"inf"`` -> ``inf``, see ``as_float``).
+    :param record: run.json, validated and typed.
     :param requests: requests.csv, one row per measured request, columns
         ``servegate.core.names.REQUEST_COLUMNS``; floats (NaN where empty), nullable ``Int64``
         counts, strings ("" where empty).
     :param incomplete: True when run.json does not describe every request in requests.csv:
         the run was killed (its state is still ``"running"``) or stopped mid-level.
     :param recomputed_levels: summaries, rebuilt from requests.csv, of levels that have rows but
-        no summary in run.json; same keys as run.json's levels plus
-        ``"recomputed_from": "requests.csv"``, with ``itl_pooled_ms`` None (the per-token gaps
-        are not in the CSV).
+        no summary in run.json (``recomputed_from == "requests.csv"``; ``itl_pooled_ms`` is None:
+        the per-token gaps are not in the CSV).
     :param notes: what was repaired on reading (a torn last row dropped), for the report.
     """
 
     run_dir: Path
-    record: dict[str, Any]
+    record: RunRecord
     requests: pd.DataFrame
     incomplete: bool = False
-    recomputed_levels: tuple[dict[str, Any], ...] = ()
+    recomputed_levels: tuple[LevelSummary, ...] = ()
     notes: tuple[str, ...] = ()
 
     @property
     def run_id(self) -> str:
-        return str(self.record["run_id"])
+        return self.record.run_id
 
     @property
-    def params(self) -> dict[str, Any]:
+    def params(self) -> dict[str, Any]:  # JSON boundary: the parameters exactly as recorded
         """The benchmark parameters as recorded (no secrets); ``{}`` when absent."""
-        return dict(self.record.get("params") or {})
+        return self.record.params.model_dump()
 
     @property
     def backend(self) -> str:
         """``"vllm"`` or ``"openai"``: from params, else the run id's last part."""
-        return str(self.params.get("backend") or self.run_id.rsplit("_", 1)[-1])
+        return self.record.params.backend or self.run_id.rsplit("_", 1)[-1]
 
     @property
     def model(self) -> str:
         """The model name requests were sent with."""
-        target = self.record.get("target") or {}
-        return str(self.params.get("model") or target.get("model") or "")
+        target = self.record.target
+        return self.record.params.model or (target.model if target is not None else "")
 
     @property
     def label(self) -> str:
-        return str(self.params.get("run_label") or "")
+        return self.record.params.run_label
 
     @property
     def state(self) -> str:
-        """How run.json says the run ended (``servegate.core.names.RUN_STATES``)."""
-        return str(self.record["state"])
+        """How run.json says the run ended (``servegate.records.run.RunState``)."""
+        return self.record.state
 
-    @cached_property
+    @property
     def created_at(self) -> datetime:
         """When the run started (timezone-aware, from run.json's ``created_at``)."""
-        return _parse_time(self.record["created_at"])
+        return self.record.created_at
 
     @property
-    def levels(self) -> list[dict[str, Any]]:
+    def levels(self) -> list[LevelSummary]:
         """Every level's summary: run.json's, then those recomputed from requests.csv."""
-        return [*self.record.get("levels", []), *self.recomputed_levels]
+        return [*self.record.levels, *self.recomputed_levels]
 
     @property
-    def manifest(self) -> dict[str, Any]:
+    def manifest(self) -> dict[str, Any]:  # JSON boundary: the manifest exactly as recorded
         """Model, runtime, hardware, prompt set and git state; ``{}`` for a skipped run."""
-        return dict(self.record.get("manifest") or {})
+        return self.record.manifest.model_dump(exclude_unset=True)
 
 
 def load_run(run_dir: str | Path) -> RunData:
@@ -149,10 +121,9 @@ def load_run(run_dir: str | Path) -> RunData:
             run_dir=str(run_dir),
         )
     record = _read_run_json(run_dir)
-    state = record["state"]
     frame, notes = read_requests(run_dir, record)
     recomputed = reconcile_levels(run_dir, record, frame)
-    incomplete = state == "running" or bool(recomputed) or bool(notes)
+    incomplete = record.state == "running" or bool(recomputed) or bool(notes)
     return RunData(run_dir, record, frame, incomplete, tuple(recomputed), tuple(notes))
 
 
@@ -203,14 +174,7 @@ def list_runs(results_dir: str | Path) -> tuple[list[RunData], list[tuple[Path, 
 # --- run.json ---------------------------------------------------------------------------------
 
 
-def _parse_time(text: Any) -> datetime:
-    stamp = datetime.fromisoformat(str(text))
-    if stamp.tzinfo is None:
-        raise ValueError(f"{text!r} has no time zone")
-    return stamp
-
-
-def _read_run_json(run_dir: Path) -> dict[str, Any]:
+def _read_run_json(run_dir: Path) -> RunRecord:
     path = run_dir / RUN_JSON
 
     def fail(problem: str, fix: str = FIX_EDITED) -> RunFolderError:
@@ -223,57 +187,43 @@ def _read_run_json(run_dir: Path) -> dict[str, Any]:
             "delete the folder and run the benchmark again",
         )
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         raise fail(f"cannot be read ({exc})") from None
     except json.JSONDecodeError as exc:
         raise fail(f"is not valid JSON (line {exc.lineno}: {exc.msg})") from None
-    if not isinstance(record, dict):
-        raise fail(f"must hold a JSON object, got {type(record).__name__}")
-    version = record.get("schema_version")
+    if not isinstance(data, dict):
+        raise fail(f"must hold a JSON object, got {type(data).__name__}")
+    version = data.get("schema_version")
     if version != RUN_SCHEMA_VERSION:
         raise fail(
             f"schema_version is {version!r}, this servegate reads version {RUN_SCHEMA_VERSION}",
-            "read it with the servegate version that wrote it, or run the benchmark again",
+            _migration_advice(version),
         )
-    if not isinstance(record.get("run_id"), str) or not record["run_id"]:
-        raise fail(f"run_id must be a non-empty string, got {record.get('run_id')!r}")
-    if record.get("state") not in RUN_STATES:
-        raise fail(f"state must be one of {list(RUN_STATES)}, got {record.get('state')!r}")
     try:
-        _parse_time(record.get("created_at"))
-    except (TypeError, ValueError):
-        raise fail(
-            "created_at must be an ISO 8601 time with a zone, e.g. 2026-11-26T23:13:45+00:00, "
-            f"got {record.get('created_at')!r}"
-        ) from None
-    levels = record.setdefault("levels", [])
-    if not isinstance(levels, list):
-        raise fail(f"levels must be a list, got {type(levels).__name__}")
-    for i, level in enumerate(levels):
-        if not isinstance(level, dict) or not isinstance(level.get("level"), str):
-            raise fail(f"levels[{i}] must be an object with a 'level' name, got {level!r:.80}")
-        if not isinstance(level.get("n_requests"), int) or isinstance(level["n_requests"], bool):
-            raise fail(
-                f"levels[{i}].n_requests must be an integer, got {level.get('n_requests')!r}"
-            )
-    for key in ("params", "manifest"):
-        if record.get(key) is not None and not isinstance(record[key], dict):
-            raise fail(f"{key} must be an object, got {type(record[key]).__name__}")
-    try:
-        return _restore_estimates(record)
-    except ValueError as exc:
-        raise fail(f"an estimate is not a number ({exc})") from None
+        return RunRecord.model_validate(data)
+    except ValidationError as exc:
+        raise fail(_first_problem(exc)) from None
 
 
-def _restore_estimates(obj: Any) -> Any:
-    """Turn ``value``/``ci_low``/``ci_high`` of every estimate dict back into floats."""
-    if isinstance(obj, dict):
-        out = {k: _restore_estimates(v) for k, v in obj.items()}
-        if "value" in out and "ci_low" in out and "ci_high" in out:
-            for key in ("value", "ci_low", "ci_high"):
-                out[key] = as_float(out[key])
-        return out
-    if isinstance(obj, list):
-        return [_restore_estimates(v) for v in obj]
-    return obj
+def _migration_advice(version: Any) -> str:
+    """What to do with a run.json of another schema version."""
+    if isinstance(version, int) and not isinstance(version, bool) and version > RUN_SCHEMA_VERSION:
+        return "it was written by a newer servegate: upgrade servegate to read it"
+    return (
+        "read it with the servegate version that wrote it (its run.json names it), or run the "
+        "benchmark again"
+    )
+
+
+def _first_problem(exc: ValidationError) -> str:
+    """The first validation error as 'where: what, got VALUE' (the path in run.json)."""
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    more = f" ({exc.error_count() - 1} more problem(s))" if exc.error_count() > 1 else ""
+    got = err.get("input")
+    shown = f", got {got!r:.80}" if err["type"] != "missing" else ""
+    top = err["loc"][0] if err["loc"] else None
+    field = RunRecord.model_fields.get(top) if isinstance(top, str) else None
+    hint = f" (expected {field.description})" if field is not None and field.description else ""
+    return f"{where}: {err['msg']}{shown}{hint}{more}"

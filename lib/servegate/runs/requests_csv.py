@@ -28,8 +28,8 @@ import pandas as pd
 
 from servegate.core.errors import RunFolderError, StatsInputError
 from servegate.core.names import IMPORTED_SOURCE, REQUEST_COLUMNS, REQUESTS_CSV, STATUSES
-from servegate.core.stats import throughput_ci
-from servegate.records.level import latency_block
+from servegate.records.level import LevelSamples, LevelSummary, summarize_level
+from servegate.records.run import RunRecord
 
 __all__ = [
     "FIX_EDITED",
@@ -82,7 +82,7 @@ def _empty_requests() -> pd.DataFrame:
     return _typed(pd.DataFrame({c: pd.Series([], dtype=object) for c in REQUEST_COLUMNS}), [])
 
 
-def read_requests(run_dir: Path, record: dict[str, Any]) -> tuple[pd.DataFrame, list[str]]:
+def read_requests(run_dir: Path, record: RunRecord) -> tuple[pd.DataFrame, list[str]]:
     """requests.csv of ``run_dir`` as a typed frame, and notes on what was repaired.
 
     ``record`` is the validated run.json (``state``, ``run_id``, ``source``). A skipped run may
@@ -94,7 +94,7 @@ def read_requests(run_dir: Path, record: dict[str, Any]) -> tuple[pd.DataFrame, 
         header, torn row, text where a number belongs, unknown status, another run's rows).
     """
     path = run_dir / REQUESTS_CSV
-    state = record["state"]
+    state = record.state
 
     def fail(problem: str, line: int | None = None, fix: str = FIX_EDITED) -> RunFolderError:
         where = f"{path} line {line}" if line else str(path)
@@ -165,13 +165,13 @@ def read_requests(run_dir: Path, record: dict[str, Any]) -> tuple[pd.DataFrame, 
                 line,
             )
     frame = pd.DataFrame(rows, columns=list(REQUEST_COLUMNS), dtype=object)
-    imported = record.get("source") == IMPORTED_SOURCE
+    imported = record.source == IMPORTED_SOURCE
     frame = _typed(frame, lines, fail, IMPORTED_REQUIRED_COLUMNS if imported else REQUIRED_COLUMNS)
-    bad_id = frame.index[frame["run_id"] != record["run_id"]]
+    bad_id = frame.index[frame["run_id"] != record.run_id]
     if len(bad_id):
         i = int(bad_id[0])
         raise fail(
-            f"run_id is {frame.at[i, 'run_id']!r}, but run.json says {record['run_id']!r} "
+            f"run_id is {frame.at[i, 'run_id']!r}, but run.json says {record.run_id!r} "
             "(rows from another run were pasted in)",
             lines[i],
         )
@@ -217,9 +217,7 @@ def _typed(
 # --- levels -----------------------------------------------------------------------------------
 
 
-def reconcile_levels(
-    run_dir: Path, record: dict[str, Any], frame: pd.DataFrame
-) -> list[dict[str, Any]]:
+def reconcile_levels(run_dir: Path, record: RunRecord, frame: pd.DataFrame) -> list[LevelSummary]:
     """Check run.json's levels against the rows; summarize levels that only have rows.
 
     Returns the summaries, rebuilt from ``frame``, of levels with rows but no summary in
@@ -229,25 +227,25 @@ def reconcile_levels(
         a level's rows cannot be summarized.
     """
     counts = frame.groupby("level", sort=False).size()
-    summarized = {level["level"]: level for level in record["levels"]}
+    summarized = {level.level: level for level in record.levels}
     for name, level in summarized.items():
         found = int(counts.get(name, 0))
-        if found != level["n_requests"]:
+        if found != level.n_requests:
             raise RunFolderError(
                 f"{run_dir / REQUESTS_CSV}: level {name!r} has {found} rows but run.json counts "
-                f"{level['n_requests']} requests; {FIX_EDITED}",
+                f"{level.n_requests} requests; {FIX_EDITED}",
                 run_dir=str(run_dir),
                 file=REQUESTS_CSV,
             )
-    expected = record.get("n_request_rows")
-    if isinstance(expected, int) and record["state"] != "running" and expected != len(frame):
+    expected = record.n_request_rows
+    if expected is not None and record.state != "running" and expected != len(frame):
         raise RunFolderError(
             f"{run_dir / REQUESTS_CSV}: has {len(frame)} rows but run.json says the run wrote "
             f"{expected}; {FIX_EDITED}",
             run_dir=str(run_dir),
             file=REQUESTS_CSV,
         )
-    timeout_s = (record.get("params") or {}).get("timeout_s")
+    timeout_s = record.params.timeout_s
     recomputed = []
     for name in counts.index:
         if name not in summarized:
@@ -265,7 +263,7 @@ def reconcile_levels(
         log.info(
             "%s: level(s) %s have no summary in run.json; recomputed from requests.csv",
             run_dir,
-            [lv["level"] for lv in recomputed],
+            [lv.level for lv in recomputed],
         )
     return recomputed
 
@@ -275,40 +273,14 @@ def _first(series: pd.Series, kind: type) -> Any:
     return kind(present.iloc[0]) if len(present) else None
 
 
-def _summarize_rows(name: str, rows: pd.DataFrame, timeout_s: Any) -> dict[str, Any]:
-    """A level summary like ``servegate.records.level.summarize_records``, from CSV rows."""
-    status = rows["status"]
-    ok = (status == "ok").to_numpy()
-    out: dict[str, Any] = {
-        "level": name,
-        "concurrency": _first(rows["concurrency"], int),
-        "request_rate": _first(rows["request_rate"], float),
-        "n_prompts": None,
-        "aborted": "run stopped before this level ended",
-        "recomputed_from": REQUESTS_CSV,
-        "n_requests": len(rows),
-        "counts": {s: int((status == s).sum()) for s in STATUSES},
-        "n_ok": int(ok.sum()),
-        "n_errors": len(rows) - int(ok.sum()),
-        "n_oom": int((status == "oom").sum()),
-        "timeout_s": timeout_s,
-    }
-
-    def floats(column: str) -> np.ndarray:
-        return rows[column].astype(float).to_numpy()
-
-    tokens_out, tokens_in = floats("output_tokens"), floats("input_tokens")
-    tp = throughput_ci(floats("due_s"), floats("end_s"), tokens_out, ok)
-    out["throughput"] = tp.to_dict()
-    out["duration_s"] = tp.duration_s
-    out["ttft_ms"] = latency_block(floats("ttft_ms"), ok, censor=True)
-    out["e2e_ms"] = latency_block(floats("e2e_ms"), ok, censor=True)
-    out["queue_ms"] = latency_block(floats("queue_ms"), ok, censor=False)
-    out["itl_pooled_ms"] = None
-    out["tpot_ms"] = latency_block(floats("tpot_ms"), ok, censor=False)
-    out["tokens_source"] = rows["tokens_source"].value_counts(sort=False).to_dict()
-    out["output_tokens_total"] = int(np.nansum(tokens_out[ok]))
-    out["input_tokens_total"] = int(np.nansum(tokens_in[ok]))
-    errors = rows.loc[~ok, "error"].value_counts()
-    out["top_errors"] = [{"error": e, "count": int(c)} for e, c in errors.head(5).items()]
-    return out
+def _summarize_rows(name: str, rows: pd.DataFrame, timeout_s: float | None) -> LevelSummary:
+    """The summary of a level that only has rows (the run stopped before summarizing it)."""
+    return summarize_level(
+        LevelSamples.from_frame(rows),
+        level=name,
+        concurrency=_first(rows["concurrency"], int),
+        request_rate=_first(rows["request_rate"], float),
+        timeout_s=timeout_s,
+        aborted="run stopped before this level ended",
+        recomputed_from=REQUESTS_CSV,
+    )

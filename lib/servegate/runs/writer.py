@@ -16,10 +16,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from servegate import __version__
+from servegate.core.environment import git_state
 from servegate.core.errors import ConfigError
-from servegate.core.fsutil import atomic_write_json
+from servegate.core.fsutil import REPO_ROOT, atomic_write_json, json_safe
 from servegate.core.names import REQUEST_COLUMNS, REQUESTS_CSV, RUN_JSON, RUN_SCHEMA_VERSION
+from servegate.records.level import LevelSummary
 from servegate.records.request import RequestRecord
+from servegate.records.run import RunRecord
 
 __all__ = ["RunWriter", "new_run_id"]
 
@@ -75,8 +79,11 @@ class RunWriter:
         self._csv.writeheader()
         self._fh.flush()
         self.n_rows = 0
+        # The run.json being written (JSON boundary); every write is checked against RunRecord.
         self.record: dict[str, Any] = {
             "schema_version": RUN_SCHEMA_VERSION,
+            "servegate_version": __version__,
+            "git_commit": git_state(REPO_ROOT)["commit"],
             "run_id": run_id,
             "state": "running",
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -93,10 +100,19 @@ class RunWriter:
         self.n_rows += 1
 
     def update(self, **fields: Any) -> None:
-        """Merge ``fields`` into run.json and rewrite it atomically."""
+        """Merge ``fields`` into run.json and rewrite it atomically.
+
+        ``levels`` may hold ``LevelSummary`` records. The result must validate as a
+        ``RunRecord`` (what every reader expects), so a writer bug fails here, not in a report.
+        """
+        if "levels" in fields:
+            fields["levels"] = [
+                lv.to_json() if isinstance(lv, LevelSummary) else lv for lv in fields["levels"]
+            ]
         self.record.update(fields)
         self.record["updated_at"] = datetime.now(UTC).isoformat(timespec="seconds")
         self.record["n_request_rows"] = self.n_rows
+        RunRecord.model_validate(json_safe(self.record))
         atomic_write_json(self.run_json_path, self.record)
 
     def close(self, state: str, **fields: Any) -> None:
