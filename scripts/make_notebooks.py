@@ -275,7 +275,7 @@ results_dir = "eval/results"
 local_run = ""  # run id; empty: the latest local vLLM run
 hosted_run = ""  # run id; empty: the latest comparable hosted run
 pricing_path = "data/pricing.yaml"
-hosted_model = ""  # price the hosted side as this model; empty: the hosted run's, else gpt-4o-mini
+hosted_model = ""  # price the hosted side as this model; empty: the hosted run's, else DEFAULT_HOSTED_MODEL
 hourly_usd = None  # one replica's machine price in USD/h; None: from the price sheet
 peak_rps = 5.0  # forecast peak traffic, requests per second
 peak_to_average = 2.0  # peak over average traffic
@@ -296,7 +296,7 @@ warnings.filterwarnings("ignore")
 from servegate.analysis.cost import load_pricing
 from servegate.analysis.capacity import capacity_levels_frame
 from servegate.report.build import select_runs
-from servegate.report.ops import capacity_json, capacity_section, fallback_json, fallback_section
+from servegate.report.ops import capacity_json, capacity_section, fallback_json, fallback_section, hosted_model_for
 from servegate.plots import ops as plots_ops
 from servegate.report import view_ops as report_view_ops
 """
@@ -311,7 +311,7 @@ print(f"hosted run: {hosted.run_id + ' (' + hosted.state + ')' if hosted else 'n
 """),
     md("## Replicas and monthly cost"),
     code("""
-model_name = hosted_model or (hosted.model if hosted is not None and hosted.model else "gpt-4o-mini")
+model_name = hosted_model or hosted_model_for(hosted)
 section = capacity_section(local, pricing, hosted_model=model_name, hourly_usd=hourly_usd, peak_rps=peak_rps, peak_to_average=peak_to_average, annual_growth=annual_growth, horizon_years=horizon_years, headroom=headroom, p50_ms=p50_ms, p95_ms=p95_ms, latency_metric=gate_latency_metric)
 display(HTML(report_view_ops.capacity_html(capacity_json(section))))
 """),

@@ -230,16 +230,16 @@ def test_rows_of_several_runs_are_refused() -> None:
 @pytest.mark.parametrize(
     ("over", "message"),
     [
-        ({"peak_rps": 0}, r"peak_rps: Input should be greater than 0, got 0; give the forecast"),
-        ({"peak_rps": -3}, r"peak_rps: .* got -3; give the forecast peak"),
-        ({"headroom": 1.0}, r"headroom: Input should be less than 1, got 1.0; give the spare"),
+        ({"peak_rps": 0}, r"peak_rps: Input should be greater than 0, got 0 \(the forecast peak"),
+        ({"peak_rps": -3}, r"peak_rps: .* got -3 \(the forecast peak in requests"),
+        ({"headroom": 1.0}, r"headroom: Input should be less than 1, got 1.0 \(spare share"),
         ({"headroom": -0.1}, r"headroom: Input should be greater than or equal to 0"),
         ({"hours_per_month": 800}, r"hours_per_month: .* use 730"),
         ({"peak_to_average": 0.5}, r"peak_to_average: .* >= 1"),
         ({"annual_growth": 0.2}, r"give growth_factor or annual_growth .*, not both"),
         ({"peak_to_average": None, "average_rps": 50}, r"average_rps 50 exceeds peak_rps 40"),
         ({"average_rps": 5}, r"give average_rps or peak_to_average, not both"),
-        ({"hourly_usd": None}, r"hourly_usd: .* give one replica's machine price"),
+        ({"hourly_usd": None}, r"hourly_usd: .* got None \(one replica's machine price"),
         ({"peak": 3}, r"unknown parameter 'peak' \(known: .*peak_rps"),
     ],
 )

@@ -215,7 +215,7 @@ def test_levels_named_or_chosen() -> None:
     ("over", "message"),
     [
         ({"timeouts_ms": [0, 500]}, r"timeouts_ms: .*must be > 0 and finite \(\[0.0\] are not"),
-        ({"timeouts_ms": []}, r"timeouts_ms: .* give time-to-first-token limits"),
+        ({"timeouts_ms": []}, r"timeouts_ms: .* got \[\] \(time-to-first-token limits in ms"),
         ({"level": 0}, r"level: .*concurrency must be >= 1"),
         ({"p95_ms": -1}, r"p95_ms: Input should be greater than 0"),
         ({"timeout": 3}, r"unknown parameter 'timeout' \(known: .*timeouts_ms"),

@@ -75,7 +75,7 @@ class GateResult:
     measured: float | None
     ci_low: float | None
     ci_high: float | None
-    verdict: str
+    verdict: Verdict
     unit: str
     n: int
     level: str | None
@@ -136,7 +136,7 @@ def _from_estimate(
         measured=est.value,
         ci_low=est.ci_low,
         ci_high=est.ci_high,
-        verdict=str(verdict),
+        verdict=verdict,
         unit=est.unit,
         n=est.n,
         level=level,
@@ -225,7 +225,7 @@ def _stability_gate(run: RunData, n_measured: int, min_prompts: int) -> GateResu
         measured=float(incidents),
         ci_low=None,
         ci_high=None,
-        verdict=str(verdict),
+        verdict=verdict,
         unit="incidents",
         n=n_measured,
         level="whole run",

@@ -1,87 +1,144 @@
 """Validated parameters of the operations analyses: the capacity plan and the fallback simulation.
 
-Both models forbid unknown keys and turn every validation problem into one ``ConfigError`` that
-names the field, the value and the fix, already when constructed (``CapacityParams(...)``).
+The models forbid unknown keys and are validated already when constructed (``CapacityParams(...)``);
+a problem raises the ``ConfigError`` of ``servegate.core.config.validate_params``, like every
+parameter model: it names each bad field, the value and, from the field's description, the fix.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from servegate.analysis.cost import HostedPrice, HourlyPrice
-from servegate.core.errors import ConfigError
+from servegate.core.config import params_error
 
 __all__ = [
+    "DEFAULT_HOSTED_MODEL",
     "DEFAULT_PEAK_TO_AVERAGE",
     "DEFAULT_TIMEOUTS_MS",
+    "CapacityForecast",
     "CapacityParams",
     "FallbackParams",
-    "params_error",
 ]
 
 #: Used when neither average_rps nor peak_to_average is given (daily peak of interactive use).
 DEFAULT_PEAK_TO_AVERAGE = 2.0
 DEFAULT_TIMEOUTS_MS = (100.0, 250.0, 500.0, 1000.0, 1500.0, 2000.0, 3000.0, 5000.0)
-
-_CAPACITY_FIXES = {
-    "peak_rps": "give the forecast peak in requests per second, e.g. 5.0",
-    "average_rps": "give the forecast average in requests per second, at most peak_rps",
-    "peak_to_average": "give peak ÷ average traffic, >= 1, e.g. 2.0 (or average_rps instead)",
-    "annual_growth": "give a yearly growth fraction > -1, e.g. 0.5 for +50% a year",
-    "horizon_years": "give the years ahead to plan for, >= 0, e.g. 1",
-    "growth_factor": "give one multiplier > 0, e.g. 1.5 (or annual_growth instead)",
-    "headroom": "give the spare share of each replica at peak, >= 0 and < 1, e.g. 0.2",
-    "hourly_usd": "give one replica's machine price in USD per hour > 0 (data/pricing.yaml)",
-    "hosted_input_usd_per_1m": "give the hosted list price per 1M input tokens, >= 0",
-    "hosted_output_usd_per_1m": "give the hosted list price per 1M output tokens, >= 0",
-    "hours_per_month": "use 730 (8,760 hours ÷ 12); a month has at most 744",
-}
-_FALLBACK_FIXES = {
-    "level": 'name the local load level, e.g. "c8" or 8, or None for the gate level',
-    "timeouts_ms": "give time-to-first-token limits in ms, each > 0 and finite, e.g. [500, 1000]",
-    "seed": "give a whole number, e.g. 0",
-}
+#: The hosted model a report prices when no hosted run names one: the model the hosted benchmark
+#: (params/hosted_openai.yaml) measures by default, so a later hosted run prices the same way.
+DEFAULT_HOSTED_MODEL = "gpt-4o-mini"
 
 
-def params_error(
-    exc: ValidationError, model: type[BaseModel], *, what: str, fixes: dict[str, str]
-) -> ConfigError:
-    """One ``ConfigError`` naming every bad field of ``model``, its value and its fix."""
-    problems = []
-    for err in exc.errors():
-        field = ".".join(str(p) for p in err["loc"] if not isinstance(p, int))
-        msg = str(err["msg"]).removeprefix("Value error, ")
-        if not field:  # a rule across fields: its message says the fix
-            problems.append(msg)
-            continue
-        if err["type"] == "extra_forbidden":
-            known = ", ".join(sorted(model.model_fields))
-            problems.append(f"unknown parameter {field!r} (known: {known})")
-            continue
-        fix = fixes.get(field)
-        problems.append(f"{field}: {msg}, got {err.get('input')!r:.60}" + (f"; {fix}" * bool(fix)))
-    return ConfigError(f"invalid {what}: " + "; ".join(problems))
+class _Params(BaseModel):
+    """A parameter model validated when constructed, with the errors of ``validate_params``.
+
+    Pydantic calls a model's own ``__init__`` from ``model_validate`` too, so the message comes
+    from ``params_error`` (what ``validate_params`` raises) rather than a second validation.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    #: How the user knows these parameters, in the error message.
+    _what: ClassVar[str] = "parameters"
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            # The message of validate_params, which names each field and its fix.
+            raise params_error(type(self), exc, what=self._what) from None
 
 
-class CapacityParams(BaseModel):
-    """What a capacity plan is for: forecast, growth, headroom, prices and the latency gates."""
+class CapacityForecast(BaseModel):
+    """The traffic a report's capacity plan is for; prices and gates come from elsewhere.
+
+    Validated as part of the report's parameters (``validate_params``), not on its own.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    peak_rps: float = Field(gt=0, allow_inf_nan=False, description="forecast peak, req/s")
-    average_rps: float | None = Field(None, gt=0, allow_inf_nan=False)
-    peak_to_average: float | None = Field(None, ge=1, allow_inf_nan=False)
-    annual_growth: float = Field(0.0, gt=-1, allow_inf_nan=False)
-    horizon_years: float = Field(1.0, ge=0, allow_inf_nan=False)
-    growth_factor: float | None = Field(None, gt=0, allow_inf_nan=False)
-    headroom: float = Field(0.2, ge=0, lt=1, description="spare share of each replica at peak")
-    hourly_usd: float = Field(gt=0, allow_inf_nan=False, description="one replica's machine")
-    hosted_input_usd_per_1m: float = Field(ge=0, allow_inf_nan=False)
-    hosted_output_usd_per_1m: float = Field(ge=0, allow_inf_nan=False)
-    hours_per_month: float = Field(730.0, gt=0, le=744)
+    peak_rps: float = Field(
+        5.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="capacity plan: the forecast peak in requests per second, e.g. 5.0",
+    )
+    peak_to_average: float = Field(
+        2.0, ge=1, allow_inf_nan=False, description="capacity plan: peak ÷ average, >= 1, e.g. 2.0"
+    )
+    annual_growth: float = Field(
+        0.5,
+        gt=-1,
+        allow_inf_nan=False,
+        description="capacity plan: yearly growth as a fraction > -1, e.g. 0.5 for +50% a year",
+    )
+    headroom: float = Field(
+        0.2,
+        ge=0,
+        lt=1,
+        description="capacity plan: spare share of each replica at peak, >= 0 and < 1, e.g. 0.2",
+    )
+
+
+class CapacityParams(_Params):
+    """What a capacity plan is for: forecast, growth, headroom, prices and the latency gates."""
+
+    _what = "capacity parameters"
+
+    peak_rps: float = Field(
+        gt=0,
+        allow_inf_nan=False,
+        description="the forecast peak in requests per second, e.g. 5.0",
+    )
+    average_rps: float | None = Field(
+        None,
+        gt=0,
+        allow_inf_nan=False,
+        description="the forecast average in requests per second, at most peak_rps",
+    )
+    peak_to_average: float | None = Field(
+        None,
+        ge=1,
+        allow_inf_nan=False,
+        description="peak ÷ average traffic, >= 1, e.g. 2.0 (or average_rps instead)",
+    )
+    annual_growth: float = Field(
+        0.0,
+        gt=-1,
+        allow_inf_nan=False,
+        description="yearly growth as a fraction > -1, e.g. 0.5 for +50% a year",
+    )
+    horizon_years: float = Field(
+        1.0, ge=0, allow_inf_nan=False, description="years ahead to plan for, >= 0, e.g. 1"
+    )
+    growth_factor: float | None = Field(
+        None,
+        gt=0,
+        allow_inf_nan=False,
+        description="one traffic multiplier > 0, e.g. 1.5 (or annual_growth instead)",
+    )
+    headroom: float = Field(
+        0.2, ge=0, lt=1, description="spare share of each replica at peak, >= 0 and < 1, e.g. 0.2"
+    )
+    hourly_usd: float = Field(
+        gt=0,
+        allow_inf_nan=False,
+        description="one replica's machine price in USD per hour, > 0, as in data/pricing.yaml",
+    )
+    hosted_input_usd_per_1m: float = Field(
+        ge=0, allow_inf_nan=False, description="the hosted list price per 1M input tokens, >= 0"
+    )
+    hosted_output_usd_per_1m: float = Field(
+        ge=0, allow_inf_nan=False, description="the hosted list price per 1M output tokens, >= 0"
+    )
+    hours_per_month: float = Field(
+        730.0,
+        gt=0,
+        le=744,
+        description="hours billed a month: use 730 (8,760 ÷ 12); a month has at most 744",
+    )
     p50_ms: float = Field(1000.0, gt=0, allow_inf_nan=False)
     p95_ms: float = Field(3000.0, gt=0, allow_inf_nan=False, description="also goodput's SLO")
     latency_metric: Literal["e2e", "ttft"] = "e2e"
@@ -91,14 +148,6 @@ class CapacityParams(BaseModel):
     mean_input_tokens: float | None = Field(None, ge=0, allow_inf_nan=False)
     mean_output_tokens: float | None = Field(None, gt=0, allow_inf_nan=False)
     break_even_max_rps: float | None = Field(None, gt=0, description="None: 100x the average")
-
-    def __init__(self, **data: Any) -> None:
-        try:
-            super().__init__(**data)
-        except ValidationError as exc:
-            raise params_error(
-                exc, type(self), what="capacity parameters", fixes=_CAPACITY_FIXES
-            ) from None
 
     @model_validator(mode="after")
     def _consistent(self) -> CapacityParams:
@@ -141,28 +190,26 @@ class CapacityParams(BaseModel):
         )
 
 
-class FallbackParams(BaseModel):
+class FallbackParams(_Params):
     """The fallback simulation: which level, which time-outs, the gates, the seed and prices."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    _what = "fallback parameters"
 
-    level: str | None = Field(None, description='local level, "c8" or 8; None: the gate level')
+    level: str | None = Field(
+        None, description='the local load level, e.g. "c8" or 8; None: the gate level'
+    )
     hosted_level: str | None = Field(None, description="None: the same level, else all rows")
-    timeouts_ms: tuple[float, ...] = Field(DEFAULT_TIMEOUTS_MS, min_length=1)
+    timeouts_ms: tuple[float, ...] = Field(
+        DEFAULT_TIMEOUTS_MS,
+        min_length=1,
+        description="time-to-first-token limits in ms, each > 0 and finite, e.g. [500, 1000]",
+    )
     p50_ms: float = Field(1000.0, gt=0, allow_inf_nan=False)
     p95_ms: float = Field(3000.0, gt=0, allow_inf_nan=False)
-    seed: int = 0
+    seed: int = Field(0, description="a whole number, e.g. 0")
     local_usd_per_1m_output_tokens: float | None = Field(None, ge=0, allow_inf_nan=False)
     hosted_input_usd_per_1m: float | None = Field(None, ge=0, allow_inf_nan=False)
     hosted_output_usd_per_1m: float | None = Field(None, ge=0, allow_inf_nan=False)
-
-    def __init__(self, **data: Any) -> None:
-        try:
-            super().__init__(**data)
-        except ValidationError as exc:
-            raise params_error(
-                exc, type(self), what="fallback parameters", fixes=_FALLBACK_FIXES
-            ) from None
 
     @field_validator("level", "hosted_level", mode="before")
     @classmethod

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Final, Literal
 
 __all__ = [
+    "DECISION_SCHEMA_VERSION",
     "FAILURE_STATUSES",
     "IMPORTED_SOURCE",
     "REQUESTS_CSV",
@@ -21,6 +22,8 @@ __all__ = [
 ]
 
 RUN_SCHEMA_VERSION: Final = 1
+#: The decision JSON's ``schema_version`` (``servegate.report.decision.DecisionReport``).
+DECISION_SCHEMA_VERSION: Final = 1
 REQUESTS_CSV: Final = "requests.csv"
 RUN_JSON: Final = "run.json"
 SERVER_LOG: Final = "server.log"

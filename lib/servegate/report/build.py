@@ -10,26 +10,29 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from servegate import __version__
 from servegate.analysis.compare import Comparison
-from servegate.analysis.cost import (
-    load_pricing,
-)
+from servegate.analysis.cost import Pricing, load_pricing
 from servegate.analysis.fallback import FallbackResult
 from servegate.analysis.gates import Evaluation, GateParams, evaluate_gates
+from servegate.analysis.ops_params import CapacityForecast
 from servegate.core.config import validate_params
+from servegate.core.environment import git_state
 from servegate.core.errors import ConfigError, ServegateError
-from servegate.core.fsutil import atomic_write_json
+from servegate.core.fsutil import REPO_ROOT, atomic_write_json
 from servegate.history.aggregate import load_history
 from servegate.history.poc import DEFAULT_POC_PATH, PocRun, load_poc_summaries
 from servegate.report.cost import hosted_cost, local_cost
+from servegate.report.decision import DecisionReport
 from servegate.report.ops import (
     CapacitySection,
     capacity_json,
@@ -38,6 +41,7 @@ from servegate.report.ops import (
     comparisons,
     fallback_json,
     fallback_section,
+    hosted_model_for,
     poc_json,
 )
 from servegate.runs.frames import levels_frame
@@ -45,7 +49,6 @@ from servegate.runs.identity import prompt_set_sha256
 from servegate.runs.reader import RunData, list_runs, load_run
 
 __all__ = [
-    "DECISION_SCHEMA_VERSION",
     "ReportData",
     "ReportParams",
     "build_report",
@@ -55,13 +58,24 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-DECISION_SCHEMA_VERSION = 1
+#: The nested parameter models of the report, by field name.
+_SECTIONS: dict[str, type[BaseModel]] = {"gates": GateParams, "capacity": CapacityForecast}
+#: Each flat notebook name of a nested parameter, and the field it belongs in. Papermill passes
+#: the notebook's parameters flat (``p95_ms``, ``peak_rps``): this is the one place they nest.
+_FLAT: dict[str, str] = {
+    name: section for section, model in _SECTIONS.items() for name in model.model_fields
+}
 
 
 class ReportParams(BaseModel):
-    """The parameters of ``notebooks/03_decision_report.ipynb`` (docs/contracts.md), validated."""
+    """The parameters of ``notebooks/03_decision_report.ipynb`` (docs/contracts.md), validated.
 
-    model_config = ConfigDict(extra="forbid")
+    The gate thresholds are ``gates`` (``GateParams``) and the capacity plan's forecast is
+    ``capacity`` (``CapacityForecast``); both also take their fields' names flat, as the
+    notebook's parameters are named: ``{"p95_ms": 2000}`` is ``{"gates": {"p95_ms": 2000}}``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     results_dir: str = "eval/results"
     history_path: str = "eval/reports/aggregate_history.csv"
@@ -69,46 +83,64 @@ class ReportParams(BaseModel):
     hosted_run: str = Field("", description='run id; "" = the latest comparable hosted run')
     report_dir: str = "reports"
     report_label: str = Field("", description='report file label; "" = the local run label')
-    p95_ms: float = Field(3000.0, gt=0)
-    p50_ms: float = Field(1000.0, gt=0)
-    min_batching_gain: float = Field(2.0, gt=0)
-    min_prompts: int = Field(500, ge=1)
-    gate_latency_metric: Literal["e2e", "ttft"] = "e2e"
-    gate_concurrency: int | None = Field(None, gt=0)
+    gates: GateParams = Field(default_factory=GateParams, description="the gate thresholds")
+    capacity: CapacityForecast = Field(
+        default_factory=CapacityForecast, description="the capacity plan's forecast traffic"
+    )
     pricing_path: str = "data/pricing.yaml"
     hourly_usd: float | None = Field(None, gt=0, description="self-hosted machine USD/h")
     poc_summaries: str = Field(DEFAULT_POC_PATH, description='POC figures; "" = none')
     regression_min_ms: float = Field(
         0.0, ge=0, description="smallest p50/p95 change flagged as a regression, ms"
     )
-    peak_rps: float = Field(5.0, gt=0, description="capacity plan: forecast peak, req/s")
-    peak_to_average: float = Field(2.0, ge=1, description="capacity plan: peak / average")
-    annual_growth: float = Field(0.5, gt=-1, description="capacity plan: yearly growth")
-    headroom: float = Field(0.2, ge=0, lt=1, description="capacity plan: spare share at peak")
     fallback_ttft_ms: list[float] | None = Field(
         None, description="fallback time-outs T to simulate, ms; None: 100 ms to 5 s"
     )
 
     @classmethod
+    def accepted_names(cls) -> list[str]:
+        """The notebook's parameter names: this model's own fields and its sections' fields."""
+        return sorted([n for n in cls.model_fields if n not in _SECTIONS] + list(_FLAT))
+
+    @classmethod
     def from_namespace(cls, namespace: Mapping[str, Any]) -> ReportParams:
-        """Validate the notebook's parameter variables (the names of this model's fields)."""
-        picked = {k: namespace[k] for k in cls.model_fields if k in namespace}
+        """Validate the notebook's parameter variables (``accepted_names``)."""
+        picked = {k: namespace[k] for k in cls.accepted_names() if k in namespace}
         return validate_params(cls, picked, what="report parameters")
 
-    def gate_params(self) -> GateParams:
-        return GateParams(
-            p95_ms=self.p95_ms,
-            p50_ms=self.p50_ms,
-            min_batching_gain=self.min_batching_gain,
-            min_prompts=self.min_prompts,
-            gate_latency_metric=self.gate_latency_metric,
-            gate_concurrency=self.gate_concurrency,
-        )
+    @model_validator(mode="before")
+    @classmethod
+    def _nest_flat_names(cls, data: Any) -> Any:
+        """``{"p95_ms": 2000}`` becomes ``{"gates": {"p95_ms": 2000}}``; other keys stay."""
+        if not isinstance(data, Mapping):
+            return data
+        out = {k: v for k, v in data.items() if k not in _FLAT}
+        for name, section in _FLAT.items():
+            if name not in data:
+                continue
+            given = out.get(section, {})
+            if isinstance(given, BaseModel):
+                given = given.model_dump()
+            if not isinstance(given, Mapping):
+                continue  # the section's own error says what is wrong with it
+            if name in given:
+                raise ValueError(f"{name} is given twice, flat and in {section}: give it once")
+            out[section] = {**given, name: data[name]}
+        return out
 
 
-@dataclass
+def _hosted_status(hosted: RunData | None) -> str:
+    """The hosted side's status: "measured", or why there are no hosted measurements."""
+    if hosted is None:
+        return "no hosted run found"
+    if hosted.state == "skipped":
+        return f"skipped: {hosted.record.skipped_reason or 'no reason recorded'}"
+    return "measured"
+
+
+@dataclass(frozen=True)
 class ReportData:
-    """Everything the report shows, read from disk and evaluated once."""
+    """Everything the report shows, read from disk and evaluated once (``build_report``)."""
 
     params: ReportParams
     local: RunData | None
@@ -117,12 +149,17 @@ class ReportData:
     cost: list[dict[str, Any]]
     caveats: list[str]
     broken_runs: list[tuple[Path, str]]
-    decision: dict[str, Any] = field(default_factory=dict)
-    written: list[Path] = field(default_factory=list)
-    comparisons: dict[str, Comparison] = field(default_factory=dict)
-    poc: list[PocRun] = field(default_factory=list)
-    capacity: CapacitySection | None = None
-    fallback: FallbackResult | None = None
+    comparisons: dict[str, Comparison]
+    poc: list[PocRun]
+    capacity: CapacitySection
+    fallback: FallbackResult
+    decision_report: DecisionReport
+    written: tuple[Path, ...] = ()
+
+    @cached_property
+    def decision(self) -> dict[str, Any]:
+        """The decision JSON as the notebook's tables take it (``decision_report``, dumped)."""
+        return self.decision_report.model_dump(mode="python")
 
     def requests(self) -> pd.DataFrame:
         """Per-request rows of the local and hosted runs, stacked."""
@@ -140,15 +177,13 @@ class ReportData:
 
     def gain(self) -> dict[str, Any] | None:
         """The batching-gain gate's estimate, as the throughput figure takes it."""
-        gate = next(
-            (g for g in self.decision.get("gates", []) if g["name"] == "batching_gain"), None
-        )
+        gate = next((g for g in self.decision_report.gates if g.name == "batching_gain"), None)
         if gate is None:
             return None
         return {
-            "value": gate["measured"],
-            "ci_low": gate["ci_low"],
-            "ci_high": gate["ci_high"],
+            "value": gate.measured,
+            "ci_low": gate.ci_low,
+            "ci_high": gate.ci_high,
             "backend": "vllm",
         }
 
@@ -175,33 +210,36 @@ class ReportData:
 
     @property
     def hosted_status(self) -> str:
-        if self.hosted is None:
-            return "no hosted run found"
-        if self.hosted.state == "skipped":
-            return f"skipped: {self.hosted.record.skipped_reason or 'no reason recorded'}"
-        return "measured"
+        """The hosted side's status: "measured", or why there are no hosted measurements."""
+        return _hosted_status(self.hosted)
 
 
 def select_runs(
-    results_dir: str | Path, local_run: str = "", hosted_run: str = ""
+    results_dir: str | Path,
+    local_run: str = "",
+    hosted_run: str = "",
+    *,
+    listed: tuple[list[RunData], list[tuple[Path, str]]] | None = None,
 ) -> tuple[RunData | None, RunData | None, list[tuple[Path, str]]]:
     """The local and hosted runs to report: named ones, or the latest comparable ones.
 
     The latest local run is the newest vLLM run that measured something. The latest hosted
     run is the newest OpenAI-backend run on the same prompt set (sha256); failing that, the
     newest skipped one, so the report can say why hosted numbers are missing.
+
+    :param listed: ``list_runs(results_dir)``, when the caller has already read the folder (a
+        report reads it once); read here otherwise.
     """
     results_dir = Path(results_dir)
     if local_run or hosted_run:
-        named = {
-            name: load_run(results_dir / name) if name else None for name in (local_run, hosted_run)
-        }
-        return (
-            named[local_run] if local_run else None,
-            named[hosted_run] if hosted_run else None,
-            [],
-        )
-    runs, broken = list_runs(results_dir)
+        read = {r.run_dir.name: r for r in listed[0]} if listed is not None else {}
+
+        def named(name: str) -> RunData | None:
+            # A folder the listing skipped is read again, for its own error message.
+            return (read.get(name) or load_run(results_dir / name)) if name else None
+
+        return named(local_run), named(hosted_run), []
+    runs, broken = listed if listed is not None else list_runs(results_dir)
     measured = [r for r in runs if r.backend == "vllm" and len(r.requests)]
     local = measured[-1] if measured else None
     hosted_runs = [r for r in runs if r.backend == "openai"]
@@ -223,9 +261,83 @@ def requests_frame(*runs: RunData | None) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def _caveats(report: ReportData) -> list[str]:
+def _cost(
+    params: ReportParams,
+    local: RunData | None,
+    hosted: RunData | None,
+    pricing: Pricing,
+    hosted_model: str,
+) -> list[dict[str, Any]]:
+    """The cost table: the local run's cost (when there is one), then the hosted option's."""
+    rows = []
+    if local is not None:
+        rows.append(
+            local_cost(
+                local,
+                pricing,
+                hourly_usd=params.hourly_usd,
+                p50_ms=params.gates.p50_ms,
+                p95_ms=params.gates.p95_ms,
+                metric=params.gates.gate_latency_metric,
+            )
+        )
+    rows.append(hosted_cost(hosted, local, pricing, hosted_model))
+    return rows
+
+
+def _capacity(
+    params: ReportParams, local: RunData | None, pricing: Pricing, hosted_model: str
+) -> CapacitySection:
+    """The capacity plan for the forecast, priced like the cost table, judged by the gates."""
+    return capacity_section(
+        local,
+        pricing,
+        hosted_model=hosted_model,
+        hourly_usd=params.hourly_usd,
+        **params.capacity.model_dump(),
+        p50_ms=params.gates.p50_ms,
+        p95_ms=params.gates.p95_ms,
+        latency_metric=params.gates.gate_latency_metric,
+    )
+
+
+def _fallback(
+    params: ReportParams,
+    local: RunData | None,
+    hosted: RunData | None,
+    pricing: Pricing,
+    *,
+    cost: list[dict[str, Any]],
+    evaluation: Evaluation | None,
+) -> FallbackResult:
+    """The fallback replay at the gate level, with the local side priced as in the cost table."""
+    local_usd = next(
+        (c.get("usd_per_1m_output_tokens") for c in cost if c["backend"] == "vllm"), None
+    )
+    return fallback_section(
+        local,
+        hosted,
+        pricing,
+        local_usd_per_1m=local_usd,
+        level=evaluation.gate_concurrency if evaluation is not None else None,
+        timeouts_ms=params.fallback_ttft_ms,
+        p50_ms=params.gates.p50_ms,
+        p95_ms=params.gates.p95_ms,
+    )
+
+
+def _caveats(
+    params: ReportParams,
+    local: RunData | None,
+    evaluation: Evaluation | None,
+    *,
+    hosted_status: str,
+    compared: dict[str, Comparison],
+    broken: list[tuple[Path, str]],
+) -> list[str]:
+    """What the reader must know to weigh the decision, in plain language."""
     out: list[str] = []
-    local, ev, p = report.local, report.evaluation, report.params
+    ev, min_prompts = evaluation, params.gates.min_prompts
     if local is None:
         out.append("No local vLLM run was found: there is nothing to decide on yet.")
         return out
@@ -236,14 +348,14 @@ def _caveats(report: ReportData) -> list[str]:
             f"({hw.get('cpu_logical_cores', '?')} cores) serving {local.model}: a stand-in for "
             "the GPU node. They show the method and the pipeline, not GPU latency or cost."
         )
-    if ev is not None and ev.n_measured < p.min_prompts:
+    if ev is not None and ev.n_measured < min_prompts:
         out.append(
             f"Only {ev.n_measured} prompts were measured; the stability gate needs "
-            f"{p.min_prompts}, so this run can not be a GO."
+            f"{min_prompts}, so this run can not be a GO."
         )
-    if report.hosted_status != "measured":
+    if hosted_status != "measured":
         out.append(
-            f"Hosted benchmark: {report.hosted_status}. Hosted latency is not measured; "
+            f"Hosted benchmark: {hosted_status}. Hosted latency is not measured; "
             "its cost below is the price sheet applied to the local run's token mix."
         )
     if local.incomplete:
@@ -258,75 +370,70 @@ def _caveats(report: ReportData) -> list[str]:
                     f"{g.name}: inconclusive; about {g.prompts_to_settle} prompts would "
                     "likely settle it."
                 )
-    for name, comparison in report.comparisons.items():
+    for name, comparison in compared.items():
         if comparison.regressions:
             what = ", ".join(f"{c.metric} at {c.level}" for c in comparison.regressions)
             out.append(
                 f"Regression since {comparison.previous_run} ({name}): {what} got slower, "
                 "and the 95% interval of the change excludes zero."
             )
-    for folder, reason in report.broken_runs:
+    for folder, reason in broken:
         out.append(f"Run folder {folder.name} was skipped: {reason}")
     return out
 
 
-def _decision_json(report: ReportData) -> dict[str, Any]:
-    ev, p = report.evaluation, report.params
-    return {
-        "schema_version": DECISION_SCHEMA_VERSION,
-        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "decision": str(ev.decision) if ev else "INCONCLUSIVE",
-        "gates": [g.to_dict() for g in ev.gates] if ev else [],
-        "gate_concurrency": ev.gate_concurrency if ev else None,
-        "n_measured_prompts": ev.n_measured if ev else 0,
-        "thresholds": p.gate_params().model_dump(),
-        "local_run": report.local.run_id if report.local else None,
-        "hosted_run": report.hosted.run_id if report.hosted else None,
-        "hosted_status": report.hosted_status,
-        "cost": report.cost,
-        "caveats": report.caveats,
-        "comparison": {name: comparison_json(c) for name, c in report.comparisons.items()},
-        "poc_baseline": [poc_json(run) for run in report.poc],
-        "capacity": capacity_json(report.capacity) if report.capacity else None,
-        "fallback": fallback_json(report.fallback) if report.fallback else None,
-    }
-
-
-def _operations(report: ReportData, pricing: Any, hosted_model: str) -> None:
-    """The capacity plan and the fallback simulation, priced like the cost table."""
-    p, ev = report.params, report.evaluation
-    report.capacity = capacity_section(
-        report.local,
-        pricing,
-        hosted_model=hosted_model,
-        hourly_usd=p.hourly_usd,
-        peak_rps=p.peak_rps,
-        peak_to_average=p.peak_to_average,
-        annual_growth=p.annual_growth,
-        headroom=p.headroom,
-        p50_ms=p.p50_ms,
-        p95_ms=p.p95_ms,
-        latency_metric=p.gate_latency_metric,
-    )
-    local_usd = next(
-        (c.get("usd_per_1m_output_tokens") for c in report.cost if c["backend"] == "vllm"), None
-    )
-    report.fallback = fallback_section(
-        report.local,
-        report.hosted,
-        pricing,
-        local_usd_per_1m=local_usd,
-        level=ev.gate_concurrency if ev is not None else None,
-        timeouts_ms=p.fallback_ttft_ms,
-        p50_ms=p.p50_ms,
-        p95_ms=p.p95_ms,
+def _decision_report(
+    params: ReportParams,
+    local: RunData | None,
+    hosted: RunData | None,
+    evaluation: Evaluation | None,
+    *,
+    cost: list[dict[str, Any]],
+    caveats: list[str],
+    compared: dict[str, Comparison],
+    poc: list[PocRun],
+    capacity: CapacitySection,
+    fallback: FallbackResult,
+) -> DecisionReport:
+    """The decision JSON: the decision and its gates, and every section the report shows."""
+    ev = evaluation
+    return DecisionReport(
+        servegate_version=__version__,
+        git_commit=git_state(REPO_ROOT)["commit"],
+        generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        decision=ev.decision if ev else "INCONCLUSIVE",
+        gates=[g.to_dict() for g in ev.gates] if ev else [],
+        gate_concurrency=ev.gate_concurrency if ev else None,
+        n_measured_prompts=ev.n_measured if ev else 0,
+        thresholds=params.gates,
+        local_run=local.run_id if local else None,
+        hosted_run=hosted.run_id if hosted else None,
+        hosted_status=_hosted_status(hosted),
+        cost=cost,
+        caveats=caveats,
+        comparison={name: comparison_json(c) for name, c in compared.items()},
+        poc_baseline=[poc_json(run) for run in poc],
+        capacity=capacity_json(capacity),
+        fallback=fallback_json(fallback),
     )
 
 
-def build_report(params: ReportParams | dict[str, Any], *, write: bool = True) -> ReportData:
+def _write_decision(decision: DecisionReport, params: ReportParams, local: RunData | None) -> Path:
+    """Write the decision JSON to ``report_dir/<date>_<label>_decision.json``, atomically."""
+    label = params.report_label or (local.label if local is not None else "") or "report"
+    dated = Path(params.report_dir) / f"{datetime.now(UTC):%Y-%m-%d}_{label}_decision.json"
+    # latest.json moves with latest.html and latest.pdf, once all of them are rendered
+    # (servegate.jobs.pipeline), so the three never disagree.
+    atomic_write_json(dated, decision.model_dump(mode="python"))
+    return dated
+
+
+def build_report(params: ReportParams | Mapping[str, Any], *, write: bool = True) -> ReportData:
     """Select runs, evaluate the gates, price the options, and write the decision JSON.
 
-    :raises ConfigError: bad parameters, or a named run that does not exist.
+    :param params: ``ReportParams``, or a mapping of its fields or the notebook's flat names.
+    :raises ConfigError: bad parameters, or no ``results_dir``.
+    :raises RunFolderError: a named run that does not exist or cannot be read.
     """
     if not isinstance(params, ReportParams):
         params = validate_params(ReportParams, params, what="report parameters")
@@ -335,38 +442,52 @@ def build_report(params: ReportParams | dict[str, Any], *, write: bool = True) -
             f"results_dir {params.results_dir} does not exist; run `make bench` "
             "first or point results_dir at your run folders"
         )
-    local, hosted, broken = select_runs(params.results_dir, params.local_run, params.hosted_run)
-    ev = evaluate_gates(local, params.gate_params()) if local is not None else None
-    report = ReportData(params, local, hosted, ev, [], [], broken)
-    pricing = load_pricing(params.pricing_path)
-    if local is not None:
-        report.cost.append(
-            local_cost(
-                local,
-                pricing,
-                hourly_usd=params.hourly_usd,
-                p50_ms=params.p50_ms,
-                p95_ms=params.p95_ms,
-                metric=params.gate_latency_metric,
-            )
-        )
-    hosted_model = hosted.model if hosted is not None and hosted.model else "gpt-4o-mini"
-    report.cost.append(hosted_cost(hosted, local, pricing, hosted_model))
-    _operations(report, pricing, hosted_model)
-    report.comparisons = comparisons(
-        {"local": local, "hosted": hosted},
-        list_runs(params.results_dir)[0],
-        min_change_ms=params.regression_min_ms,
+    listed = list_runs(params.results_dir)  # once: selection and comparisons share it
+    local, hosted, broken = select_runs(
+        params.results_dir, params.local_run, params.hosted_run, listed=listed
     )
-    report.poc = load_poc_summaries(params.poc_summaries) if params.poc_summaries else []
-    report.caveats = _caveats(report)
-    report.decision = _decision_json(report)
-    if write:
-        out_dir = Path(params.report_dir)
-        label = params.report_label or (local.label if local is not None else "") or "report"
-        dated = out_dir / f"{datetime.now(UTC):%Y-%m-%d}_{label}_decision.json"
-        # latest.json moves with latest.html and latest.pdf, once all of them are rendered
-        # (servegate.jobs.pipeline), so the three never disagree.
-        atomic_write_json(dated, report.decision)
-        report.written.append(dated)
-    return report
+    evaluation = evaluate_gates(local, params.gates) if local is not None else None
+    pricing = load_pricing(params.pricing_path)
+    hosted_model = hosted_model_for(hosted)
+    cost = _cost(params, local, hosted, pricing, hosted_model)
+    capacity = _capacity(params, local, pricing, hosted_model)
+    fallback = _fallback(params, local, hosted, pricing, cost=cost, evaluation=evaluation)
+    compared = comparisons(
+        {"local": local, "hosted": hosted}, listed[0], min_change_ms=params.regression_min_ms
+    )
+    poc = load_poc_summaries(params.poc_summaries) if params.poc_summaries else []
+    caveats = _caveats(
+        params,
+        local,
+        evaluation,
+        hosted_status=_hosted_status(hosted),
+        compared=compared,
+        broken=broken,
+    )
+    decision = _decision_report(
+        params,
+        local,
+        hosted,
+        evaluation,
+        cost=cost,
+        caveats=caveats,
+        compared=compared,
+        poc=poc,
+        capacity=capacity,
+        fallback=fallback,
+    )
+    return ReportData(
+        params=params,
+        local=local,
+        hosted=hosted,
+        evaluation=evaluation,
+        cost=cost,
+        caveats=caveats,
+        broken_runs=broken,
+        comparisons=compared,
+        poc=poc,
+        capacity=capacity,
+        fallback=fallback,
+        decision_report=decision,
+        written=(_write_decision(decision, params, local),) if write else (),
+    )

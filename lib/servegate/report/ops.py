@@ -23,6 +23,7 @@ from servegate.analysis.cost import (
     machine_price_for_run,
 )
 from servegate.analysis.fallback import FallbackParams, FallbackResult, simulate_fallback
+from servegate.analysis.ops_params import DEFAULT_HOSTED_MODEL
 from servegate.core.errors import ServegateError
 from servegate.history.poc import PocRun, poc_caveat
 from servegate.runs.reader import RunData
@@ -35,6 +36,7 @@ __all__ = [
     "comparisons",
     "fallback_json",
     "fallback_section",
+    "hosted_model_for",
     "poc_json",
 ]
 
@@ -47,6 +49,11 @@ class CapacitySection:
     reason: str = ""
     machine: str = ""
     hosted_model: str = ""
+
+
+def hosted_model_for(hosted: RunData | None) -> str:
+    """The model the hosted side is priced as: the hosted run's, else ``DEFAULT_HOSTED_MODEL``."""
+    return hosted.model if hosted is not None and hosted.model else DEFAULT_HOSTED_MODEL
 
 
 def _hosted_price(pricing: Pricing, model: str) -> tuple[str, HostedPrice] | str:
@@ -97,8 +104,7 @@ def fallback_section(
     p95_ms: float,
 ) -> FallbackResult:
     """Simulate "local first, hosted after T ms without a first token" from recorded requests."""
-    model = hosted.model if hosted is not None and hosted.model else "gpt-4o-mini"
-    found = _hosted_price(pricing, model)
+    found = _hosted_price(pricing, hosted_model_for(hosted))
     price = None if isinstance(found, str) else found[1]
     extra: dict[str, Any] = {"level": level, "p50_ms": p50_ms, "p95_ms": p95_ms}
     if timeouts_ms:

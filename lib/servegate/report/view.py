@@ -6,11 +6,10 @@ notebook displays them, and nbconvert carries them into the HTML and PDF as they
 
 from __future__ import annotations
 
-import html
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from servegate.report.html import VERDICT_COLORS, badge, escape, number
 from servegate.runs.reader import RunData
 
 __all__ = [
@@ -22,13 +21,6 @@ __all__ = [
     "run_summary_html",
 ]
 
-_COLORS = {
-    "GO": "#1b7f3b",
-    "PAUSE": "#b3261e",
-    "INCONCLUSIVE": "#8a6d00",
-    "PASS": "#1b7f3b",
-    "FAIL": "#b3261e",
-}
 _GATE_TITLES = {
     "p95_latency": "p95 latency",
     "p50_latency": "p50 latency",
@@ -42,30 +34,6 @@ _MEANING = {
 }
 
 
-def _e(text: Any) -> str:
-    return html.escape(str(text))
-
-
-def _num(value: Any, unit: str) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    if isinstance(value, float) and math.isinf(value):
-        return "∞ (failures)" if value > 0 else "−∞"
-    if unit == "ms":
-        return f"{value / 1000:.2f} s" if abs(value) >= 1000 else f"{value:.0f} ms"
-    if unit == "x":
-        return f"{value:.2f}×"
-    return f"{value:g}"
-
-
-def _badge(verdict: str) -> str:
-    color = _COLORS.get(verdict, "#555")
-    return (
-        f'<span style="background:{color};color:white;padding:2px 8px;border-radius:4px;'
-        f'font-weight:600">{_e(verdict)}</span>'
-    )
-
-
 #: Left-aligned, compact tables (the notebook theme right-aligns table cells).
 TABLE_CSS = (
     "<style>.sg-table{border-collapse:collapse;margin:6px 0 14px 0;font-size:13px}"
@@ -77,20 +45,25 @@ TABLE_CSS = (
 def decision_html(decision: Mapping[str, Any], *, title: str = "Self-hosted LLM decision") -> str:
     """The report's opening: the decision in large type, what it means, which runs."""
     verdict = decision.get("decision", "INCONCLUSIVE")
-    color = _COLORS.get(verdict, "#555")
+    color = VERDICT_COLORS.get(verdict, "#555")
     runs = (
-        f"Local run <code>{_e(decision.get('local_run'))}</code>; hosted: "
-        f"{_e(decision.get('hosted_status'))}"
-        + (f" (<code>{_e(decision['hosted_run'])}</code>)" if decision.get("hosted_run") else "")
+        f"Local run <code>{escape(decision.get('local_run'))}</code>; hosted: "
+        f"{escape(decision.get('hosted_status'))}"
+        + (
+            f" (<code>{escape(decision['hosted_run'])}</code>)"
+            if decision.get("hosted_run")
+            else ""
+        )
     )
     return TABLE_CSS + (
         f'<div style="border-left:8px solid {color};padding:8px 16px;margin:8px 0 16px 0">'
-        f'<div style="font-size:14px;color:#555">{_e(title)} · generated '
-        f"{_e(decision.get('generated_at', ''))}</div>"
-        f'<div style="font-size:34px;font-weight:700;color:{color}">Decision: {_e(verdict)}</div>'
-        f'<div style="font-size:15px">{_e(_MEANING.get(verdict, ""))}</div>'
+        f'<div style="font-size:14px;color:#555">{escape(title)} · generated '
+        f"{escape(decision.get('generated_at', ''))}</div>"
+        f'<div style="font-size:34px;font-weight:700;color:{color}">'
+        f"Decision: {escape(verdict)}</div>"
+        f'<div style="font-size:15px">{escape(_MEANING.get(verdict, ""))}</div>'
         f'<div style="font-size:13px;color:#555;margin-top:4px">{runs}; '
-        f"{_e(decision.get('n_measured_prompts', 0))} prompts measured.</div></div>"
+        f"{escape(decision.get('n_measured_prompts', 0))} prompts measured.</div></div>"
     )
 
 
@@ -104,7 +77,7 @@ def _poc_cell(gate: Mapping[str, Any], poc: Sequence[Mapping[str, Any]], metric:
     # The gates judge the local run, so its starting point is the local POC's figure; hosted
     # POC figures are named in the note under the table.
     parts = [
-        f"<b>{_num(p[q], 'ms')}</b> ({p['rows']} rows)"
+        f"<b>{number(p[q], 'ms')}</b> ({p['rows']} rows)"
         for p in poc
         if p.get(q) is not None and p.get("backend") == "vllm"
     ]
@@ -126,9 +99,9 @@ def gates_html(
     for g in gates:
         unit = g.get("unit", "")
         better = "≥" if g["name"] == "batching_gain" else "≤"
-        threshold = _num(g["threshold"], unit) if unit != "incidents" else "0"
+        threshold = number(g["threshold"], unit) if unit != "incidents" else "0"
         interval = (
-            f"{_num(g.get('ci_low'), unit)} – {_num(g.get('ci_high'), unit)}"
+            f"{number(g.get('ci_low'), unit)} – {number(g.get('ci_high'), unit)}"
             if unit != "incidents"
             else "—"
         )
@@ -138,13 +111,13 @@ def gates_html(
                 note + "; " if note else ""
             ) + f"~{g['prompts_to_settle']} prompts would settle it"
         measured = (
-            _num(g.get("measured"), unit) if unit != "incidents" else str(int(g["measured"] or 0))
+            number(g.get("measured"), unit) if unit != "incidents" else str(int(g["measured"] or 0))
         )
         rows.append(
-            f"<tr><td>{_e(_GATE_TITLES.get(g['name'], g['name']))}</td>"
+            f"<tr><td>{escape(_GATE_TITLES.get(g['name'], g['name']))}</td>"
             f"<td>{better} {threshold}</td><td><b>{measured}</b></td><td>{interval}</td>"
-            f"<td>{_badge(g['verdict'])}</td><td>{_e(g.get('level') or '')}</td>"
-            f"<td>{_e(g.get('n', ''))}</td><td style='font-size:12px'>{_e(note)}</td>"
+            f"<td>{badge(g['verdict'])}</td><td>{escape(g.get('level') or '')}</td>"
+            f"<td>{escape(g.get('n', ''))}</td><td style='font-size:12px'>{escape(note)}</td>"
             + (f"<td style='font-size:12px'>{_poc_cell(g, poc, metric)}</td>" if poc else "")
             + "</tr>"
         )
@@ -161,10 +134,10 @@ def gates_html(
     def figures(p: Mapping[str, Any]) -> str:
         if p.get("e2e_p95_ms") is None:
             return ""
-        return f" p50 {_num(p['e2e_p50_ms'], 'ms')}, p95 {_num(p['e2e_p95_ms'], 'ms')};"
+        return f" p50 {number(p['e2e_p50_ms'], 'ms')}, p95 {number(p['e2e_p95_ms'], 'ms')};"
 
     listed = "".join(
-        f"<li>{_e(p['label'])} ({_e(p['backend'])}):{figures(p)} {_e(p['caveat'])}</li>"
+        f"<li>{escape(p['label'])} ({escape(p['backend'])}):{figures(p)} {escape(p['caveat'])}</li>"
         for p in poc
     )
     return table + (
@@ -182,8 +155,8 @@ def cost_html(cost: Sequence[Mapping[str, Any]]) -> str:
         usd = c.get("usd_per_1m_output_tokens")
         value = f"${usd:,.2f}" if isinstance(usd, int | float) else "not available"
         rows.append(
-            f"<tr><td>{_e(c['option'])}</td><td><b>{value}</b></td>"
-            f"<td style='font-size:12px'>{_e(c.get('basis', ''))}</td></tr>"
+            f"<tr><td>{escape(c['option'])}</td><td><b>{value}</b></td>"
+            f"<td style='font-size:12px'>{escape(c.get('basis', ''))}</td></tr>"
         )
     head = "<tr><th>Option</th><th>USD per 1M output tokens</th><th>Basis</th></tr>"
     return f'<table class="sg-table">{head}{"".join(rows)}</table>'
@@ -193,7 +166,7 @@ def caveats_html(caveats: Sequence[str]) -> str:
     """Plain-language caveats as a list; says so when there are none."""
     if not caveats:
         return "<p>No caveats: the evidence met every sample-size and completeness check.</p>"
-    return "<ul>" + "".join(f"<li>{_e(c)}</li>" for c in caveats) + "</ul>"
+    return "<ul>" + "".join(f"<li>{escape(c)}</li>" for c in caveats) + "</ul>"
 
 
 def run_summary_html(levels: Any) -> str:
@@ -203,11 +176,13 @@ def run_summary_html(levels: Any) -> str:
     rows = []
     for _, lv in levels.iterrows():
         rows.append(
-            f"<tr><td>{_e(lv['backend'])}</td><td>{_e(lv['level'])}</td>"
-            f"<td>{_e(lv['n_requests'])}</td><td>{_e(lv.get('n_ok', ''))}</td>"
-            f"<td>{_num(lv['output_tok_per_s'], '')}</td>"
-            f"<td>{_num(lv['ttft_p50_ms'], 'ms')}</td><td>{_num(lv['ttft_p95_ms'], 'ms')}</td>"
-            f"<td>{_num(lv['e2e_p50_ms'], 'ms')}</td><td>{_num(lv['e2e_p95_ms'], 'ms')}</td></tr>"
+            f"<tr><td>{escape(lv['backend'])}</td><td>{escape(lv['level'])}</td>"
+            f"<td>{escape(lv['n_requests'])}</td><td>{escape(lv.get('n_ok', ''))}</td>"
+            f"<td>{number(lv['output_tok_per_s'], '')}</td>"
+            f"<td>{number(lv['ttft_p50_ms'], 'ms')}</td>"
+            f"<td>{number(lv['ttft_p95_ms'], 'ms')}</td>"
+            f"<td>{number(lv['e2e_p50_ms'], 'ms')}</td>"
+            f"<td>{number(lv['e2e_p95_ms'], 'ms')}</td></tr>"
         )
     head = (
         "<tr><th>Backend</th><th>Level</th><th>Requests</th><th>OK</th><th>Output tok/s</th>"
@@ -222,8 +197,8 @@ def manifest_html(run: RunData | None) -> str:
         return "<p>No run.</p>"
     if run.state == "skipped":
         return (
-            f"<p>Run <code>{_e(run.run_id)}</code> was skipped: "
-            f"{_e(run.record.skipped_reason or 'no reason recorded')}. "
+            f"<p>Run <code>{escape(run.run_id)}</code> was skipped: "
+            f"{escape(run.record.skipped_reason or 'no reason recorded')}. "
             "Nothing was measured, so there is no manifest.</p>"
         )
     m = run.manifest
@@ -248,5 +223,7 @@ def manifest_html(run: RunData | None) -> str:
             f"{git.get('commit') or '—'}" + (" (uncommitted changes)" if git.get("dirty") else ""),
         ),
     ]
-    rows = "".join(f"<tr><th>{_e(k)}</th><td><code>{_e(v)}</code></td></tr>" for k, v in items)
+    rows = "".join(
+        f"<tr><th>{escape(k)}</th><td><code>{escape(v)}</code></td></tr>" for k, v in items
+    )
     return f'<table class="sg-table">{rows}</table>'

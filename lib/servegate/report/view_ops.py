@@ -12,12 +12,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from servegate.records.level import LevelSummary
-from servegate.report.view import _badge, _e, _num
+from servegate.report.html import badge, escape, number
 
 __all__ = ["capacity_html", "comparison_html", "fallback_html", "server_metrics_html"]
 
 
-_VERDICT_COLORS = {"regression": "#b3261e", "improvement": "#1b7f3b"}
+_CHANGE_COLORS = {"regression": "#b3261e", "improvement": "#1b7f3b"}
 
 
 def _change(row: Mapping[str, Any]) -> str:
@@ -25,7 +25,7 @@ def _change(row: Mapping[str, Any]) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
     sign = "+" if value > 0 else ""
-    text = f"{sign}{_num(value, 'ms')}"
+    text = f"{sign}{number(value, 'ms')}"
     rel = row.get("relative_change")
     if isinstance(rel, float) and math.isfinite(rel):
         text += f" ({rel:+.0%})"
@@ -36,7 +36,7 @@ def _interval(row: Mapping[str, Any]) -> str:
     def end(v: Any, side: str) -> str:
         if v is None or (isinstance(v, float) and math.isnan(v)):
             return f"unbounded {side}"
-        return ("+" if v > 0 else "") + _num(v, "ms")
+        return ("+" if v > 0 else "") + number(v, "ms")
 
     low, high = row.get("change_ci_low_ms"), row.get("change_ci_high_ms")
     return f"{end(low, 'below')} to {end(high, 'above')}"
@@ -49,11 +49,13 @@ def comparison_html(comparisons: Mapping[str, Mapping[str, Any]], gate_level: st
         return "<p>No measured run to compare.</p>"
     parts = []
     for name, comp in comparisons.items():
-        title = f"<h4>{_e(name.capitalize())} run <code>{_e(comp['current_run'])}</code></h4>"
+        title = (
+            f"<h4>{escape(name.capitalize())} run <code>{escape(comp['current_run'])}</code></h4>"
+        )
         if comp.get("previous_run") is None:
             refused = comp.get("refused") or []
             listed = "".join(
-                f"<li><code>{_e(r['run_id'])}</code>: {_e('; '.join(r['reasons']))}</li>"
+                f"<li><code>{escape(r['run_id'])}</code>: {escape('; '.join(r['reasons']))}</li>"
                 for r in refused[:5]
             )
             more = f"<li>... and {len(refused) - 5} more</li>" if len(refused) > 5 else ""
@@ -62,15 +64,15 @@ def comparison_html(comparisons: Mapping[str, Mapping[str, Any]], gate_level: st
                 if refused
                 else ""
             )
-            parts.append(f"{title}<p><b>{_e(comp['message'])}</b>.</p>{why}")
+            parts.append(f"{title}<p><b>{escape(comp['message'])}</b>.</p>{why}")
             continue
         rows = sorted(comp["changes"], key=lambda r: (r["level"] != gate_level, r["level"]))
         body = "".join(
-            f"<tr><td>{_e(r['level'])}</td><td>{_e(r['metric'])}</td>"
-            f"<td>{_num(r['previous_ms'], 'ms')}</td><td>{_num(r['current_ms'], 'ms')}</td>"
+            f"<tr><td>{escape(r['level'])}</td><td>{escape(r['metric'])}</td>"
+            f"<td>{number(r['previous_ms'], 'ms')}</td><td>{number(r['current_ms'], 'ms')}</td>"
             f"<td><b>{_change(r)}</b></td><td>{_interval(r)}</td>"
-            f"<td style='color:{_VERDICT_COLORS.get(r['verdict'], '#555')};font-weight:600'>"
-            f"{_e(r['verdict'])}</td></tr>"
+            f"<td style='color:{_CHANGE_COLORS.get(r['verdict'], '#555')};font-weight:600'>"
+            f"{escape(r['verdict'])}</td></tr>"
             for r in rows
         )
         head = (
@@ -79,19 +81,19 @@ def comparison_html(comparisons: Mapping[str, Mapping[str, Any]], gate_level: st
         )
         flagged = comp.get("regressions") or []
         summary = (
-            f"<p><b>Regression</b> in {_e(', '.join(flagged))}.</p>"
+            f"<p><b>Regression</b> in {escape(', '.join(flagged))}.</p>"
             if flagged
             else "<p>No statistically clear regression.</p>"
         )
         context = comp.get("context") or []
         also = (
             "<p style='font-size:12px;color:#555'>Also changed since then (does not block the "
-            "comparison, may explain it): " + "; ".join(_e(c) for c in context) + ".</p>"
+            "comparison, may explain it): " + "; ".join(escape(c) for c in context) + ".</p>"
             if context
             else ""
         )
         parts.append(
-            f"{title}<p>{_e(comp['message'])}.</p>{summary}{also}"
+            f"{title}<p>{escape(comp['message'])}.</p>{summary}{also}"
             f'<table class="sg-table">{head}{body}</table>'
         )
     return "".join(parts)
@@ -101,6 +103,13 @@ def _usd(value: Any) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "—"
     return f"${value:,.0f}" if abs(value) >= 100 else f"${value:,.2f}"
+
+
+def _share(value: Any, decimals: int) -> str:
+    # A share of no requests is saved as null (NaN in JSON is not allowed).
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return f"{value:.{decimals}%}"
 
 
 def _value(row: Mapping[str, Any]) -> str:
@@ -121,20 +130,20 @@ def _value(row: Mapping[str, Any]) -> str:
 def capacity_html(capacity: Mapping[str, Any]) -> str:
     """The capacity plan's table and headline, or why there is no plan."""
     if not capacity.get("available"):
-        return f"<p>No capacity plan: {_e(capacity.get('reason', 'not computed'))}.</p>"
+        return f"<p>No capacity plan: {escape(capacity.get('reason', 'not computed'))}.</p>"
     status = capacity["status"]
     verdict = "PASS" if status == "gates met" else "FAIL"
     be = capacity.get("break_even_average_rps")
     cheaper = (
         f"self-hosting is cheaper above <b>{be:,.3g} req/s</b> of average traffic"
         if be is not None
-        else f"no break-even: {_e(capacity.get('break_even_reason', ''))}"
+        else f"no break-even: {escape(capacity.get('break_even_reason', ''))}"
     )
     head = (
-        f"<p>{_badge(verdict)} {_e(status)} at {_e(capacity.get('level') or '—')}: "
-        f"<b>{capacity.get('replicas') or '—'}</b> replica(s) of {_e(capacity['machine'])}, "
+        f"<p>{badge(verdict)} {escape(status)} at {escape(capacity.get('level') or '—')}: "
+        f"<b>{capacity.get('replicas') or '—'}</b> replica(s) of {escape(capacity['machine'])}, "
         f"{_usd(capacity.get('monthly_self_hosted_usd'))}/month against "
-        f"{_usd(capacity.get('monthly_hosted_usd'))}/month for {_e(capacity['hosted_model'])} "
+        f"{_usd(capacity.get('monthly_hosted_usd'))}/month for {escape(capacity['hosted_model'])} "
         f"at the same traffic; {cheaper}.</p>"
     )
     if status != "gates met":
@@ -144,8 +153,8 @@ def capacity_html(capacity: Mapping[str, Any]) -> str:
             "second): it prices the hardware, it does not promise the latency.</p>"
         )
     rows = "".join(
-        f"<tr><td>{_e(r['item'])}</td><td><b>{_value(r)}</b></td>"
-        f"<td style='font-size:12px'>{_e(r['basis'])}</td></tr>"
+        f"<tr><td>{escape(r['item'])}</td><td><b>{_value(r)}</b></td>"
+        f"<td style='font-size:12px'>{escape(r['basis'])}</td></tr>"
         for r in capacity["table"]
     )
     table = (
@@ -159,7 +168,7 @@ def fallback_html(fallback: Mapping[str, Any]) -> str:
     if not fallback.get("simulated"):
         reason = str(fallback.get("reason", "")).removeprefix("cannot simulate: ")
         return (
-            f"<p>Not simulated: {_e(reason)}. The simulation replays a "
+            f"<p>Not simulated: {escape(reason)}. The simulation replays a "
             "local run and a hosted run on the same prompts; set <code>OPENAI_API_KEY</code> "
             "(or run <code>make bench PARAMS=params/hosted_openai.yaml</code>) to record a "
             "hosted run.</p>"
@@ -181,19 +190,19 @@ def fallback_html(fallback: Mapping[str, Any]) -> str:
         name = "hosted only" if t == 0 else "local only" if math.isinf(t) else f"{t:g} ms"
         cost = r.get("blended_usd_per_1m_output_tokens")
         body.append(
-            f"<tr><td>{_e(name)}</td><td>{r['fallback_rate']:.0%}</td>"
-            f"<td>{_num(r['p50_ms'], 'ms')} {_badge(r['p50_verdict'])}</td>"
-            f"<td>{_num(r['p95_ms'], 'ms')} {_badge(r['p95_verdict'])}</td>"
-            f"<td>{r['failure_share']:.1%}</td><td>{_usd(cost)}</td></tr>"
+            f"<tr><td>{escape(name)}</td><td>{_share(r['fallback_rate'], 0)}</td>"
+            f"<td>{number(r['p50_ms'], 'ms')} {badge(r['p50_verdict'])}</td>"
+            f"<td>{number(r['p95_ms'], 'ms')} {badge(r['p95_verdict'])}</td>"
+            f"<td>{_share(r['failure_share'], 1)}</td><td>{_usd(cost)}</td></tr>"
         )
     head = (
         "<tr><th>Fall back after T (no first token)</th><th>Fallback rate</th><th>p50</th>"
         "<th>p95</th><th>Failed</th><th>Blended USD per 1M output tokens</th></tr>"
     )
-    notes = "".join(f"<li>{_e(n)}</li>" for n in fallback.get("notes") or [])
+    notes = "".join(f"<li>{escape(n)}</li>" for n in fallback.get("notes") or [])
     return (
-        f"<p><b>{_e(lead)}</b> Local level {_e(fallback['level'])}, hosted level "
-        f"{_e(fallback['hosted_level'])}.</p>"
+        f"<p><b>{escape(lead)}</b> Local level {escape(fallback['level'])}, hosted level "
+        f"{escape(fallback['hosted_level'])}.</p>"
         f'<table class="sg-table">{head}{"".join(body)}</table>'
         + (f"<ul style='font-size:12px;color:#555'>{notes}</ul>" if notes else "")
     )
@@ -213,7 +222,7 @@ def server_metrics_html(levels: Sequence[LevelSummary]) -> str:
             return "—" if value is None else pattern.format(value)
 
         rows.append(
-            f"<tr><td>{_e(lv.level)}</td><td>{_e(lv.n_requests)}</td>"
+            f"<tr><td>{escape(lv.level)}</td><td>{escape(lv.n_requests)}</td>"
             f"<td>{fmt(delta.get('vllm:request_success_total'))}</td>"
             f"<td>{fmt(delta.get('vllm:generation_tokens_total'), '{:,.0f}')}</td>"
             f"<td>{fmt(delta.get('vllm:num_preemptions_total'))}</td>"

@@ -1,0 +1,45 @@
+"""HTML helpers the report's tables share: escaping, numbers with units, verdict badges."""
+
+from __future__ import annotations
+
+import html
+import math
+from typing import Any
+
+__all__ = ["VERDICT_COLORS", "badge", "escape", "number"]
+
+#: The colour of each decision and gate verdict (grey for anything else).
+VERDICT_COLORS = {
+    "GO": "#1b7f3b",
+    "PAUSE": "#b3261e",
+    "INCONCLUSIVE": "#8a6d00",
+    "PASS": "#1b7f3b",
+    "FAIL": "#b3261e",
+}
+
+
+def escape(text: Any) -> str:
+    """``text`` as HTML-escaped text (``str`` of any value)."""
+    return html.escape(str(text))
+
+
+def number(value: Any, unit: str) -> str:
+    """A figure for a table: ``ms`` as ms or s, ``x`` as a ratio, "—" for none, ∞ for +inf."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    if isinstance(value, float) and math.isinf(value):
+        return "∞ (failures)" if value > 0 else "−∞"
+    if unit == "ms":
+        return f"{value / 1000:.2f} s" if abs(value) >= 1000 else f"{value:.0f} ms"
+    if unit == "x":
+        return f"{value:.2f}×"
+    return f"{value:g}"
+
+
+def badge(verdict: str) -> str:
+    """A verdict (PASS, FAIL, GO, ...) as a coloured label."""
+    color = VERDICT_COLORS.get(verdict, "#555")
+    return (
+        f'<span style="background:{color};color:white;padding:2px 8px;border-radius:4px;'
+        f'font-weight:600">{escape(verdict)}</span>'
+    )
