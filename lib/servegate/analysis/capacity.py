@@ -51,6 +51,9 @@ class BreakEven:
     reason: str
 
 
+_PlanStatus = Literal["gates met", "gates not met", "no usable level"]
+
+
 @dataclass(frozen=True)
 class CapacityPlan:
     """The plan. ``status``: "gates met", "gates not met" (best goodput used) or "no usable
@@ -61,7 +64,7 @@ class CapacityPlan:
     params: CapacityParams
     run_id: str
     levels: tuple[LevelGoodput, ...]
-    status: Literal["gates met", "gates not met", "no usable level"]
+    status: _PlanStatus
     level: str | None
     replica_rps: float | None
     growth_factor: float
@@ -180,7 +183,9 @@ def capacity_plan(source: RunData | pd.DataFrame, params: CapacityParams) -> Cap
     )
     usable = [lv for lv in levels if lv.goodput_rps]
     meeting = [lv for lv in usable if lv.meets_gates]
-    status = "gates met" if meeting else "gates not met" if usable else "no usable level"
+    status: _PlanStatus = (
+        "gates met" if meeting else "gates not met" if usable else "no usable level"
+    )
     chosen = max(meeting or usable, key=lambda lv: lv.goodput_rps or 0.0, default=None)
     whole = rows if chosen is None or chosen.n_ok == 0 else rows[rows["level"] == chosen.level]
     mean_in, mean_out = params.mean_input_tokens, params.mean_output_tokens

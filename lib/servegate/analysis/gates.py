@@ -9,7 +9,7 @@ ratio (``servegate.core.stats``), and the verdict rule of ``servegate.analysis.g
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Any, Literal, SupportsInt, cast
 
 import numpy as np
 import pandas as pd
@@ -101,7 +101,8 @@ class Evaluation:
 def closed_loop_levels(requests: pd.DataFrame) -> dict[int, pd.DataFrame]:
     """Rows of each closed-loop level, by concurrency."""
     closed = requests[requests["request_rate"].isna() & requests["concurrency"].notna()]
-    return {int(c): rows for c, rows in closed.groupby("concurrency")}
+    # concurrency is a numeric column (Int64 or float), so every group key is a number
+    return {int(cast(SupportsInt, c)): rows for c, rows in closed.groupby("concurrency")}
 
 
 def level_throughputs(requests: pd.DataFrame) -> dict[int, LevelThroughput]:

@@ -23,6 +23,7 @@ from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
+from matplotlib.typing import RcKeyType
 
 __all__ = [
     "BACKEND_COLORS",
@@ -60,7 +61,7 @@ _BACKEND_LABELS = {"vllm": "local vLLM", "openai": "hosted API"}
 THRESHOLD_COLOR = "#333333"
 FAILURE_COLOR = "#C0392B"
 
-_STYLE = {
+_STYLE: dict[RcKeyType, float | bool | str] = {
     "font.size": 10,
     "axes.titlesize": 11,
     "axes.labelsize": 10,
@@ -333,7 +334,7 @@ def draw_estimate(
             fontweight="bold",
         )
         return "infinite"
-    if not _finite(value):
+    if value is None or not _finite(value):
         return None
     note = None
     if ci is not None and not (_finite(ci[0]) or _finite(ci[1])):

@@ -171,7 +171,9 @@ def _style_fail_column(axes: Sequence[Axes]) -> None:
     )
 
 
-def _layout(n_groups: int, failures: bool) -> tuple[Axes, Axes, Axes | None, Axes | None, Axes]:
+def _layout(
+    n_groups: int, failures: bool
+) -> tuple[Figure, Axes, Axes, Axes | None, Axes | None, Axes]:
     """Legend row on top, ECDF, then one strip row per group; a narrow 'failed' column if any."""
     fig = new_figure(4.9 + 0.5 * n_groups, 0, 0)
     grid = fig.add_gridspec(
@@ -185,10 +187,10 @@ def _layout(n_groups: int, failures: bool) -> tuple[Axes, Axes, Axes | None, Axe
     ax = fig.add_subplot(grid[1, 0])
     strip = fig.add_subplot(grid[2, 0], sharex=ax)
     if not failures:
-        return ax, strip, None, None, legend_ax
+        return fig, ax, strip, None, None, legend_ax
     fail_top = fig.add_subplot(grid[1, 1], sharey=ax)
     fail_strip = fig.add_subplot(grid[2, 1], sharey=strip)
-    return ax, strip, fail_top, fail_strip, legend_ax
+    return fig, ax, strip, fail_top, fail_strip, legend_ax
 
 
 @styled
@@ -222,8 +224,7 @@ def latency_distributions(
     n_failed = sum(g.n_failed for g in groups)
     log = use_log_scale(np.concatenate([g.ok_ms for g in groups]), (p50_ms, p95_ms))
     left, right = _x_range(groups, (p50_ms, p95_ms), log)
-    ax, strip, fail_top, fail_strip, legend_ax = _layout(len(groups), bool(n_failed))
-    fig = ax.figure
+    fig, ax, strip, fail_top, fail_strip, legend_ax = _layout(len(groups), bool(n_failed))
     _draw_ecdf(ax, fail_top, groups, right)
     _draw_strip(strip, fail_strip, groups)
     if fail_top is not None and fail_strip is not None:
@@ -332,13 +333,13 @@ def ttft_vs_e2e(
     ax.set_xlabel(f"end-to-end latency (ms{scale})")
     ax.set_ylabel(f"time to first token (ms{scale})")
     ax.legend(loc="best", frameon=True, framealpha=0.9)
-    failed = ", ".join(f"{g.label}: {g.n_failed} of {g.n}" for g in e2e if g.n_failed)
+    failures = ", ".join(f"{g.label}: {g.n_failed} of {g.n}" for g in e2e if g.n_failed)
     caption = [
         "Each dot is one successful request. Dots near the dotted line spent almost all their "
         "time waiting for the first token (queueing or prompt processing); dots far below it "
         "spent it generating the answer.",
-        f"Failed requests have no first token and are not dots: {failed}."
-        if failed
+        f"Failed requests have no first token and are not dots: {failures}."
+        if failures
         else "No failed requests.",
         f"{missing} successful request(s) without a recorded time are not drawn."
         if missing

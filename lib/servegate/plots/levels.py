@@ -255,12 +255,18 @@ def errors_breakdown(data: pd.DataFrame, *, notes: Sequence[str] = ()) -> Figure
     n_total, n_ok = int(counts.to_numpy().sum()), int(counts["ok"].sum())
     fig = new_figure(2.4 + 0.45 * len(counts))
     ax = fig.axes[0]
-    rows = list(counts.iterrows())
-    for y, (key, row) in enumerate(rows):
+    labels = []
+    for y, (key, row) in enumerate(counts.iterrows()):
+        if not isinstance(key, tuple):  # _outcome_counts groups by 2 or 3 columns: a MultiIndex
+            raise TypeError(f"expected a (backend, [model,] concurrency) row label, got {key!r}")
+        labels.append(f"{backend_label(str(key[0]), *key[1:-1])} · concurrency {key[-1]}")
         left = 0
         for status, n in row.items():
-            color = shade(backend_color(str(key[0])), 0, 1) if status == "ok" else None
-            color = color or STATUS_COLORS.get(str(status), "#BBBBBB")
+            color = (
+                shade(backend_color(str(key[0])), 0, 1)
+                if status == "ok"
+                else STATUS_COLORS.get(str(status), "#BBBBBB")
+            )
             ax.barh(y, n, left=left, color=color, edgecolor="white", height=0.6)
             left += n
         parts = [f"{n} {s}" for s, n in row.items() if n or s == "ok"]
@@ -272,9 +278,8 @@ def errors_breakdown(data: pd.DataFrame, *, notes: Sequence[str] = ()) -> Figure
             va="center",
             fontsize=9,
         )
-    labels = [f"{backend_label(str(k[0]), *k[1:-1])} · concurrency {k[-1]}" for k, _ in rows]
-    ax.set_yticks(range(len(rows)), labels)
-    ax.set_ylim(len(rows) - 0.5, -0.5)
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_ylim(len(labels) - 0.5, -0.5)
     ax.set_xlim(0, counts.sum(axis=1).max() * 1.35)
     ax.set_xlabel("number of measured requests")
     ax.grid(axis="y", visible=False)

@@ -85,13 +85,15 @@ def capacity_cost_figure(
     be, avg = plan.break_even, plan.planned_average_rps
     if be.average_rps is not None and be.average_rps <= x[-1]:
         threshold_vline(ax, be.average_rps, f"break-even ≈ {be.average_rps:.3g} req/s")
-        ax.plot(
-            [be.average_rps],
-            [plan.hosted_monthly_usd_at(be.average_rps)],
-            "o",
-            color=THRESHOLD_COLOR,
-            zorder=6,
-        )
+        hosted_at_break_even = plan.hosted_monthly_usd_at(be.average_rps)
+        if hosted_at_break_even is not None:  # no token means: no hosted cost, no dot
+            ax.plot(
+                [be.average_rps],
+                [hosted_at_break_even],
+                "o",
+                color=THRESHOLD_COLOR,
+                zorder=6,
+            )
     if avg <= x[-1]:
         ax.axvline(avg, color=THRESHOLD_COLOR, linestyle=":", lw=1.5, gid="planned", zorder=4)
         ax.annotate(
@@ -154,7 +156,10 @@ def fallback_figure(result: FallbackResult, *, notes: Sequence[str] = ()) -> Fig
     xpos = _positions(list(frame["timeout_ms"]))
     x = frame["timeout_ms"].map(xpos).to_numpy(float)
     p = result.params
-    colors = {"p50": shade(_LOCAL, 0, 2), "p95": _LOCAL}
+    colors: dict[str, str | tuple[float, float, float]] = {
+        "p50": shade(_LOCAL, 0, 2),
+        "p95": _LOCAL,
+    }
     labels = ["p50 latency", "p95 latency", "share sent to the hosted API"]
     fig = new_figure(5.4, legend_lines=legend_lines(labels))
     legend_ax, ax = fig.axes
@@ -162,7 +167,7 @@ def fallback_figure(result: FallbackResult, *, notes: Sequence[str] = ()) -> Fig
     limits = [p.p50_ms, p.p95_ms]
     log = use_log_scale(values.to_numpy(float).ravel(), limits)
     ax.set_xscale("log")
-    ax.set_xlim(min(x) / 1.6, max(x) * 1.6)
+    ax.set_xlim(float(min(x)) / 1.6, float(max(x)) * 1.6)
     ax.set_yscale("log" if log else "linear")
     ax.set_ylim(*value_limits([*values.to_numpy(float).ravel(), *limits], log=log))
     ax.yaxis.set_major_formatter(ms_formatter)

@@ -255,8 +255,8 @@ def history_trend(
         pad = max(1.0, 0.05 * (days.max() - days.min()))
         panels[1].set_xlim(days.min() - pad, days.max() + pad)
     panels[1].set_xlabel("run date (UTC)")
-    ci_cols = [c for c in frame.columns if "_ci_" in c and c.startswith(latency)]
-    has_ci = bool(frame[ci_cols].apply(pd.to_numeric, errors="coerce").notna().any(axis=None))
+    all_ci_cols = [c for c in frame.columns if "_ci_" in c and c.startswith(latency)]
+    has_ci = bool(frame[all_ci_cols].apply(pd.to_numeric, errors="coerce").notna().any(axis=None))
     caption = [
         "Each marker is one run" + ("; bars are 95% confidence intervals." if has_ci else ".")
     ]
