@@ -15,9 +15,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from servegate.core.names import RUN_SCHEMA_VERSION
+from servegate.core.names import DECISION_SCHEMA_VERSION, RUN_SCHEMA_VERSION
 from servegate.history.format import CONTRACT_COLUMNS, HISTORY_COLUMNS, HistoryRow, column_kind
 from servegate.records.run import RunRecord
+from servegate.report.decision import DecisionReport
 
 SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
 
@@ -56,6 +57,9 @@ def expected() -> dict[str, str]:
     docs = {
         "run.schema.json": _with_version(
             RunRecord.model_json_schema(), RUN_SCHEMA_VERSION, "run.json"
+        ),
+        "decision.schema.json": _with_version(
+            DecisionReport.model_json_schema(), DECISION_SCHEMA_VERSION, "decision JSON"
         ),
         "history.columns.json": _history_columns(),
     }

@@ -33,6 +33,8 @@ def test_a_schema_that_lags_its_model_is_named(tmp_path: Path) -> None:
     (tmp_path / "run.schema.json").write_text(json.dumps(schema))
     (tmp_path / "history.columns.json").unlink()
     assert make_schemas.stale(tmp_path) == ["run.schema.json", "history.columns.json"]
+    (tmp_path / "decision.schema.json").write_text("{}")
+    assert "decision.schema.json" in make_schemas.stale(tmp_path)
 
 
 def test_the_check_command_exits_0_on_the_committed_tree() -> None:
@@ -50,6 +52,13 @@ def test_every_fixture_run_json_validates_against_the_published_schema(folder: P
     schema = json.loads((REPO / "schemas/run.schema.json").read_text())
     record = json.loads((folder / "run.json").read_text())
     jsonschema.validate(record, schema)  # "inf" strings included
+
+
+def test_the_fixture_decision_validates_against_the_published_schema() -> None:
+    schema = json.loads((REPO / "schemas/decision.schema.json").read_text())
+    decision = json.loads((REPO / "tests/fixtures/decision/fixture_runs_decision.json").read_text())
+    decision.update(servegate_version="0.1.0", git_commit=None)  # written before they existed
+    jsonschema.validate(decision, schema)
 
 
 def test_the_schema_rejects_a_number_written_as_text() -> None:
