@@ -31,7 +31,7 @@ from servegate.core.errors import ConfigError, ServegateError
 from servegate.core.fsutil import REPO_ROOT, atomic_write_json
 from servegate.history.aggregate import load_history
 from servegate.history.poc import DEFAULT_POC_PATH, PocRun, load_poc_summaries
-from servegate.report.cost import hosted_cost, local_cost
+from servegate.report.cost import CostOption, hosted_cost, local_cost
 from servegate.report.decision import DecisionReport
 from servegate.report.ops import (
     CapacitySection,
@@ -146,7 +146,7 @@ class ReportData:
     local: RunData | None
     hosted: RunData | None
     evaluation: Evaluation | None
-    cost: list[dict[str, Any]]
+    cost: list[CostOption]
     caveats: list[str]
     broken_runs: list[tuple[Path, str]]
     comparisons: dict[str, Comparison]
@@ -192,10 +192,10 @@ class ReportData:
         return pd.DataFrame(
             [
                 {
-                    "option": c["option"],
-                    "backend": c["backend"],
-                    "cost_per_1m_output_tokens_usd": c["usd_per_1m_output_tokens"],
-                    "note": "" if c["usd_per_1m_output_tokens"] is not None else c["basis"],
+                    "option": c.option,
+                    "backend": c.backend,
+                    "cost_per_1m_output_tokens_usd": c.usd_per_1m_output_tokens,
+                    "note": "" if c.usd_per_1m_output_tokens is not None else c.basis,
                 }
                 for c in self.cost
             ]
@@ -267,7 +267,7 @@ def _cost(
     hosted: RunData | None,
     pricing: Pricing,
     hosted_model: str,
-) -> list[dict[str, Any]]:
+) -> list[CostOption]:
     """The cost table: the local run's cost (when there is one), then the hosted option's."""
     rows = []
     if local is not None:
@@ -307,13 +307,11 @@ def _fallback(
     hosted: RunData | None,
     pricing: Pricing,
     *,
-    cost: list[dict[str, Any]],
+    cost: list[CostOption],
     evaluation: Evaluation | None,
 ) -> FallbackResult:
     """The fallback replay at the gate level, with the local side priced as in the cost table."""
-    local_usd = next(
-        (c.get("usd_per_1m_output_tokens") for c in cost if c["backend"] == "vllm"), None
-    )
+    local_usd = next((c.usd_per_1m_output_tokens for c in cost if c.backend == "vllm"), None)
     return fallback_section(
         local,
         hosted,
@@ -388,7 +386,7 @@ def _decision_report(
     hosted: RunData | None,
     evaluation: Evaluation | None,
     *,
-    cost: list[dict[str, Any]],
+    cost: list[CostOption],
     caveats: list[str],
     compared: dict[str, Comparison],
     poc: list[PocRun],

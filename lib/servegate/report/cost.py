@@ -6,7 +6,9 @@ token mix), or why there is no figure (no price for that model or machine), neve
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer
 
 from servegate.analysis.cost import (
     Pricing,
@@ -19,7 +21,30 @@ from servegate.core.errors import ServegateError
 from servegate.runs.frames import levels_frame
 from servegate.runs.reader import RunData
 
-__all__ = ["hosted_cost", "local_cost"]
+__all__ = ["CostOption", "hosted_cost", "local_cost"]
+
+
+class CostOption(BaseModel):
+    """One row of the cost table: USD per 1M output tokens, or None and the reason in ``basis``.
+
+    Only the fields that were set are saved: a row that could not be priced has no throughput.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    option: str
+    backend: Literal["vllm", "openai"]
+    usd_per_1m_output_tokens: float | None
+    basis: str
+    level: str | None = None
+    output_tok_per_s: float | None = None
+    hourly_usd: float | None = None
+    measured: bool | None = None
+
+    @model_serializer(mode="wrap")
+    def _set_fields_only(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # JSON boundary: the decision JSON's cost rows keep only what was known for the option.
+        return {k: v for k, v in handler(self).items() if k in self.model_fields_set}
 
 
 def local_cost(
@@ -30,16 +55,18 @@ def local_cost(
     p50_ms: float,
     p95_ms: float,
     metric: str,
-) -> dict[str, Any]:
+) -> CostOption:
     """Self-hosted USD per 1M output tokens: the machine's hourly price over the throughput of
     the best level that meets the latency gates (else the best level, and the basis says so)."""
-    entry: dict[str, Any] = {"option": f"self-hosted vLLM ({run.model})", "backend": "vllm"}
+    option = f"self-hosted vLLM ({run.model})"
     try:
         price = machine_price_for_run(
             pricing, params=run.params, manifest=run.manifest, hourly_usd=hourly_usd
         )
     except ServegateError as exc:
-        return {**entry, "usd_per_1m_output_tokens": None, "basis": str(exc)}
+        return CostOption(
+            option=option, backend="vllm", usd_per_1m_output_tokens=None, basis=str(exc)
+        )
     levels = levels_frame(run)
     closed = levels[levels["concurrency"].notna() & levels["output_tok_per_s"].notna()]
     meets = closed[(closed[f"{metric}_p95_ms"] <= p95_ms) & (closed[f"{metric}_p50_ms"] <= p50_ms)]
@@ -49,33 +76,46 @@ def local_cost(
         else (closed, "no level met the latency gates: best throughput shown")
     )
     if pool.empty:
-        return {**entry, "usd_per_1m_output_tokens": None, "basis": "no throughput measured"}
+        return CostOption(
+            option=option,
+            backend="vllm",
+            usd_per_1m_output_tokens=None,
+            basis="no throughput measured",
+        )
     best = pool.loc[pool["output_tok_per_s"].idxmax()]
     tps = float(best["output_tok_per_s"])
-    return {
-        **entry,
-        "usd_per_1m_output_tokens": self_hosted_cost_per_1m_output_tokens(price.hourly_usd, tps),
-        "basis": f"{price.describe()} / {tps:.1f} output tok/s at {best['level']} ({note})",
-        "level": best["level"],
-        "output_tok_per_s": tps,
-        "hourly_usd": price.hourly_usd,
-    }
+    return CostOption(
+        option=option,
+        backend="vllm",
+        usd_per_1m_output_tokens=self_hosted_cost_per_1m_output_tokens(price.hourly_usd, tps),
+        basis=f"{price.describe()} / {tps:.1f} output tok/s at {best['level']} ({note})",
+        level=str(best["level"]),
+        output_tok_per_s=tps,
+        hourly_usd=price.hourly_usd,
+    )
 
 
 def hosted_cost(
     hosted: RunData | None, local: RunData | None, pricing: Pricing, model: str
-) -> dict[str, Any]:
+) -> CostOption:
     """Hosted USD per 1M output tokens: list prices over the hosted run's token mix, or the
     local run's when the hosted run measured nothing (the basis says which)."""
-    entry: dict[str, Any] = {"option": f"hosted {model}", "backend": "openai"}
+    option = f"hosted {model}"
     measured = hosted is not None and hosted.state != "skipped" and len(hosted.requests) > 0
     mix_run = hosted if measured else local
     try:
         key, price = hosted_price_for_model(pricing, model)
     except ServegateError as exc:
-        return {**entry, "usd_per_1m_output_tokens": None, "basis": str(exc)}
+        return CostOption(
+            option=option, backend="openai", usd_per_1m_output_tokens=None, basis=str(exc)
+        )
     if mix_run is None or not len(mix_run.requests):
-        return {**entry, "usd_per_1m_output_tokens": None, "basis": "no token mix measured"}
+        return CostOption(
+            option=option,
+            backend="openai",
+            usd_per_1m_output_tokens=None,
+            basis="no token mix measured",
+        )
     ok = mix_run.requests[mix_run.requests["status"] == "ok"]
     tokens_in, tokens_out = ok["input_tokens"].sum(), ok["output_tokens"].sum()
     usd = hosted_cost_per_1m_output_tokens(
@@ -85,13 +125,14 @@ def hosted_cost(
         price.output_usd_per_1m_tokens,
     )
     source = "the hosted run's" if measured else "the local run's (hosted run not measured)"
-    return {
-        **entry,
-        "usd_per_1m_output_tokens": usd,
-        "basis": (
+    return CostOption(
+        option=option,
+        backend="openai",
+        usd_per_1m_output_tokens=usd,
+        basis=(
             f"{key} list price {price.input_usd_per_1m_tokens:g} in / "
             f"{price.output_usd_per_1m_tokens:g} out USD per 1M tokens (as of {price.as_of}) "
             f"x {source} token mix ({int(tokens_in):,} in, {int(tokens_out):,} out)"
         ),
-        "measured": measured,
-    }
+        measured=measured,
+    )

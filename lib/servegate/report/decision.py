@@ -8,7 +8,7 @@ the model it was written from. Every key is part of the file's format (``DECISIO
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -16,6 +16,7 @@ from servegate.analysis.gate_rule import Decision, Verdict
 from servegate.analysis.gates import GateParams
 from servegate.core.names import DECISION_SCHEMA_VERSION
 from servegate.core.numbers import SavedFloat
+from servegate.report.cost import CostOption
 
 __all__ = [
     "CapacityPlanEntry",
@@ -186,8 +187,7 @@ class DecisionReport(_Entry):
     local_run: str | None
     hosted_run: str | None
     hosted_status: str
-    # JSON boundary: servegate.report.cost's rows; their keys depend on the option priced.
-    cost: list[dict[str, Any]]
+    cost: list[CostOption]
     caveats: list[str]
     comparison: dict[str, RunComparison]
     poc_baseline: list[PocBaseline]
