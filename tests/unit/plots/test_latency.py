@@ -18,11 +18,11 @@ from matplotlib.figure import Figure
 from matplotlib.text import Text
 
 from servegate import plots
+from tests.helpers import FIXTURE_RUNS, HOSTED_RUN, SKIPPED_RUN, VLLM_RUN
 
-RUNS = Path(__file__).resolve().parents[1] / "fixtures" / "runs"
-VLLM = RUNS / "20261126T231345Z_try_vllm"
-HOSTED = RUNS / "20261126T232125Z_hosted-fixture_openai"
-SKIPPED = RUNS / "20261126T232143Z_hosted-skip_openai"
+VLLM = FIXTURE_RUNS / VLLM_RUN
+HOSTED = FIXTURE_RUNS / HOSTED_RUN
+SKIPPED = FIXTURE_RUNS / SKIPPED_RUN
 
 
 def _run(folder: Path) -> dict:

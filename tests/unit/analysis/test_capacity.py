@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,9 +21,9 @@ from servegate.analysis.gates import GateParams, evaluate_gates
 from servegate.analysis.goodput import levels_goodput
 from servegate.core.errors import ConfigError
 from servegate.runs.reader import load_run
+from tests.helpers import FIXTURE_RUNS, VLLM_RUN
 
-RUNS = Path(__file__).resolve().parents[1] / "fixtures" / "runs"
-VLLM = RUNS / "20261126T231345Z_try_vllm"
+VLLM = FIXTURE_RUNS / VLLM_RUN
 
 
 def level_rows(

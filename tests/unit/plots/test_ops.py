@@ -6,7 +6,6 @@ import base64
 import math
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,10 +19,10 @@ from servegate.analysis.fallback import FallbackParams, simulate_fallback
 from servegate.plots.common import figure_to_data_uri
 from servegate.plots.ops import capacity_cost_figure, fallback_figure
 from servegate.runs.reader import load_run
+from tests.helpers import FIXTURE_RUNS, HOSTED_RUN, VLLM_RUN
 
-RUNS = Path(__file__).resolve().parents[1] / "fixtures" / "runs"
-VLLM = RUNS / "20261126T231345Z_try_vllm"
-HOSTED = RUNS / "20261126T232125Z_hosted-fixture_openai"
+VLLM = FIXTURE_RUNS / VLLM_RUN
+HOSTED = FIXTURE_RUNS / HOSTED_RUN
 
 
 def _level(level: str, e2e_ms: list[float], spacing_s: float) -> pd.DataFrame:
@@ -178,7 +177,7 @@ def test_figures_are_not_left_open_in_pyplot() -> None:
         "from servegate.runs.reader import load_run\n"
         "from servegate.analysis.fallback import simulate_fallback\n"
         "from servegate.plots.ops import fallback_figure\n"
-        f"runs = Path({str(RUNS)!r})\n"
+        f"runs = Path({str(FIXTURE_RUNS)!r})\n"
         "result = simulate_fallback(load_run(runs / '20261126T231345Z_try_vllm'),\n"
         "                           load_run(runs / '20261126T232125Z_hosted-fixture_openai'))\n"
         "fallback_figure(result)\n"

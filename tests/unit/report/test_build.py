@@ -11,16 +11,15 @@ import yaml
 
 from servegate.report.build import build_report
 from servegate.report.view_ops import capacity_html, comparison_html, fallback_html
-from tests.conftest import REPO
-
-FIXTURES = REPO / "tests/fixtures/runs"
+from tests.helpers import FIXTURE_RUNS as FIXTURES
+from tests.helpers import PRICING
 
 
 @pytest.fixture(scope="module")
 def decision(tmp_path_factory: pytest.TempPathFactory) -> dict:
     # The fixture's hosted run was served by the calibration server as model "calibration":
     # give that name a price so the plan can be priced.
-    pricing = yaml.safe_load((REPO / "data/pricing.yaml").read_text())
+    pricing = yaml.safe_load(PRICING.read_text())
     pricing["hosted"]["calibration"] = pricing["hosted"]["gpt-4o-mini"]
     path = tmp_path_factory.mktemp("pricing") / "pricing.yaml"
     path.write_text(yaml.safe_dump(pricing))
@@ -57,9 +56,7 @@ def test_the_capacity_plan_is_in_the_decision(decision: dict) -> None:
     )
     assert capacity["replicas"] == math.ceil(round(peak / (per * (1 - headroom)), 9))
     # the fixture run is on a 2-core CPU machine: priced as the sheet's default CPU machine
-    hourly = yaml.safe_load((REPO / "data/pricing.yaml").read_text())["machines"]["aws-c7a.large"][
-        "hourly_usd"
-    ]
+    hourly = yaml.safe_load(PRICING.read_text())["machines"]["aws-c7a.large"]["hourly_usd"]
     assert capacity["machine"].startswith(f"aws-c7a.large {hourly:g} USD/h")
     assert capacity["monthly_self_hosted_usd"] == pytest.approx(capacity["replicas"] * hourly * 730)
     html = capacity_html(capacity)

@@ -13,8 +13,8 @@ import pytest
 from servegate.core.errors import ConfigError, PromptFileError
 from servegate.core.fsutil import sha256_file
 from servegate.measure.prompts import Prompt, PromptSet, load_prompts
+from tests.helpers import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 PROMPTS = REPO / "data/prompts/interactive_v1.jsonl"
 CATEGORIES = {
     "interview_question",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from servegate.server.metrics import KEY_VLLM_METRICS, parse_metrics
-from tests.conftest import FIXTURES
+from tests.helpers import FIXTURES
 
 
 def test_real_vllm_metrics_parse_and_sum_over_identity_labels() -> None:

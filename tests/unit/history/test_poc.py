@@ -9,9 +9,7 @@ import pytest
 from servegate.core.errors import ConfigError
 from servegate.history.aggregate import load_history, rebuild_history
 from servegate.history.poc import DEFAULT_POC_PATH, load_poc_summaries, poc_caveat, poc_history_rows
-from tests.conftest import REPO
-
-FIXTURE_RUNS = REPO / "tests/fixtures/runs"
+from tests.helpers import FIXTURE_RUNS, REPO
 
 
 def test_the_committed_summaries_are_the_figures_of_record() -> None:

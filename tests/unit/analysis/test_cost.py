@@ -18,9 +18,7 @@ from servegate.analysis.cost import (
     self_hosted_cost_per_1m_output_tokens,
 )
 from servegate.core.errors import ConfigError, PricingError
-
-REPO = Path(__file__).resolve().parents[2]
-PRICING = REPO / "data" / "pricing.yaml"
+from tests.helpers import PRICING
 
 
 def _cpu(cores: int = 2) -> dict[str, Any]:

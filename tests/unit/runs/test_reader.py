@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -20,55 +19,16 @@ import pytest
 from servegate.core.errors import ConfigError, RunFolderError
 from servegate.core.names import REQUEST_COLUMNS
 from servegate.runs.reader import as_float, list_runs, load_run
-
-FIXTURE_RUNS = Path(__file__).resolve().parents[1] / "fixtures" / "runs"
-VLLM_RUN = "20261126T231345Z_try_vllm"
-HOSTED_RUN = "20261126T232125Z_hosted-fixture_openai"
-SKIPPED_RUN = "20261126T232143Z_hosted-skip_openai"
-
-
-def copy_fixtures(dest: Path) -> Path:
-    """The three fixture runs copied under ``dest`` (the fixtures themselves stay untouched)."""
-    dest.mkdir(parents=True, exist_ok=True)
-    for run in (VLLM_RUN, HOSTED_RUN, SKIPPED_RUN):
-        shutil.copytree(FIXTURE_RUNS / run, dest / run)
-    return dest
-
-
-def clone_run(src: str, dest_root: Path, new_id: str) -> Path:
-    """A copy of fixture run ``src`` under a new run id (in run.json and every CSV row)."""
-    folder = dest_root / new_id
-    shutil.copytree(FIXTURE_RUNS / src, folder)
-    for name in ("run.json", "requests.csv"):
-        path = folder / name
-        path.write_text(path.read_text().replace(src, new_id))
-    return folder
-
-
-def edit_json(folder: Path, **fields: object) -> dict:
-    record = json.loads((folder / "run.json").read_text())
-    record.update(fields)
-    (folder / "run.json").write_text(json.dumps(record))
-    return record
-
-
-def make_killed_run(dest_root: Path, new_id: str = "20261126T235900Z_killed_vllm") -> Path:
-    """The vLLM fixture as if SIGKILLed 10 requests into level c8, mid-way through a row.
-
-    run.json still says "running" and holds only the c1 summary (the last one written before
-    the kill); requests.csv holds c1, 10 rows of c8, and a torn 11th row.
-    """
-    folder = clone_run(VLLM_RUN, dest_root, new_id)
-    record = json.loads((folder / "run.json").read_text())
-    record.update(state="running", levels=record["levels"][:1], n_request_rows=6)
-    record["created_at"] = "2026-11-26T23:59:00+00:00"
-    for key in ("finished_at_unix", "server"):
-        record.pop(key, None)
-    (folder / "run.json").write_text(json.dumps(record))
-    lines = (folder / "requests.csv").read_text().splitlines(keepends=True)
-    kept = [*lines[: 1 + 6 + 10], lines[17][:40]]  # header, c1, 10 rows of c8, a torn row
-    (folder / "requests.csv").write_text("".join(kept))
-    return folder
+from tests.helpers import (
+    FIXTURE_RUNS,
+    HOSTED_RUN,
+    SKIPPED_RUN,
+    VLLM_RUN,
+    clone_run,
+    copy_fixtures,
+    edit_json,
+    make_killed_run,
+)
 
 
 def test_vllm_fixture_loads_with_typed_columns() -> None:

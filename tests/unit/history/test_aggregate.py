@@ -22,8 +22,9 @@ import servegate.history.aggregate as history
 from servegate.analysis.cost import load_pricing
 from servegate.core.errors import HistoryError
 from servegate.history.aggregate import HISTORY_COLUMNS, load_history, rebuild_history
-from tests.unit.test_runs import (
+from tests.helpers import (
     HOSTED_RUN,
+    PRICING,
     SKIPPED_RUN,
     VLLM_RUN,
     clone_run,
@@ -31,8 +32,6 @@ from tests.unit.test_runs import (
     edit_json,
     make_killed_run,
 )
-
-PRICING = Path(__file__).resolve().parents[2] / "data" / "pricing.yaml"
 
 #: DESIGN.md's history columns, in its order: the contract the report and checks rely on.
 DESIGN_COLUMNS = [

@@ -15,9 +15,9 @@ from servegate.core.environment import collect_environment
 from servegate.core.errors import RunFolderError
 from servegate.core.fsutil import sha256_file
 from servegate.runs.verify import latest_run_dir, verify_run
-from tests.conftest import REPO
+from tests.helpers import FIXTURE_RUNS, REPO, SKIPPED_RUN, VLLM_RUN
 
-FIXTURE = REPO / "tests/fixtures/runs/20261126T231345Z_try_vllm"
+FIXTURE = FIXTURE_RUNS / VLLM_RUN
 
 
 @pytest.fixture(scope="module")
@@ -105,6 +105,6 @@ def test_the_command_exits_1_on_a_difference_and_0_when_same(
 def test_nothing_to_verify_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(RunFolderError, match=r"no vllm run with a manifest under .*make report"):
         latest_run_dir(tmp_path)
-    skipped = REPO / "tests/fixtures/runs/20261126T232143Z_hosted-skip_openai"
+    skipped = FIXTURE_RUNS / SKIPPED_RUN
     with pytest.raises(RunFolderError, match="has no manifest"):
         verify_run(skipped)

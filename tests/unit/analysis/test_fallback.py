@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -14,11 +13,11 @@ from servegate.analysis.fallback import FallbackParams, fallback_frame, simulate
 from servegate.analysis.gates import GateParams, evaluate_gates
 from servegate.core.errors import ConfigError
 from servegate.runs.reader import load_run
+from tests.helpers import FIXTURE_RUNS, HOSTED_RUN, SKIPPED_RUN, VLLM_RUN
 
-RUNS = Path(__file__).resolve().parents[1] / "fixtures" / "runs"
-VLLM = RUNS / "20261126T231345Z_try_vllm"
-HOSTED = RUNS / "20261126T232125Z_hosted-fixture_openai"
-SKIPPED = RUNS / "20261126T232143Z_hosted-skip_openai"
+VLLM = FIXTURE_RUNS / VLLM_RUN
+HOSTED = FIXTURE_RUNS / HOSTED_RUN
+SKIPPED = FIXTURE_RUNS / SKIPPED_RUN
 NAN = math.nan
 
 

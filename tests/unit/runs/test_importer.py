@@ -18,7 +18,7 @@ from servegate.core.names import REQUEST_COLUMNS
 from servegate.history.aggregate import rebuild_history
 from servegate.runs.importer import import_latency_csv
 from servegate.runs.reader import list_runs, load_run
-from tests.unit.test_runs import VLLM_RUN, copy_fixtures
+from tests.helpers import VLLM_RUN, copy_fixtures
 
 #: 20 successes of 0.1 .. 2.0 s and one failure without a latency. Sorted with the failure as
 #: +inf, n = 21: p50 is x[10] = 1100 ms and p95 is x[19] = 2000 ms (numpy's linear method,
