@@ -1,9 +1,8 @@
-"""Capacity plan: goodput per level, replicas, monthly costs and break-even, checked by hand."""
+"""Capacity plan: replicas, monthly costs and break-even, checked by hand."""
 
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -18,86 +17,12 @@ from servegate.analysis.capacity import (
 )
 from servegate.analysis.cost import load_pricing
 from servegate.analysis.gates import GateParams, evaluate_gates
-from servegate.analysis.goodput import levels_goodput
 from servegate.core.errors import ConfigError
 from servegate.runs.reader import load_run
-from tests.helpers import FIXTURE_RUNS, VLLM_RUN
+from tests.helpers import C4, C16, FIXTURE_RUNS, TWO_LEVELS, VLLM_RUN, level_rows
+from tests.helpers import capacity_params as params
 
 VLLM = FIXTURE_RUNS / VLLM_RUN
-
-
-def level_rows(
-    level: str,
-    e2e_ms: list[float],
-    *,
-    spacing_s: float,
-    status: list[str] | None = None,
-    input_tokens: int = 400,
-    output_tokens: int = 100,
-    run_id: str = "run-a",
-) -> pd.DataFrame:
-    """Rows of one closed-loop level: request i is due at i x spacing and ends one spacing later,
-    so the makespan is n x spacing and the level runs n / (n x spacing) = 1 / spacing req/s."""
-    n = len(e2e_ms)
-    due = np.arange(n) * spacing_s
-    return pd.DataFrame(
-        {
-            "run_id": run_id,
-            "level": level,
-            "concurrency": int(level[1:]),
-            "request_rate": math.nan,
-            "prompt_id": [f"p{i}" for i in range(n)],
-            "status": status or ["ok"] * n,
-            "ttft_ms": [e / 4 for e in e2e_ms],
-            "e2e_ms": e2e_ms,
-            "due_s": due,
-            "end_s": due + spacing_s,
-            "input_tokens": input_tokens,
-            "output_tokens": output_tokens,
-        }
-    )
-
-
-# c4: 100 requests of 100 ms over 10 s -> 10 req/s, all within the SLO: goodput 10 req/s; p50
-# and p95 are 100 ms with a zero-width interval, so both gates PASS.
-# c16: 100 requests over 5 s -> 20 req/s; 90 at 2,000 ms and 10 at 5,000 ms: goodput 90 / 5 s =
-# 18 req/s, but p50 = 2,000 ms > 1,000 ms (interval [2000, 2000]): the level FAILs the gates.
-C4 = level_rows("c4", [100.0] * 100, spacing_s=0.1)
-C16 = level_rows("c16", [2000.0] * 90 + [5000.0] * 10, spacing_s=0.05)
-TWO_LEVELS = pd.concat([C4, C16], ignore_index=True)
-
-
-def params(**over: Any) -> CapacityParams:
-    base: dict[str, Any] = {
-        "peak_rps": 40.0,
-        "growth_factor": 1.5,
-        "headroom": 0.25,
-        "peak_to_average": 4.0,
-        "hourly_usd": 2.0,
-        "hosted_input_usd_per_1m": 0.5,
-        "hosted_output_usd_per_1m": 1.5,
-    }
-    return CapacityParams(**(base | over))
-
-
-def test_goodput_and_gates_per_level_by_hand() -> None:
-    c4, c16 = levels_goodput(TWO_LEVELS, p50_ms=1000, p95_ms=3000)
-    assert (c4.level, c16.level) == ("c4", "c16")  # ordered by concurrency, not by name
-    assert c4.req_per_s == pytest.approx(10.0) and c4.goodput_rps == pytest.approx(10.0)
-    assert (c4.p50_verdict, c4.p95_verdict, c4.meets_gates) == ("PASS", "PASS", True)
-    assert c16.req_per_s == pytest.approx(20.0)
-    assert c16.goodput_rps == pytest.approx(18.0)
-    assert c16.goodput_share.value == pytest.approx(0.9)
-    assert c16.p50_ms.value == 2000.0 and c16.p95_ms.value == 5000.0
-    assert c16.p50_verdict == "FAIL" and not c16.meets_gates
-
-
-def test_failures_are_misses_in_goodput() -> None:
-    # 8 requests over 4 s, 2 failed (fast errors of 10 ms are not fast answers): 6 / 4 s = 1.5.
-    rows = level_rows("c2", [10.0] * 8, spacing_s=0.5, status=["ok"] * 6 + ["error"] * 2)
-    (lv,) = levels_goodput(rows, p50_ms=1000, p95_ms=3000)
-    assert lv.goodput_rps == pytest.approx(1.5)
-    assert lv.n_ok == 6 and math.isinf(lv.p95_ms.value)
 
 
 def test_plan_by_hand() -> None:
@@ -224,34 +149,6 @@ def test_rows_of_several_runs_are_refused() -> None:
     other = C4.assign(run_id="run-b")
     with pytest.raises(ConfigError, match=r"needs one run's rows, got runs \['run-a', 'run-b'\]"):
         capacity_plan(pd.concat([C4, other]), params())
-
-
-@pytest.mark.parametrize(
-    ("over", "message"),
-    [
-        ({"peak_rps": 0}, r"peak_rps: Input should be greater than 0, got 0; give the forecast"),
-        ({"peak_rps": -3}, r"peak_rps: .* got -3; give the forecast peak"),
-        ({"headroom": 1.0}, r"headroom: Input should be less than 1, got 1.0; give the spare"),
-        ({"headroom": -0.1}, r"headroom: Input should be greater than or equal to 0"),
-        ({"hours_per_month": 800}, r"hours_per_month: .* use 730"),
-        ({"peak_to_average": 0.5}, r"peak_to_average: .* >= 1"),
-        ({"annual_growth": 0.2}, r"give growth_factor or annual_growth .*, not both"),
-        ({"peak_to_average": None, "average_rps": 50}, r"average_rps 50 exceeds peak_rps 40"),
-        ({"average_rps": 5}, r"give average_rps or peak_to_average, not both"),
-        ({"hourly_usd": None}, r"hourly_usd: .* give one replica's machine price"),
-        ({"peak": 3}, r"unknown parameter 'peak' \(known: .*peak_rps"),
-    ],
-)
-def test_bad_params_name_the_field_and_the_fix(over: dict[str, Any], message: str) -> None:
-    with pytest.raises(ConfigError, match=message) as info:
-        params(**over)
-    assert isinstance(info.value, ValueError)
-    assert str(info.value).startswith("invalid capacity parameters: ")
-
-
-def test_missing_required_field() -> None:
-    with pytest.raises(ConfigError, match=r"hourly_usd: Field required"):
-        CapacityParams(peak_rps=1, hosted_input_usd_per_1m=0, hosted_output_usd_per_1m=0)
 
 
 def test_fixture_run_smoke() -> None:

@@ -191,26 +191,3 @@ def test_what_else_changed_is_listed_without_blocking() -> None:
     assert result.context == (
         "server settings: env=VLLM_CPU_NUM_OF_RESERVED_CPU=0 now, env={} then",
     )
-
-
-def test_the_regressions_command_fails_a_scheduled_job_on_a_clear_regression(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    import json
-
-    from servegate.cli import main
-
-    comparison = {
-        "message": "compared with q1",
-        "regressions": ["c8 e2e p95"],
-        "previous_run": "q1",
-    }
-    path = tmp_path / "latest.json"
-    path.write_text(json.dumps({"decision": "PAUSE", "comparison": {"local": comparison}}))
-    assert main(["regressions", str(path)]) == 1
-    assert "local: compared with q1: c8 e2e p95" in capsys.readouterr().out
-    comparison["regressions"] = []
-    path.write_text(json.dumps({"decision": "GO", "comparison": {"local": comparison}}))
-    assert main(["regressions", str(path)]) == 0
-    assert "no statistically clear regression" in capsys.readouterr().out
-    assert main(["regressions", str(tmp_path / "missing.json")]) == 2

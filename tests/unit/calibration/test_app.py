@@ -1,49 +1,22 @@
-"""The calibration server: its script is seeded and pure, and the server plays it, on time."""
+"""The calibration app: it plays each request's script, on time, and keeps the truth."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import math
-import signal
-import socket
 import statistics
-import subprocess
-import sys
 import time
-from collections import Counter
 from collections.abc import Iterator
 from contextlib import nullcontext as _no_raise
 from pathlib import Path
 from typing import Any
 
 import httpx
-import psutil
 import pytest
-from pydantic import ValidationError
 
 from servegate.calibration.app import STATE, TOKEN_TEXT, TRUTH_FIELDS, build_app
-from servegate.calibration.server import (
-    CalibrationConfig,
-    CalibrationServer,
-    Dist,
-    FaultBurst,
-    calibration_config_from_flags,
-    script_for,
-)
-from servegate.cli import main
-from servegate.core.errors import ConfigError, PortInUseError
-
-MODEL = "calibration"
-CHAT = {"model": MODEL, "messages": [{"role": "user", "content": "say three words please"}]}
-
-TIMED = CalibrationConfig(
-    seed=11,
-    ttft_ms={"kind": "uniform", "low": 10, "high": 20},
-    itl_ms={"kind": "uniform", "low": 2, "high": 6},
-    output_tokens_min=5,
-    output_tokens_max=10,
-)
+from servegate.calibration.server import CalibrationConfig, CalibrationServer, script_for
+from tests.helpers import CALIBRATION_MODEL, CHAT, TIMED
 
 
 @pytest.fixture(scope="module")
@@ -93,91 +66,6 @@ def _content_events(events: list[Any]) -> list[Any]:
     ]
 
 
-# -- the script ------------------------------------------------------------------------------
-
-
-def test_the_script_is_a_pure_function_of_seed_and_index() -> None:
-    again = CalibrationConfig.model_validate(TIMED.model_dump())
-    assert [script_for(TIMED, i) for i in range(50)] == [script_for(again, i) for i in range(50)]
-    other_seed = TIMED.model_copy(update={"seed": 12})
-    assert [script_for(TIMED, i) for i in range(5)] != [script_for(other_seed, i) for i in range(5)]
-    s = script_for(TIMED, 3)
-    assert s.fault is None and s.finish_reason == "stop"
-    assert 5 <= s.output_tokens <= 10 and len(s.itl_ms) == s.output_tokens - 1
-    assert 10 <= s.ttft_ms <= 20 and all(2 <= g <= 6 for g in s.itl_ms)
-    assert s.e2e_ms == pytest.approx(s.ttft_ms + sum(s.itl_ms))
-    assert s.token_due_ms()[-1] == pytest.approx(s.e2e_ms)
-
-
-def test_the_fault_mix_matches_the_configured_rates() -> None:
-    rates = {"http_429": 0.05, "http_500": 0.03, "stall": 0.02, "cut": 0.1, "empty": 0.04}
-    config = CalibrationConfig(seed=5, **{f"p_{k}": v for k, v in rates.items()})
-    n = 2000
-    counts = Counter(script_for(config, i).fault for i in range(n))
-    for fault, p in [*rates.items(), (None, 1 - sum(rates.values()))]:
-        sd = math.sqrt(n * p * (1 - p))
-        assert abs(counts[fault] - n * p) <= 4 * sd, (fault, counts[fault], n * p)
-
-
-def test_each_fault_scripts_what_it_should() -> None:
-    config = CalibrationConfig(seed=1, p_cut=0.5, p_empty=0.5, output_tokens_min=9, stall_s=3)
-    by_fault = {script_for(config, i).fault: script_for(config, i) for i in range(40)}
-    cut, empty = by_fault["cut"], by_fault["empty"]
-    assert cut.finish_reason is None and 4 <= cut.output_tokens <= 64
-    assert empty.output_tokens == 0 and empty.ttft_ms is None and empty.finish_reason == "stop"
-    stall = script_for(CalibrationConfig(seed=1, p_stall=1, stall_s=3), 0)
-    assert stall.ttft_ms == 3000 and stall.e2e_ms > 3000
-    error = script_for(CalibrationConfig(seed=1, p_http_429=1), 0)
-    assert (error.fault, error.output_tokens, error.e2e_ms) == ("http_429", 0, 0.0)
-
-
-def test_a_burst_forces_its_fault_on_consecutive_requests_only() -> None:
-    base = CalibrationConfig(seed=4, p_http_500=0.1)
-    burst = base.model_copy(update={"bursts": (FaultBurst(fault="http_429", start=5, count=3),)})
-    faults = [script_for(burst, i).fault for i in range(12)]
-    assert faults[5:8] == ["http_429"] * 3
-    # outside the burst, the same draws as without it
-    for i in [*range(5), *range(8, 12)]:
-        assert script_for(burst, i) == script_for(base, i)
-    with pytest.raises(ValidationError, match=r"bursts overlap: http_429 at 0\.\.9 and http_500"):
-        CalibrationConfig(
-            seed=1,
-            bursts=[
-                {"fault": "http_429", "start": 0, "count": 10},
-                {"fault": "http_500", "start": 9, "count": 2},
-            ],
-        )
-
-
-def test_a_request_cap_shortens_the_answer_and_says_length() -> None:
-    s = script_for(TIMED, 0)
-    capped = s.limited(2)
-    assert capped.output_tokens == 2 and capped.finish_reason == "length"
-    assert capped.e2e_ms == pytest.approx(s.ttft_ms + s.itl_ms[0])
-    assert s.limited(None) is s and s.limited(1000) is s
-
-
-def test_invalid_settings_are_named() -> None:
-    with pytest.raises(ValueError, match=r"fault rates add up to 1\.2"):
-        CalibrationConfig(seed=1, p_cut=0.6, p_stall=0.6)
-    with pytest.raises(ValueError, match="lognormal distribution needs median"):
-        Dist(kind="lognormal", sigma=0.3)
-    with pytest.raises(ValueError, match=r"output_tokens_min .* above output_tokens_max"):
-        CalibrationConfig(seed=1, output_tokens_min=9, output_tokens_max=3)
-    assert CalibrationConfig(seed=1, ttft_ms=7).ttft_ms == Dist(kind="constant", value=7)
-    with pytest.raises(ConfigError, match="tokens must be MIN:MAX output tokens, got '32-64'"):
-        calibration_config_from_flags(seed=1, tokens="32-64")
-    with pytest.raises(ConfigError, match="unknown parameter 'p_oom'"):
-        calibration_config_from_flags(seed=1, p_oom=0.1)
-    assert "SECRET" not in repr(CalibrationConfig(seed=1, require_api_key="SECRET"))
-    with pytest.raises(ValueError) as bad:
-        CalibrationConfig(seed=1, p_cut=2, require_api_key="SECRET")
-    assert "SECRET" not in str(bad.value)
-
-
-# -- the server ------------------------------------------------------------------------------
-
-
 def test_a_stream_is_role_chunk_then_the_scripted_tokens_usage_and_done(
     server: CalibrationServer, client: httpx.Client
 ) -> None:
@@ -187,7 +75,7 @@ def test_a_stream_is_role_chunk_then_the_scripted_tokens_usage_and_done(
     payloads = [e for _, e in events]
     assert payloads[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
     first = payloads[0]
-    assert first["object"] == "chat.completion.chunk" and first["model"] == MODEL
+    assert first["object"] == "chat.completion.chunk" and first["model"] == CALIBRATION_MODEL
     assert first["id"] == resp.headers["X-Request-Id"] and isinstance(first["created"], int)
     tokens = payloads[1 : 1 + script.output_tokens]
     assert [t["choices"][0]["delta"] for t in tokens] == [{"content": TOKEN_TEXT}] * len(tokens)
@@ -240,7 +128,7 @@ def test_a_non_streamed_answer_comes_whole_after_the_scripted_time(
     assert resp.status_code == 200
     body = resp.json()
     script = script_for(TIMED, _index(resp)).limited(3)
-    assert body["object"] == "chat.completion" and body["model"] == MODEL
+    assert body["object"] == "chat.completion" and body["model"] == CALIBRATION_MODEL
     assert body["choices"][0]["message"] == {"role": "assistant", "content": TOKEN_TEXT * 3}
     assert body["choices"][0]["finish_reason"] == "length"
     assert body["usage"] == {"prompt_tokens": 4, "completion_tokens": 3, "total_tokens": 7}
@@ -252,7 +140,7 @@ def test_models_health_metrics_and_a_wrong_model(
 ) -> None:
     assert client.get(f"{server.root_url}/health").status_code == 200
     models = client.get(f"{server.base_url}/models").json()
-    assert models["object"] == "list" and [m["id"] for m in models["data"]] == [MODEL]
+    assert models["object"] == "list" and [m["id"] for m in models["data"]] == [CALIBRATION_MODEL]
     metrics = client.get(f"{server.root_url}/metrics").text
     assert "calibration_requests_total " in metrics
     resp = client.post(f"{server.base_url}/chat/completions", json={**CHAT, "model": "gpt-4o"})
@@ -315,43 +203,6 @@ def test_each_fault_does_what_it_should(tmp_path: Path) -> None:
     assert truth["http_429"]["observed_e2e_ms"] < 50
 
 
-def test_an_api_key_is_required_and_never_written_or_in_argv(tmp_path: Path) -> None:
-    key = "sk-calibration-7f3a9c-DO-NOT-LEAK"
-    config = CalibrationConfig(
-        seed=1, ttft_ms=1, itl_ms=1, output_tokens_min=1, output_tokens_max=4, require_api_key=key
-    )
-    truth, log = tmp_path / "truth.jsonl", tmp_path / "server.log"
-    with CalibrationServer(config, truth_path=truth, log_path=log) as server, httpx.Client() as c:
-        pid = server.process.pid
-        assert not any(key in arg for arg in psutil.Process(pid).cmdline())
-        url = f"{server.base_url}/chat/completions"
-        denied = c.post(url, json=CHAT)
-        assert denied.status_code == 401
-        assert denied.json()["error"]["code"] == "invalid_api_key" and key not in denied.text
-        wrong = c.post(url, json=CHAT, headers={"Authorization": "Bearer nope"})
-        assert wrong.status_code == 401
-        assert c.get(f"{server.base_url}/models").status_code == 401
-        ok = c.post(url, json=CHAT, headers={"Authorization": f"Bearer {key}"})
-        assert ok.status_code == 200 and ok.json()["usage"]["completion_tokens"] >= 1
-    assert server.process.poll() is not None and not psutil.pid_exists(pid)
-    written = [p for p in tmp_path.rglob("*") if p.is_file()]
-    assert truth in written and log in written
-    for path in written:
-        assert key not in path.read_text(errors="replace"), path
-    assert len(server.truth()) == 1
-
-
-def test_a_taken_port_is_refused_before_anything_starts() -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen()
-        port = sock.getsockname()[1]
-        server = CalibrationServer(TIMED, port=port)
-        with pytest.raises(PortInUseError, match=f"port {port} on 127.0.0.1 is already in use"):
-            server.start()
-        assert server.process is None
-
-
 def test_the_in_process_app_keeps_its_truth_in_memory() -> None:
     from aiohttp import web
 
@@ -374,46 +225,3 @@ def test_the_in_process_app_keeps_its_truth_in_memory() -> None:
 
     (row,) = asyncio.run(run())
     assert row["index"] == 0 and row["stream"] is False and row["observed_e2e_ms"] >= 3.0
-
-
-def test_the_calibrate_command_serves_until_interrupted(tmp_path: Path) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    truth = tmp_path / "truth.jsonl"
-    argv = [sys.executable, "-m", "servegate.cli", "calibrate", "--port", str(port)]
-    argv += ["--ttft-ms", "2", "--itl-ms", "1", "--tokens", "2:3", "--truth", str(truth)]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        line = proc.stdout.readline()
-        assert f"calibration server on http://127.0.0.1:{port}/v1" in line
-        r = httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions", json=CHAT, timeout=5)
-        assert r.status_code == 200
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=10) == 0
-    finally:
-        proc.kill()
-        proc.wait()
-    assert len(truth.read_text().splitlines()) == 1
-
-
-def test_the_calibrate_command_names_a_bad_flag(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["calibrate", "--tokens", "many"]) == 2
-    assert "tokens must be MIN:MAX output tokens, got 'many'" in capsys.readouterr().err
-    assert main(["calibrate", "--burst", "http_429:ten:5"]) == 2
-    assert "--burst must be FAULT:START:COUNT, got 'http_429:ten:5'" in capsys.readouterr().err
-    assert main(["calibrate", "--burst", "teapot:1:5"]) == 2
-    assert "fault" in capsys.readouterr().err
-
-
-def test_bursts_from_flags() -> None:
-    config = calibration_config_from_flags(seed=1, bursts=["http_500:3:2", "http_429:10:4"])
-    assert [script_for(config, i).fault for i in (2, 3, 4, 5, 10, 13, 14)] == [
-        None,
-        "http_500",
-        "http_500",
-        None,
-        "http_429",
-        "http_429",
-        None,
-    ]

@@ -11,66 +11,35 @@ import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.axes import Axes
-from matplotlib.figure import Figure
-from matplotlib.text import Text
 
-from servegate.analysis.capacity import CapacityParams, capacity_plan
+from servegate.analysis.capacity import capacity_plan
 from servegate.analysis.fallback import FallbackParams, simulate_fallback
 from servegate.plots.common import figure_to_data_uri
 from servegate.plots.ops import capacity_cost_figure, fallback_figure
 from servegate.runs.reader import load_run
-from tests.helpers import FIXTURE_RUNS, HOSTED_RUN, VLLM_RUN
+from tests.helpers import (
+    C4,
+    FIXTURE_RUNS,
+    HOSTED_RUN,
+    VLLM_RUN,
+    capacity_params,
+    figure_texts,
+    is_message_figure,
+    level_rows,
+)
 
 VLLM = FIXTURE_RUNS / VLLM_RUN
 HOSTED = FIXTURE_RUNS / HOSTED_RUN
 
 
-def _level(level: str, e2e_ms: list[float], spacing_s: float) -> pd.DataFrame:
-    n = len(e2e_ms)
-    due = np.arange(n) * spacing_s
-    return pd.DataFrame(
-        {
-            "run_id": "run-a",
-            "level": level,
-            "concurrency": int(level[1:]),
-            "request_rate": math.nan,
-            "prompt_id": [f"p{i}" for i in range(n)],
-            "status": "ok",
-            "ttft_ms": [e / 4 for e in e2e_ms],
-            "e2e_ms": e2e_ms,
-            "due_s": due,
-            "end_s": due + spacing_s,
-            "input_tokens": 400,
-            "output_tokens": 100,
-        }
-    )
-
-
-# As in test_capacity: 10 req/s of goodput at c4 (gates met), 8 replicas for 15 req/s average,
-# break-even 6 x 1,460 / 919.8 = 9.524 req/s.
-ROWS = _level("c4", [100.0] * 100, 0.1)
-PARAMS = CapacityParams(
-    peak_rps=40,
-    growth_factor=1.5,
-    headroom=0.25,
-    peak_to_average=4,
-    hourly_usd=2.0,
-    hosted_input_usd_per_1m=0.5,
-    hosted_output_usd_per_1m=1.5,
-)
-
-
-def _texts(fig: Figure) -> str:
-    fig.draw_without_rendering()
-    return "\n".join(t.get_text() for t in fig.findobj(Text)).replace("\\$", "$")
+# As in analysis/test_capacity.py: 10 req/s of goodput at c4 (gates met), 8 replicas for
+# 15 req/s average, break-even 6 x 1,460 / 919.8 = 9.524 req/s.
+ROWS = C4
+PARAMS = capacity_params()
 
 
 def _by_gid(ax: Axes, gid: str) -> list:
     return [line for line in ax.lines if line.get_gid() == gid]
-
-
-def _is_message(fig: Figure) -> bool:
-    return all(not ax.axison for ax in fig.axes)
 
 
 def test_cost_figure_lines_break_even_and_plan() -> None:
@@ -88,7 +57,7 @@ def test_cost_figure_lines_break_even_and_plan() -> None:
     assert be.get_xdata()[0] == pytest.approx(6 * 1460 / 919.8)
     (planned,) = _by_gid(ax, "planned")
     assert planned.get_xdata()[0] == pytest.approx(15.0)
-    text = _texts(fig)
+    text = figure_texts(fig)
     assert "break-even ≈ 9.52 req/s" in text
     assert "planned 15 req/s: 8 replica(s)" in text
     assert "Planned: 8 replica(s), $11,680 a month self-hosted vs $13,797 hosted" in text
@@ -97,9 +66,9 @@ def test_cost_figure_lines_break_even_and_plan() -> None:
 
 
 def test_cost_figure_flags_unmet_gates_and_a_missing_break_even() -> None:
-    rows = _level("c16", [2000.0] * 100, 0.05)  # p50 2 s: the 1 s gate fails
+    rows = level_rows("c16", [2000.0] * 100, spacing_s=0.05)  # p50 2 s: the 1 s gate fails
     plan = capacity_plan(rows, PARAMS.model_copy(update={"hourly_usd": 80.0}))
-    text = _texts(capacity_cost_figure(plan))
+    text = figure_texts(capacity_cost_figure(plan))
     assert "GATES NOT MET" in text and "Break-even: never: a replica costs" in text
     fig = capacity_cost_figure(plan)
     assert _by_gid(fig.axes[1], "threshold") == []
@@ -108,7 +77,7 @@ def test_cost_figure_flags_unmet_gates_and_a_missing_break_even() -> None:
 def test_cost_figure_without_capacity_says_why() -> None:
     failed = ROWS.assign(status="error")
     fig = capacity_cost_figure(capacity_plan(failed, PARAMS))
-    assert _is_message(fig) and "No cost curve: no load level succeeded" in _texts(fig)
+    assert is_message_figure(fig) and "No cost curve: no load level succeeded" in figure_texts(fig)
 
 
 def _hand_fallback():
@@ -148,7 +117,7 @@ def test_fallback_figure_lines_thresholds_and_rate() -> None:
     assert rate_ax.get_ylabel() == "share sent to the hosted API"
     labels = [t.get_text() for t in ax.get_xticklabels()]
     assert labels == ["hosted\nonly", "500", "1000", "local\nonly"]
-    text = _texts(fig)
+    text = figure_texts(fig)
     assert "p50 gate 1,000 ms" in text and "p95 gate 3,000 ms" in text
     assert "Local level c8, hosted c8: no T passes both gates" in text
     assert "✕ ∞ at the top" in text
@@ -157,8 +126,10 @@ def test_fallback_figure_lines_thresholds_and_rate() -> None:
 def test_fallback_figure_when_not_simulated() -> None:
     result = simulate_fallback(load_run(VLLM), None)
     fig = fallback_figure(result)
-    assert _is_message(fig)
-    assert "No fallback simulation: cannot simulate: no hosted run to fall back to" in _texts(fig)
+    assert is_message_figure(fig)
+    assert "No fallback simulation: cannot simulate: no hosted run to fall back to" in figure_texts(
+        fig
+    )
 
 
 def test_fixture_figures_build_and_embed_as_png() -> None:

@@ -12,7 +12,6 @@ import pandas as pd
 import pytest
 
 import servegate.runs.importer as importer
-from servegate.cli import main
 from servegate.core.errors import ConfigError, ImportFileError, RunFolderError
 from servegate.core.names import REQUEST_COLUMNS
 from servegate.history.aggregate import rebuild_history
@@ -289,19 +288,3 @@ def test_a_write_that_fails_midway_leaves_no_folder(
     assert _entries(results) == set()
     runs, broken = list_runs(results)
     assert runs == [] and broken == []
-
-
-def test_cli_import(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    source, results = tmp_path / "eval_results_x.csv", tmp_path / "results"
-    source.write_text("latency_ms,error\n120,\n80,\n,timeout\n")
-    argv = ["import", str(source), "--latency-column", "latency_ms", "--unit", "ms"]
-    assert main([*argv, "--results-dir", str(results), "--model", "m", "--label", "poc"]) == 0
-    out = capsys.readouterr().out
-    (folder,) = results.iterdir()
-    assert f"import: 3 rows, 1 failed (latency 'latency_ms', error 'error') -> {folder}" in out
-    assert list(load_run(folder).requests["status"]) == ["ok", "ok", "error"]
-
-    assert main([*argv[:3], "latency", "--unit", "ms", "--results-dir", str(results)]) == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("servegate: error: ") and "no column 'latency'" in err
-    assert "\n" not in err and len(list(results.iterdir())) == 1
