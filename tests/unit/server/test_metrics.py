@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from servegate.server.metrics import KEY_VLLM_METRICS, parse_metrics
@@ -42,7 +44,8 @@ def test_delta_and_absent_series() -> None:
 
 
 def test_text_that_is_not_prometheus_is_an_error() -> None:
-    with pytest.raises(ValueError):
+    # prometheus_client's parser refuses it, quoting the line it could not read
+    with pytest.raises(ValueError, match=re.escape("<html>not metrics</html>")):
         parse_metrics("<html>not metrics</html>\n")
 
 
