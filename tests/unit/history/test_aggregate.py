@@ -33,7 +33,7 @@ from tests.helpers import (
     make_killed_run,
 )
 
-#: DESIGN.md's history columns, in its order: the contract the report and checks rely on.
+#: The history's documented columns, in their order: the contract the report and checks rely on.
 DESIGN_COLUMNS = [
     "run_id",
     "run_date",
