@@ -2,12 +2,15 @@
 
 The notebooks stay thin: a parameters cell of literal defaults, then one library call per
 cell. Keeping their source here makes review and diffs readable; the .ipynb files are what
-users open in JupyterLab and what papermill runs.
+users open in JupyterLab and what papermill runs. ``--check`` writes nothing and exits 1,
+naming each notebook that differs from what this script would write.
 """
 
 # ruff: noqa: E501 -- cell sources are notebook code, kept as users see them in JupyterLab
 from __future__ import annotations
 
+import argparse
+import sys
 from pathlib import Path
 
 import nbformat
@@ -335,7 +338,18 @@ if fallback.simulated:
 ]
 
 
-def write(name: str, cells: list, title: str) -> None:
+#: Each notebook's file name, cells and title, in the order they are run.
+NOTEBOOKS = {
+    "01_benchmark.ipynb": (BENCHMARK, "servegate benchmark"),
+    "02_aggregate.ipynb": (AGGREGATE, "servegate history"),
+    "03_decision_report.ipynb": (REPORT, "Self-hosted LLM decision report"),
+    "04_capacity_plan.ipynb": (CAPACITY, "servegate capacity plan"),
+}
+
+
+def notebook_text(name: str) -> str:
+    """The nbformat JSON this script writes for notebook ``name``, as nbformat.write writes it."""
+    cells, title = NOTEBOOKS[name]
     for index, cell in enumerate(cells):
         cell.id = f"{Path(name).stem[:2]}-{index:02d}"  # stable ids: regenerating changes nothing
     nb = new_notebook(cells=cells)
@@ -346,12 +360,45 @@ def write(name: str, cells: list, title: str) -> None:
     }
     nb.metadata["language_info"] = {"name": "python"}
     nb.metadata["title"] = title
-    nbformat.write(nb, OUT / name)
+    text = nbformat.writes(nb)
+    return text if text.endswith("\n") else text + "\n"
+
+
+def stale_notebooks(out: Path = OUT) -> list[str]:
+    """The notebooks in ``out`` that are missing or differ from what this script would write."""
+    return [
+        name
+        for name in NOTEBOOKS
+        if not (out / name).is_file()
+        or (out / name).read_text(encoding="utf-8") != notebook_text(name)
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Write notebooks/0*.ipynb from their source here.")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 naming each notebook that differs from what would be written",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=OUT, help="the notebooks folder (default: notebooks/)"
+    )
+    args = parser.parse_args(argv)
+    if args.check:
+        stale = stale_notebooks(args.out)
+        for name in stale:
+            print(
+                f"{args.out / name} differs from scripts/make_notebooks.py; "
+                "run `python scripts/make_notebooks.py` and commit the notebooks",
+                file=sys.stderr,
+            )
+        return 1 if stale else 0
+    args.out.mkdir(exist_ok=True)
+    for name in NOTEBOOKS:
+        (args.out / name).write_text(notebook_text(name), encoding="utf-8")
+    return 0
 
 
 if __name__ == "__main__":
-    OUT.mkdir(exist_ok=True)
-    write("01_benchmark.ipynb", BENCHMARK, "servegate benchmark")
-    write("02_aggregate.ipynb", AGGREGATE, "servegate history")
-    write("03_decision_report.ipynb", REPORT, "Self-hosted LLM decision report")
-    write("04_capacity_plan.ipynb", CAPACITY, "servegate capacity plan")
+    sys.exit(main())

@@ -9,9 +9,9 @@ import psutil
 import pytest
 
 from servegate.core.environment import vllm_distribution
-from servegate.server.lifecycle import ServerConfig, VLLMServer
+from servegate.server.lifecycle import VLLMServer
 from servegate.server.model_artifact import ensure_model
-from tests.conftest import REPO
+from tests.helpers import REPO, server_config
 
 MANIFEST = REPO / "data/models/smollm2-135m-instruct.json"
 
@@ -26,20 +26,6 @@ def built_model() -> Path:
 def _require_vllm() -> None:
     if vllm_distribution() is None:
         pytest.fail("vLLM is not installed in this environment; run `make setup` first")
-
-
-def server_config(model: Path, log_dir: Path, **overrides: object) -> ServerConfig:
-    """The test servers' settings: small KV cache, no progress bar, one warm-up request."""
-    settings: dict[str, object] = {
-        "model": model,
-        "log_path": log_dir / "vllm.log",
-        "kv_cache_space_gib": 1,
-        "max_model_len": 2048,
-        "warmup_requests": 1,
-        "progress": False,
-    }
-    settings.update(overrides)
-    return ServerConfig.from_params(settings)
 
 
 @pytest.fixture(scope="session")

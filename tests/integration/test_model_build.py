@@ -9,7 +9,7 @@ import pytest
 
 from servegate.core.fsutil import sha256_file
 from servegate.server.model_artifact import MANIFEST_IN_FOLDER, build_model, load_manifest
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 pytestmark = pytest.mark.slow
 

@@ -10,7 +10,7 @@ import pytest
 
 from servegate.jobs.bench import run_benchmark
 from servegate.server.lifecycle import VLLMServer
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 pytestmark = pytest.mark.vllm
 

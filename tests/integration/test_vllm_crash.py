@@ -17,7 +17,7 @@ import pytest
 from servegate.analysis.gates import GateParams, evaluate_gates
 from servegate.jobs.bench import run_benchmark
 from servegate.runs.reader import load_run
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 pytestmark = pytest.mark.vllm
 

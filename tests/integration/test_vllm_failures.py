@@ -14,7 +14,7 @@ import pytest
 
 from servegate.core.errors import ServerHangError, ServerOOMError, ServerStartError
 from servegate.server.lifecycle import VLLMServer
-from tests.integration.conftest import server_config
+from tests.helpers import server_config
 
 pytestmark = pytest.mark.vllm
 

@@ -20,7 +20,7 @@ import psutil
 import pytest
 
 from servegate.runs.reader import load_run
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 pytestmark = pytest.mark.vllm
 

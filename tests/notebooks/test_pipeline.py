@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import papermill
 import pytest
@@ -19,7 +21,7 @@ import yaml
 from servegate.analysis.gate_rule import decide
 from servegate.calibration.server import CalibrationConfig, CalibrationServer
 from servegate.history.aggregate import load_history
-from servegate.jobs.pipeline import NOTEBOOKS, run_report_pipeline
+from servegate.jobs.pipeline import NOTEBOOKS, PipelineResult, run_report_pipeline
 from servegate.report.render import pdf_text, screenshot
 
 pytestmark = pytest.mark.notebooks
@@ -115,48 +117,79 @@ def _params(path: Path, **values: object) -> Path:
     return path
 
 
-def test_the_whole_pipeline_writes_runs_history_and_a_report(
+@dataclass(frozen=True)
+class PipelineRun:
+    """What one run of the whole pipeline left: its result, files and the report's text."""
+
+    root: Path  # everything the run wrote is under here
+    result: PipelineResult
+    reports: Path
+    history: Path
+    decision: dict[str, Any]
+    html: str
+    text: str  # the report's visible text: the HTML body without tags
+
+
+@pytest.fixture(scope="module")
+def pipeline(
     targets: tuple[CalibrationServer, CalibrationServer],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+    tmp_path_factory: pytest.TempPathFactory,
+) -> PipelineRun:
+    """Both benchmarks, the history and the report, run once for the tests below."""
     local, hosted = targets
-    monkeypatch.setenv("OPENAI_API_KEY", CANARY)
-    monkeypatch.setenv("OPENAI_BASE_URL", hosted.base_url)
-    results, reports = tmp_path / "results", tmp_path / "reports"
-    history = tmp_path / "history.csv"
+    root = tmp_path_factory.mktemp("pipeline")
+    results, reports = root / "results", root / "reports"
+    history = root / "history.csv"
     local_params = _params(
-        tmp_path / "local.yaml",
+        root / "local.yaml",
         backend="vllm",
         base_url=local.root_url,
         model="smollm2",
         run_label="local-test",
     )
     hosted_params = _params(
-        tmp_path / "hosted.yaml", backend="openai", model="gpt-4o-mini", run_label="hosted-test"
+        root / "hosted.yaml", backend="openai", model="gpt-4o-mini", run_label="hosted-test"
     )
-    result = run_report_pipeline(
-        [local_params, hosted_params],
-        results_dir=str(results),
-        history_path=str(history),
-        report_dir=str(reports),
-        report_params={"min_prompts": 20},
-    )
-    # run folders: every request recorded, the executed notebook kept beside them
-    assert len(result.runs) == 2
-    for run_dir in result.runs:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("OPENAI_API_KEY", CANARY)
+        mp.setenv("OPENAI_BASE_URL", hosted.base_url)
+        result = run_report_pipeline(
+            [local_params, hosted_params],
+            results_dir=str(results),
+            history_path=str(history),
+            report_dir=str(reports),
+            report_params={"min_prompts": 20},
+        )
+    assert result.html is not None
+    html = result.html.read_text()
+    # Code would show as highlighted source; compare the visible text of the body, since
+    # highlighting splits source into many spans (and the theme's CSS names input areas).
+    text = re.sub(r"<[^>]+>", "", html[html.index("<body") :])
+    decision = json.loads((reports / "latest.json").read_text())
+    return PipelineRun(root, result, reports, history, decision, html, text)
+
+
+def test_each_run_folder_records_every_request_and_keeps_its_notebook(
+    pipeline: PipelineRun,
+) -> None:
+    assert len(pipeline.result.runs) == 2
+    for run_dir in pipeline.result.runs:
         record = json.loads((run_dir / "run.json").read_text())
         assert record["state"] == "complete"
         assert (run_dir / "01_benchmark.ipynb").is_file()
         lines = (run_dir / "requests.csv").read_text().splitlines()
         assert len(lines) - 1 == record["n_request_rows"] == 32
-    # history: one row per run and level, rebuilt from the folders
-    rows = load_history(history)
+
+
+def test_the_history_has_a_row_per_run_and_level_and_the_poc_rows(pipeline: PipelineRun) -> None:
+    rows = load_history(pipeline.history)
     measured = rows[rows["source"] != "summary_only"]
     assert len(measured) == 4 and set(measured["backend"]) == {"vllm", "openai"}
     assert len(rows) - len(measured) == 3  # the POC's figures of record, summary only
-    # the decision JSON follows the gate rule
-    decision = json.loads((reports / "latest.json").read_text())
+
+
+def test_the_decision_follows_the_gate_rule(pipeline: PipelineRun) -> None:
+    decision = pipeline.decision
     verdicts = [g["verdict"] for g in decision["gates"]]
     assert decision["decision"] == str(decide(verdicts, decision["n_measured_prompts"], 20))
     for g in decision["gates"]:
@@ -165,38 +198,60 @@ def test_the_whole_pipeline_writes_runs_history_and_a_report(
         if g["verdict"] == "FAIL" and g["name"].endswith("latency"):
             assert g["ci_low"] is not None and g["ci_low"] > g["threshold"]
     assert decision["hosted_status"] == "measured"
-    # HTML: no code, the decision first, every figure embedded, nothing fetched
-    html = result.html.read_text()
-    # Code would show as highlighted source; compare the visible text of the body, since
-    # highlighting splits source into many spans (and the theme's CSS names input areas).
+
+
+def test_the_html_shows_no_code_and_the_decision_first(pipeline: PipelineRun) -> None:
+    html, text = pipeline.html, pipeline.text
     body = html[html.index("<body") :]
-    text = re.sub(r"<[^>]+>", "", body)
     assert "build_report(" not in text and "plots.latency_distributions" not in text
     assert 'class="highlight' not in body and "In&nbsp;[" not in body
     assert html.index("Decision: ") < html.index("Caveats")
+
+
+def test_the_html_embeds_every_figure_and_fetches_nothing(pipeline: PipelineRun) -> None:
+    html = pipeline.html
     assert len(re.findall(r'src="data:image/png;base64,', html)) >= 6
     assert not re.search(r'<script[^>]+src="https?://', html)
-    assert (reports / "latest.html").read_text() == html
-    # the POC's starting point beside the gates, and a first run has nothing to compare with
+    assert (pipeline.reports / "latest.html").read_text() == html
+
+
+def test_a_first_run_shows_the_poc_start_and_nothing_to_compare(pipeline: PipelineRun) -> None:
+    text = pipeline.text
     assert "POC start" in text and "47.60 s (20 rows)" in text
     assert text.count("no previous comparable run") == 2  # local and hosted
-    assert decision["comparison"]["local"]["previous_run"] is None
-    # the operations sections: a capacity plan and the fallback replay of both runs
-    assert decision["capacity"]["available"] and decision["capacity"]["replicas"] >= 1
-    assert "Monthly cost against average traffic" in text or "replica(s)" in text
-    fallback = decision["fallback"]
+    assert pipeline.decision["comparison"]["local"]["previous_run"] is None
+
+
+def test_the_capacity_plan_is_in_the_report(pipeline: PipelineRun) -> None:
+    capacity = pipeline.decision["capacity"]
+    assert capacity["available"] and capacity["replicas"] >= 1
+    # the plan's sentence with its replica count, and its figure under the section's heading
+    assert f"{capacity['replicas']} replica(s) of " in pipeline.text
+    assert 'alt="Figure: Capacity plan"' in pipeline.html
+
+
+def test_the_fallback_replay_of_both_runs_is_in_the_report(pipeline: PipelineRun) -> None:
+    fallback = pipeline.decision["fallback"]
     assert fallback["simulated"] and fallback["level"] == "c4"
     assert (fallback["rows"][0]["timeout_ms"], fallback["rows"][-1]["timeout_ms"]) == (0, "inf")
-    assert "Fall back after T" in text
-    # PDF: printed by Chromium, holding the decision text
+    assert "Fall back after T" in pipeline.text
+
+
+def test_the_pdf_printed_by_chromium_holds_the_decision(pipeline: PipelineRun) -> None:
+    result = pipeline.result
     assert result.pdf is not None and result.pdf.path is not None
-    assert (reports / "latest.pdf").read_bytes()[:4] == b"%PDF"
-    assert f"Decision: {decision['decision']}" in pdf_text(reports / "latest.pdf")
-    # a screenshot of the page, as a reader sees it (looked at by hand when the report changes)
-    shot = screenshot(result.html, tmp_path / "report.png")
+    assert (pipeline.reports / "latest.pdf").read_bytes()[:4] == b"%PDF"
+    assert f"Decision: {pipeline.decision['decision']}" in pdf_text(pipeline.reports / "latest.pdf")
+
+
+def test_a_screenshot_of_the_report_is_a_png(pipeline: PipelineRun, tmp_path: Path) -> None:
+    # what a reader sees (looked at by hand when the report changes)
+    shot = screenshot(pipeline.result.html, tmp_path / "report.png")
     assert shot is not None and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    # the canary key is nowhere in what the run wrote
-    for path in [*tmp_path.rglob("*")]:
+
+
+def test_the_api_key_is_nowhere_in_what_the_run_wrote(pipeline: PipelineRun) -> None:
+    for path in [*pipeline.root.rglob("*")]:
         if path.is_file() and path.suffix != ".yaml":
             assert CANARY.encode() not in path.read_bytes(), path
             if path.suffix == ".pdf":  # its bytes are compressed: search its text

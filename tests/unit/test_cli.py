@@ -1,14 +1,22 @@
-"""The servegate command: one clear error line and exit code 2 on bad input."""
+"""The servegate command: its subcommands, one clear error line and exit code 2 on bad input."""
 
 from __future__ import annotations
 
+import json
+import signal
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 from servegate.cli import main
 from servegate.core.errors import ModelArtifactError
+from servegate.runs.reader import load_run
 from servegate.server.lifecycle import ServerConfig, VLLMServer
+from tests.helpers import CHAT
 
 
 def test_model_verify_with_a_missing_manifest_is_one_clear_line(
@@ -42,3 +50,68 @@ def test_a_missing_model_folder_stops_before_any_process_starts(tmp_path: Path) 
     with pytest.raises(ModelArtifactError, match="does not exist; run `make model`"):
         server.start()
     assert server.process is None
+
+
+def test_the_calibrate_command_serves_until_interrupted(tmp_path: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    truth = tmp_path / "truth.jsonl"
+    argv = [sys.executable, "-m", "servegate.cli", "calibrate", "--port", str(port)]
+    argv += ["--ttft-ms", "2", "--itl-ms", "1", "--tokens", "2:3", "--truth", str(truth)]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert f"calibration server on http://127.0.0.1:{port}/v1" in line
+        r = httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions", json=CHAT, timeout=5)
+        assert r.status_code == 200
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        proc.kill()
+        proc.wait()
+    assert len(truth.read_text().splitlines()) == 1
+
+
+def test_the_calibrate_command_names_a_bad_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["calibrate", "--tokens", "many"]) == 2
+    assert "tokens must be MIN:MAX output tokens, got 'many'" in capsys.readouterr().err
+    assert main(["calibrate", "--burst", "http_429:ten:5"]) == 2
+    assert "--burst must be FAULT:START:COUNT, got 'http_429:ten:5'" in capsys.readouterr().err
+    assert main(["calibrate", "--burst", "teapot:1:5"]) == 2
+    assert "fault" in capsys.readouterr().err
+
+
+def test_cli_import(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source, results = tmp_path / "eval_results_x.csv", tmp_path / "results"
+    source.write_text("latency_ms,error\n120,\n80,\n,timeout\n")
+    argv = ["import", str(source), "--latency-column", "latency_ms", "--unit", "ms"]
+    assert main([*argv, "--results-dir", str(results), "--model", "m", "--label", "poc"]) == 0
+    out = capsys.readouterr().out
+    (folder,) = results.iterdir()
+    assert f"import: 3 rows, 1 failed (latency 'latency_ms', error 'error') -> {folder}" in out
+    assert list(load_run(folder).requests["status"]) == ["ok", "ok", "error"]
+
+    assert main([*argv[:3], "latency", "--unit", "ms", "--results-dir", str(results)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("servegate: error: ") and "no column 'latency'" in err
+    assert "\n" not in err and len(list(results.iterdir())) == 1
+
+
+def test_the_regressions_command_fails_a_scheduled_job_on_a_clear_regression(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    comparison = {
+        "message": "compared with q1",
+        "regressions": ["c8 e2e p95"],
+        "previous_run": "q1",
+    }
+    path = tmp_path / "latest.json"
+    path.write_text(json.dumps({"decision": "PAUSE", "comparison": {"local": comparison}}))
+    assert main(["regressions", str(path)]) == 1
+    assert "local: compared with q1: c8 e2e p95" in capsys.readouterr().out
+    comparison["regressions"] = []
+    path.write_text(json.dumps({"decision": "GO", "comparison": {"local": comparison}}))
+    assert main(["regressions", str(path)]) == 0
+    assert "no statistically clear regression" in capsys.readouterr().out
+    assert main(["regressions", str(tmp_path / "missing.json")]) == 2
