@@ -120,6 +120,29 @@ def import_latency_csv(
     def fail(problem: str, fix: str, row: int | None = None) -> ImportFileError:
         return ImportFileError(f"{path}: {problem}; {fix}", path=str(path), row=row)
 
+    _check_names(unit, backend, fail)
+    created = _run_date(run_date, fail)
+    run_id = new_run_id(label, backend, created)  # checks the label
+    frame = _read(path, fail)
+    columns = _columns(frame, latency_column, id_column, status_column, error_column, fail)
+    ok, status, error = _statuses(frame, columns)
+    e2e_ms = _latencies(frame[latency_column], UNITS[unit], ok, fail)
+    digest = sha256_file(path)
+    results_dir = Path(results_dir)
+    _refuse_duplicate(results_dir, digest, fail)
+
+    rows = _rows(frame, columns, backend, model, status, error, e2e_ms)
+    source = {"path": str(path), "sha256": digest, "n_rows": len(rows)}
+    names = {f"{k}_column": v for k, v in columns.items() if k != "latency"}
+    params = {"backend": backend, "model": model, "run_label": label, "unit": unit, **names}
+    params["latency_column"] = latency_column
+    record = _record(run_id, created, params, source, _summary(status, error, e2e_ms))
+    run_dir = _write(results_dir, run_id, record, rows, fail)
+    return ImportResult(run_dir, run_dir.name, len(rows), int((~ok).sum()), columns)
+
+
+def _check_names(unit: str, backend: str, fail: Any) -> None:
+    """Refuse an unknown unit and a backend name that is reserved or unfit for a folder."""
     if unit not in UNITS:
         raise fail(f"unknown unit {unit!r}", f"pass --unit {' or --unit '.join(UNITS)}")
     if backend in _RESERVED_BACKENDS:
@@ -133,19 +156,21 @@ def import_latency_csv(
             f"backend {backend!r} is unfit for a folder name",
             "use 1-64 letters, digits, '.', '_' or '-', e.g. poc-vllm",
         )
-    created = _run_date(run_date, fail)
-    run_id = new_run_id(label, backend, created)  # checks the label
-    frame = _read(path, fail)
-    columns = _columns(frame, latency_column, id_column, status_column, error_column, fail)
-    ok, status, error = _statuses(frame, columns)
-    e2e_ms = _latencies(frame[latency_column], UNITS[unit], ok, fail)
-    digest = sha256_file(path)
-    results_dir = Path(results_dir)
-    _refuse_duplicate(results_dir, digest, fail)
 
+
+def _rows(
+    frame: pd.DataFrame,
+    columns: dict[str, str],
+    backend: str,
+    model: str,
+    status: list[str],
+    error: list[str],
+    e2e_ms: np.ndarray,
+) -> list[dict[str, Any]]:  # requests.csv rows: CSV cells by column
+    """requests.csv's rows: status, error and end-to-end time; the rest the source never had."""
     ids = frame[columns["id"]] if "id" in columns else pd.Series(range(1, len(frame) + 1))
     # Every other column stays empty: the source has no clock, queue, tokens or load level.
-    rows = [
+    return [
         {
             **dict.fromkeys(REQUEST_COLUMNS, ""),
             "backend": backend,
@@ -159,16 +184,18 @@ def import_latency_csv(
         }
         for i, (pid, st, err, ms) in enumerate(zip(ids, status, error, e2e_ms, strict=True))
     ]
+
+
+def _record(
+    run_id: str,
+    created: datetime,
+    params: dict[str, str],
+    source: dict[str, str | int],
+    level: LevelSummary,
+) -> RunRecord:
+    """run.json of an import: where the file came from, how its columns were read, its level."""
     imported_at = datetime.now(UTC).replace(microsecond=0)
-    params = {
-        "backend": backend,
-        "model": model,
-        "run_label": label,
-        "latency_column": latency_column,
-        "unit": unit,
-        **{f"{k}_column": v for k, v in columns.items() if k != "latency"},
-    }
-    record = RunRecord(
+    return RunRecord(
         schema_version=RUN_SCHEMA_VERSION,
         servegate_version=__version__,
         git_commit=git_state(REPO_ROOT)["commit"],
@@ -182,19 +209,21 @@ def import_latency_csv(
         manifest=Manifest.model_validate(
             {
                 "source": IMPORTED_SOURCE,
-                "source_file": {"path": str(path), "sha256": digest, "n_rows": len(rows)},
+                "source_file": source,
                 # The prompts are unknown. The file's hash, not "", stands in: "" would equal
                 # every other import's and a skipped run's, while this matches only imports of
                 # this file and never a measured run's prompt set, so nothing compares them by
                 # accident.
-                "prompt_set": {"path": None, "sha256": digest, "note": "unknown: imported run"},
+                "prompt_set": {
+                    "path": None,
+                    "sha256": source["sha256"],
+                    "note": "unknown: imported run",
+                },
             }
         ),
-        n_request_rows=len(rows),
-        levels=[_summary(status, error, e2e_ms)],
+        n_request_rows=level.n_requests,
+        levels=[level],
     )
-    run_dir = _write(results_dir, run_id, record, rows, fail)
-    return ImportResult(run_dir, run_dir.name, len(rows), int((~ok).sum()), columns)
 
 
 def _run_date(value: str | datetime | None, fail: Any) -> datetime:
