@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +110,28 @@ def read_requests(run_dir: Path, record: RunRecord) -> tuple[pd.DataFrame, list[
             "requests.csv is missing",
             fix="the run folder is incomplete; delete it and run the benchmark again",
         )
+    text = _read_text(path, fail)
+    reader = csv.reader(io.StringIO(text, newline=""))
+    _check_header(reader, fail)
+    rows, lines, notes = _rows(reader, torn=not text.endswith("\n"), state=state, fail=fail)
+    if notes:
+        log.warning("%s: %s", run_dir, notes[-1])
+    frame = pd.DataFrame(rows, columns=list(REQUEST_COLUMNS), dtype=object)
+    imported = record.source == IMPORTED_SOURCE
+    frame = _typed(frame, lines, fail, IMPORTED_REQUIRED_COLUMNS if imported else REQUIRED_COLUMNS)
+    bad_id = frame.index[frame["run_id"] != record.run_id]
+    if len(bad_id):
+        i = int(bad_id[0])
+        raise fail(
+            f"run_id is {frame.at[i, 'run_id']!r}, but run.json says {record.run_id!r} "
+            "(rows from another run were pasted in)",
+            lines[i],
+        )
+    return frame, notes
+
+
+def _read_text(path: Path, fail: Any) -> str:
+    """The file's text; an unreadable, non-UTF-8 or empty file is refused."""
     try:
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -118,7 +141,11 @@ def read_requests(run_dir: Path, record: RunRecord) -> tuple[pd.DataFrame, list[
         raise fail(f"cannot be read ({exc.strerror})") from None
     if not text:
         raise fail("is empty, not even a header")
-    reader = csv.reader(io.StringIO(text, newline=""))
+    return text
+
+
+def _check_header(reader: Iterator[list[str]], fail: Any) -> None:
+    """The header must be exactly ``REQUEST_COLUMNS``, in order."""
     try:
         header = next(reader)
     except csv.Error as exc:
@@ -133,11 +160,20 @@ def read_requests(run_dir: Path, record: RunRecord) -> tuple[pd.DataFrame, list[
             f"({detail or 'same names, different order'})",
             1,
         )
+
+
+def _rows(
+    reader: Any, *, torn: bool, state: str, fail: Any
+) -> tuple[list[list[str]], list[int], list[str]]:
+    """Every whole row with its line number, and notes on what was repaired.
+
+    A last row without a line end is refused, unless the run is still ``running`` (killed by
+    SIGKILL mid-write): then that one row is dropped with a note.
+    """
     rows: list[list[str]] = []
     lines: list[int] = []
     notes: list[str] = []
     end_line = 1
-    torn = not text.endswith("\n")
     try:
         for fields in reader:
             start_line, end_line = end_line + 1, reader.line_num
@@ -154,7 +190,6 @@ def read_requests(run_dir: Path, record: RunRecord) -> tuple[pd.DataFrame, list[
             )
         # A SIGKILL can land in the middle of a row's write: drop that row, keep the rest.
         notes.append(f"requests.csv line {lines[-1]} was cut mid-row by the kill and was dropped")
-        log.warning("%s: %s", run_dir, notes[-1])
         rows.pop()
         lines.pop()
     for fields, line in zip(rows, lines, strict=True):
@@ -164,18 +199,7 @@ def read_requests(run_dir: Path, record: RunRecord) -> tuple[pd.DataFrame, list[
                 "(a row cut short, or a stray comma or line break)",
                 line,
             )
-    frame = pd.DataFrame(rows, columns=list(REQUEST_COLUMNS), dtype=object)
-    imported = record.source == IMPORTED_SOURCE
-    frame = _typed(frame, lines, fail, IMPORTED_REQUIRED_COLUMNS if imported else REQUIRED_COLUMNS)
-    bad_id = frame.index[frame["run_id"] != record.run_id]
-    if len(bad_id):
-        i = int(bad_id[0])
-        raise fail(
-            f"run_id is {frame.at[i, 'run_id']!r}, but run.json says {record.run_id!r} "
-            "(rows from another run were pasted in)",
-            lines[i],
-        )
-    return frame, notes
+    return rows, lines, notes
 
 
 def _typed(
