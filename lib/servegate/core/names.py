@@ -5,7 +5,8 @@ They live here once; ``../shared/DESIGN.md`` is the contract they implement.
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from enum import StrEnum
+from typing import Final
 
 __all__ = [
     "FAILURE_STATUSES",
@@ -28,9 +29,23 @@ SERVER_LOG: Final = "server.log"
 #: measured by servegate: its requests.csv has end-to-end times and statuses, nothing else.
 IMPORTED_SOURCE: Final = "imported"
 
-Status = Literal["ok", "error", "timeout", "oom", "cancelled"]
-STATUSES: Final[tuple[str, ...]] = ("ok", "error", "timeout", "oom", "cancelled")
-FAILURE_STATUSES: Final[tuple[str, ...]] = ("error", "timeout", "oom", "cancelled")
+
+class Status(StrEnum):
+    """How one request ended: requests.csv's ``status``.
+
+    A ``StrEnum``: each member is its text, so CSV, JSON and ``== "ok"`` see plain strings.
+    """
+
+    OK = "ok"
+    ERROR = "error"
+    TIMEOUT = "timeout"
+    OOM = "oom"
+    CANCELLED = "cancelled"
+
+
+#: The statuses as plain strings, in this order (requests.csv checks, run.json's counts).
+STATUSES: Final[tuple[str, ...]] = tuple(s.value for s in Status)
+FAILURE_STATUSES: Final[tuple[str, ...]] = tuple(s.value for s in Status if s is not Status.OK)
 
 #: What a run folder's run.json says about how the run ended.
 RUN_STATES: Final[tuple[str, ...]] = (
