@@ -6,7 +6,7 @@ They live here once; ``../shared/DESIGN.md`` is the contract they implement.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Final
+from typing import Final, Literal, get_args
 
 __all__ = [
     "FAILURE_STATUSES",
@@ -18,6 +18,7 @@ __all__ = [
     "RUN_STATES",
     "SERVER_LOG",
     "STATUSES",
+    "RunState",
     "Status",
 ]
 
@@ -47,15 +48,9 @@ class Status(StrEnum):
 STATUSES: Final[tuple[str, ...]] = tuple(s.value for s in Status)
 FAILURE_STATUSES: Final[tuple[str, ...]] = tuple(s.value for s in Status if s is not Status.OK)
 
-#: What a run folder's run.json says about how the run ended.
-RUN_STATES: Final[tuple[str, ...]] = (
-    "running",
-    "complete",
-    "interrupted",
-    "server_crashed",
-    "failed",
-    "skipped",
-)
+#: What a run folder's run.json says about how the run ended (``running`` until it has).
+RunState = Literal["running", "complete", "interrupted", "server_crashed", "failed", "skipped"]
+RUN_STATES: Final[tuple[str, ...]] = get_args(RunState)
 
 #: requests.csv, in order. The first 17 are DESIGN.md's contract; the rest help analysis.
 #: Times are ms from the moment the request was due (its scheduled time in open loop, its
