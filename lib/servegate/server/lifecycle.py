@@ -183,9 +183,10 @@ class VLLMServer(ManagedProcess, Endpoint):
         assert self.process is not None and self.log_path is not None
         deadline = time.monotonic() + cfg.startup_timeout_s
         started = time.monotonic()
+        total = round(cfg.startup_timeout_s)
         with (
             tqdm(
-                total=round(cfg.startup_timeout_s),
+                total=total,
                 unit="s",
                 desc="starting vLLM",
                 disable=not cfg.progress,
@@ -212,7 +213,7 @@ class VLLMServer(ManagedProcess, Endpoint):
                         log_tail=tail,
                     )
                 time.sleep(0.5)
-                elapsed = min(round(time.monotonic() - started), bar.total)
+                elapsed = min(round(time.monotonic() - started), total)
                 if elapsed > bar.n:
                     bar.set_postfix_str(read_tail(self.log_path, 1).strip()[-60:], refresh=False)
                     bar.update(elapsed - bar.n)
