@@ -56,15 +56,17 @@ quarterly: model ## the scheduled re-run: params/quarterly.yaml + hosted, histor
 selftest: setup ## measure the load generator against the calibration server
 	$(PY) -m servegate.cli selftest
 
-test: model ## set up and run the whole test suite (unit, integration with real vLLM)
+test: model ## set up, mypy on lib, then the whole test suite (unit, integration with real vLLM)
+	$(PY) -m mypy
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: setup ## the unit tests only (seconds); an empty selection (pytest exit 5) is not a failure
 	$(PY) -m pytest -m "not vllm and not slow" $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
-lint: setup ## ruff check and format check
+lint: setup ## ruff check and format check, then mypy on lib ([tool.mypy] in pyproject.toml)
 	$(PY) -m ruff check lib tests
 	$(PY) -m ruff format --check lib tests
+	$(PY) -m mypy
 
 format: setup ## ruff format and autofix
 	$(PY) -m ruff format lib tests

@@ -7,8 +7,12 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from servegate.core.errors import ServegateError
+
+if TYPE_CHECKING:  # imported where used: `servegate --help` stays fast
+    from servegate.server.lifecycle import ServerConfig
 
 __all__ = ["main"]
 
@@ -38,7 +42,7 @@ def _cmd_model(args: argparse.Namespace) -> int:
     return 0
 
 
-def _server_config(params_path: Path, overrides: dict[str, object]):  # -> ServerConfig
+def _server_config(params_path: Path, overrides: dict[str, object]) -> ServerConfig:
     from servegate.core.params_file import load_params_file
     from servegate.server.lifecycle import ServerConfig
 

@@ -13,6 +13,7 @@ import asyncio
 import hmac
 import json
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -122,7 +123,11 @@ async def _send_now(request: web.Request, resp: web.StreamResponse) -> web.Strea
 
 
 async def _stream(
-    request: web.Request, script: RequestScript, row: dict[str, Any], t0: float, usage: Any
+    request: web.Request,
+    script: RequestScript,
+    row: dict[str, Any],
+    t0: float,
+    usage: dict[str, int] | None,
 ) -> web.StreamResponse:
     state = request.app[STATE]
     head = {
@@ -168,7 +173,11 @@ async def _stream(
 
 
 async def _complete(
-    request: web.Request, script: RequestScript, row: dict[str, Any], t0: float, usage: Any
+    request: web.Request,
+    script: RequestScript,
+    row: dict[str, Any],
+    t0: float,
+    usage: dict[str, int],
 ) -> web.StreamResponse:
     await _sleep_until(t0 + script.e2e_ms / 1000.0)
     if script.fault == "cut":
@@ -331,7 +340,7 @@ def build_app(config: CalibrationConfig, truth_path: Path | None = None) -> web.
     state = CalibrationState(config=config, truth_path=truth_path)
     app[STATE] = state
 
-    async def truth_file(app: web.Application) -> Any:
+    async def truth_file(app: web.Application) -> AsyncIterator[None]:
         if truth_path is not None:
             truth_path.parent.mkdir(parents=True, exist_ok=True)
             state._truth_file = open(truth_path, "a", encoding="utf-8")  # noqa: SIM115

@@ -60,17 +60,22 @@ class Dist(BaseModel):
                     "lognormal": "{'kind': 'lognormal', 'median': 40, 'sigma': 0.3}",
                 }[self.kind]
             )
-        if self.kind == "uniform" and self.low > self.high:  # type: ignore[operator]
-            raise ValueError(f"uniform needs low <= high, got low={self.low}, high={self.high}")
+        low, high = self.low, self.high
+        if self.kind == "uniform" and low is not None and high is not None and low > high:
+            raise ValueError(f"uniform needs low <= high, got low={low}, high={high}")
         return self
 
     def sample(self, rng: random.Random) -> float:
         """One draw in ms (a constant draws nothing from ``rng``)."""
+        # The asserts only narrow for mypy: _params_fit_kind made sure each kind has its fields.
         if self.kind == "constant":
-            return float(self.value)  # type: ignore[arg-type]
+            assert self.value is not None
+            return float(self.value)
         if self.kind == "uniform":
-            return rng.uniform(self.low, self.high)  # type: ignore[arg-type]
-        return rng.lognormvariate(0.0, self.sigma or 0.0) * self.median  # type: ignore[operator]
+            assert self.low is not None and self.high is not None
+            return rng.uniform(self.low, self.high)
+        assert self.median is not None
+        return rng.lognormvariate(0.0, self.sigma or 0.0) * self.median
 
 
 class FaultBurst(BaseModel):

@@ -27,7 +27,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import httpx
 
@@ -214,7 +214,7 @@ class CalibrationServer(ManagedProcess):
         with open(self._truth_path, encoding="utf-8") as fh:
             return [json.loads(line) for line in fh if line.endswith("\n")]
 
-    def start(self) -> CalibrationServer:
+    def start(self) -> Self:
         """Launch the child and wait until ``/health`` answers. Idempotent while running.
 
         :raises PortInUseError: the port asked for is taken.

@@ -156,9 +156,15 @@ class ServerHangError(ServerError):
 
 
 class ServerCrashError(ServerError):
-    """The server process exited after it had become healthy."""
+    """The server process exited after it had become healthy; ``oom`` when its log says why."""
 
     kind = "crash"
+
+    def __init__(
+        self, message: str, *, log_path: str | None = None, log_tail: str = "", oom: bool = False
+    ) -> None:
+        super().__init__(message, log_path=log_path, log_tail=log_tail)
+        self.oom = oom
 
 
 class SignalInterrupt(KeyboardInterrupt):

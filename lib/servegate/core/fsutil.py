@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 from servegate.core.numbers import encode_number
 
@@ -92,7 +92,7 @@ def atomic_write_json(target: str | os.PathLike[str], obj: Any) -> None:
     atomic_write_text(target, text + "\n")
 
 
-def copy_stream(src: BinaryIO, dst: BinaryIO) -> str:
+def copy_stream(src: IO[bytes], dst: IO[bytes]) -> str:
     """Copy ``src`` to ``dst`` and return the sha256 of the bytes copied."""
     digest = hashlib.sha256()
     for chunk in iter(lambda: src.read(_CHUNK), b""):

@@ -5,7 +5,8 @@ They live here once; ``docs/contracts.md`` says what each one means.
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from enum import StrEnum
+from typing import Final, Literal, get_args
 
 __all__ = [
     "DECISION_SCHEMA_VERSION",
@@ -18,6 +19,7 @@ __all__ = [
     "RUN_STATES",
     "SERVER_LOG",
     "STATUSES",
+    "RunState",
     "Status",
 ]
 
@@ -31,19 +33,27 @@ SERVER_LOG: Final = "server.log"
 #: measured by servegate: its requests.csv has end-to-end times and statuses, nothing else.
 IMPORTED_SOURCE: Final = "imported"
 
-Status = Literal["ok", "error", "timeout", "oom", "cancelled"]
-STATUSES: Final[tuple[str, ...]] = ("ok", "error", "timeout", "oom", "cancelled")
-FAILURE_STATUSES: Final[tuple[str, ...]] = ("error", "timeout", "oom", "cancelled")
 
-#: What a run folder's run.json says about how the run ended.
-RUN_STATES: Final[tuple[str, ...]] = (
-    "running",
-    "complete",
-    "interrupted",
-    "server_crashed",
-    "failed",
-    "skipped",
-)
+class Status(StrEnum):
+    """How one request ended: requests.csv's ``status``.
+
+    A ``StrEnum``: each member is its text, so CSV, JSON and ``== "ok"`` see plain strings.
+    """
+
+    OK = "ok"
+    ERROR = "error"
+    TIMEOUT = "timeout"
+    OOM = "oom"
+    CANCELLED = "cancelled"
+
+
+#: The statuses as plain strings, in this order (requests.csv checks, run.json's counts).
+STATUSES: Final[tuple[str, ...]] = tuple(s.value for s in Status)
+FAILURE_STATUSES: Final[tuple[str, ...]] = tuple(s.value for s in Status if s is not Status.OK)
+
+#: What a run folder's run.json says about how the run ended (``running`` until it has).
+RunState = Literal["running", "complete", "interrupted", "server_crashed", "failed", "skipped"]
+RUN_STATES: Final[tuple[str, ...]] = get_args(RunState)
 
 #: requests.csv, in order. The first 17 are the original contract (docs/contracts.md); then extras.
 #: Times are ms from the moment the request was due (its scheduled time in open loop, its

@@ -13,8 +13,9 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,14 +25,14 @@ from servegate.core.config import validate_params
 from servegate.core.environment import collect_environment
 from servegate.core.errors import ConfigError, ServerCrashError, ServerError
 from servegate.core.fsutil import sha256_file
-from servegate.core.names import SERVER_LOG
+from servegate.core.names import SERVER_LOG, RunState
 from servegate.measure.loadgen import ChatTarget, LevelResult, LevelSpec, LoadGenerator, run_async
-from servegate.measure.prompts import load_prompts
+from servegate.measure.prompts import Prompt, load_prompts
 from servegate.records.level import LevelSamples, LevelSummary, summarize_level
 from servegate.runs.writer import RunWriter, new_run_id
 from servegate.server.endpoint import Endpoint, attach, normalize_base_url, redact_url
 from servegate.server.lifecycle import ServerConfig, VLLMServer, handle_termination
-from servegate.server.metrics import GaugeSampler
+from servegate.server.metrics import GaugeSampler, MetricsSnapshot
 
 __all__ = ["BenchmarkParams", "RunResult", "TokenCounter", "run_benchmark"]
 
@@ -121,11 +122,11 @@ class RunResult:
 
     run_id: str
     run_dir: Path
-    state: str
+    state: RunState
     record: dict[str, Any]
 
 
-def _levels(params: BenchmarkParams, prompts: list[Any]) -> list[LevelSpec]:
+def _levels(params: BenchmarkParams, prompts: Sequence[Prompt]) -> list[LevelSpec]:
     main = prompts[: params.n_prompts] if params.n_prompts else prompts
     levels = []
     for c in params.concurrency:
@@ -170,7 +171,7 @@ def run_benchmark(params: BenchmarkParams | dict[str, Any], *, progress: bool = 
     if not isinstance(params, BenchmarkParams):
         params = validate_params(BenchmarkParams, params, what="benchmark parameters")
     prompt_set = load_prompts(params.prompts)
-    prompts = list(prompt_set.take(None))
+    prompts = prompt_set.prompts  # read once: the levels use these, run.json their hash
     for name in ("n_prompts", "baseline_prompts"):
         wanted = getattr(params, name)
         if wanted is not None and wanted > len(prompts):
@@ -197,7 +198,8 @@ def run_benchmark(params: BenchmarkParams | dict[str, Any], *, progress: bool = 
             "model": _model_manifest(params),
         },
     )
-    state, extra = "failed", {}
+    state: RunState = "failed"
+    extra: dict[str, Any] = {}
     server: VLLMServer | None = None
     try:
         with handle_termination(), _target(params, writer, progress) as (endpoint, server):
@@ -212,7 +214,7 @@ def run_benchmark(params: BenchmarkParams | dict[str, Any], *, progress: bool = 
             )
             if server is None and params.warmup_requests:
                 endpoint.warmup(params.warmup_requests)
-            state, extra = _run_levels(params, writer, endpoint, server, target, progress)
+            state, extra = _run_levels(params, writer, endpoint, server, target, prompts, progress)
     except KeyboardInterrupt as exc:
         state, extra = "interrupted", {"interrupted_by": str(exc) or "KeyboardInterrupt"}
         raise
@@ -232,7 +234,15 @@ def run_benchmark(params: BenchmarkParams | dict[str, Any], *, progress: bool = 
     return RunResult(writer.run_id, writer.dir, state, writer.record)
 
 
-def _run_levels(params, writer, endpoint, server, target, progress) -> tuple[str, dict[str, Any]]:
+def _run_levels(
+    params: BenchmarkParams,
+    writer: RunWriter,
+    endpoint: Endpoint,
+    server: VLLMServer | None,
+    target: ChatTarget,
+    prompts: Sequence[Prompt],
+    progress: bool,
+) -> tuple[RunState, dict[str, Any]]:
     gen = LoadGenerator(
         target,
         run_id=writer.run_id,
@@ -245,7 +255,7 @@ def _run_levels(params, writer, endpoint, server, target, progress) -> tuple[str
         token_counter=TokenCounter(params.model_path) if Path(params.model_path).is_dir() else None,
     )
     levels_out: list[LevelSummary] = []
-    for spec in _levels(params, list(load_prompts(params.prompts).take(None))):
+    for spec in _levels(params, prompts):
         snaps: dict[str, Any] = {}
 
         def snapshot(snaps: dict[str, Any] = snaps) -> None:
@@ -255,15 +265,12 @@ def _run_levels(params, writer, endpoint, server, target, progress) -> tuple[str
 
         sampler = GaugeSampler(endpoint.metrics_snapshot) if params.backend == "vllm" else None
         with sampler or contextlib.nullcontext():
-            result: LevelResult = run_async(
-                lambda abort, s=spec, cb=snapshot: _watched(gen, s, server, abort, cb)
-            )
+            result = run_async(partial(_watched, gen, spec, server, on_start=snapshot))
         before = snaps.get("before")
         after = endpoint.metrics_snapshot() if params.backend == "vllm" else None
         metrics = _metrics_story(before, after)
         if metrics is not None and sampler is not None:
             metrics["during"] = sampler.result()
-        spec = result.spec
         summary = summarize_level(
             LevelSamples.from_records(result.records),
             level=spec.label,
@@ -333,7 +340,9 @@ async def _exited(server: VLLMServer) -> None:
         os.close(fd)
 
 
-def _metrics_story(before, after) -> dict[str, Any] | None:
+def _metrics_story(
+    before: MetricsSnapshot | None, after: MetricsSnapshot | None
+) -> dict[str, Any] | None:
     if before is None or after is None:
         return None
     counters = (

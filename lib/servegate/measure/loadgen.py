@@ -22,15 +22,16 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 import numpy as np
 
+from servegate.core.names import Status
 from servegate.measure.prompts import Prompt
-from servegate.measure.sse import parse_sse
+from servegate.measure.sse import ParsedStream, parse_sse
 from servegate.records.request import RequestRecord
 
 __all__ = [
@@ -45,6 +46,8 @@ __all__ = [
 #: Closed-loop slots open this far apart, the whole ramp lasting at most RAMP_MAX_S.
 RAMP_STEP_S = 0.002
 RAMP_MAX_S = 1.0
+
+_T = TypeVar("_T")
 
 _OOM_TEXT = re.compile(r"out of memory|OutOfMemory|Cannot allocate memory", re.IGNORECASE)
 
@@ -212,7 +215,7 @@ class LoadGenerator:
             t0 = time.perf_counter()
             run = self._closed_loop if spec.concurrency else self._open_loop
             tasks_done = asyncio.ensure_future(run(session, spec, bodies, t0, finish))
-            waiters = [tasks_done]
+            waiters: list[asyncio.Future[Any]] = [tasks_done]
             if abort is not None:
                 waiters.append(asyncio.ensure_future(abort.wait()))
             try:
@@ -245,7 +248,14 @@ class LoadGenerator:
 
         await asyncio.gather(*(one() for _ in range(slots)))
 
-    async def _closed_loop(self, session, spec, bodies, t0, finish) -> None:
+    async def _closed_loop(
+        self,
+        session: aiohttp.ClientSession,
+        spec: LevelSpec,
+        bodies: Sequence[bytes],
+        t0: float,
+        finish: Callable[[RequestRecord], None],
+    ) -> None:
         queue = list(range(len(bodies)))[::-1]
         slots = spec.concurrency or 1
         # Slots open one after another over the ramp: 64 requests fired in the same
@@ -270,7 +280,14 @@ class LoadGenerator:
             for w in workers:
                 w.cancel()
 
-    async def _open_loop(self, session, spec, bodies, t0, finish) -> None:
+    async def _open_loop(
+        self,
+        session: aiohttp.ClientSession,
+        spec: LevelSpec,
+        bodies: Sequence[bytes],
+        t0: float,
+        finish: Callable[[RequestRecord], None],
+    ) -> None:
         due = poisson_schedule(len(bodies), float(spec.request_rate or 1.0), self.seed)
         gate = asyncio.Semaphore(spec.max_inflight) if spec.max_inflight else None
         tasks: list[asyncio.Task[None]] = []
@@ -294,51 +311,53 @@ class LoadGenerator:
             for t in tasks:
                 t.cancel()
 
-    async def _one(self, session, spec, i, body, due, t0, finish) -> None:
-        prompt = spec.prompts[i]
-        sent = time.perf_counter()
-        reads: list[tuple[float, bytes]] = []
-        status, http_status, error = "ok", None, ""
+    async def _one(
+        self,
+        session: aiohttp.ClientSession,
+        spec: LevelSpec,
+        i: int,
+        body: bytes,
+        due: float,
+        t0: float,
+        finish: Callable[[RequestRecord], None],
+    ) -> None:
+        attempt = _Attempt(spec, i, spec.prompts[i], due, time.perf_counter(), t0)
+        reads = attempt.reads  # a local: the per-read work stays one append
         try:
             async with asyncio.timeout(self.timeout_s):
                 async with session.post(self._url, data=body) as resp:
-                    http_status = resp.status
+                    attempt.http_status = resp.status
                     if resp.status != 200:
                         text = (await resp.text(errors="replace"))[:300]
-                        status, error = "error", _error_message(text, resp.status)
+                        attempt.fail(Status.ERROR, _error_message(text, resp.status))
                     else:
                         async for data in resp.content.iter_any():
                             reads.append((time.perf_counter(), data))
         except TimeoutError:
-            status, error = "timeout", f"no complete answer within {self.timeout_s:g} s"
+            attempt.fail(Status.TIMEOUT, f"no complete answer within {self.timeout_s:g} s")
         except asyncio.CancelledError:
-            finish(
-                self._record(
-                    spec,
-                    i,
-                    prompt,
-                    "cancelled",
-                    http_status,
-                    "run interrupted",
-                    due,
-                    sent,
-                    reads,
-                    t0,
-                )
-            )
+            attempt.fail(Status.CANCELLED, "run interrupted")
+            finish(self._record(attempt))
             raise
         except aiohttp.ClientPayloadError as exc:
-            status, error = "error", f"stream cut mid-answer ({type(exc).__name__})"
+            attempt.fail(Status.ERROR, f"stream cut mid-answer ({type(exc).__name__})")
         except (aiohttp.ClientError, OSError) as exc:
-            status, error = "error", f"{type(exc).__name__}: {exc}"[:300]
-        finish(self._record(spec, i, prompt, status, http_status, error, due, sent, reads, t0))
+            attempt.fail(Status.ERROR, f"{type(exc).__name__}: {exc}"[:300])
+        finish(self._record(attempt))
 
-    def _record(self, spec, i, prompt, status, http_status, error, due, sent, reads, t0):
+    def _record(self, attempt: _Attempt) -> RequestRecord:
+        """The request's record, read from what its attempt collected (after the stream ended)."""
         end = time.perf_counter()
-        parsed = parse_sse(reads) if reads else None
-        ttft_ms = itl_mean = tpot = itl_max = None
+        spec, prompt, due, t0 = attempt.spec, attempt.prompt, attempt.due, attempt.t0
+        status, error = attempt.status, attempt.error
+        parsed = parse_sse(attempt.reads) if attempt.reads else None
+        ttft_ms: float | None = None
+        itl_mean: float | None = None
+        tpot: float | None = None
+        itl_max: float | None = None
         gaps: list[float] = []
-        in_tok = out_tok = None
+        in_tok: int | None = None
+        out_tok: int | None = None
         source = "none"
         finish_reason = None
         n_chunks = 0
@@ -347,22 +366,22 @@ class LoadGenerator:
             n_chunks = len(parsed.content_times)
             if parsed.first_token_time is not None:
                 ttft_ms = (parsed.first_token_time - due) * 1000.0
-            if status == "ok":
+            if status is Status.OK:
                 end = parsed.last_time or end
                 if parsed.error:
-                    status, error = "error", parsed.error[:300]
+                    status, error = Status.ERROR, parsed.error[:300]
                 elif not parsed.done:
-                    status, error = "error", "stream ended before [DONE] (cut mid-answer)"
+                    status, error = Status.ERROR, "stream ended before [DONE] (cut mid-answer)"
                 elif n_chunks == 0:
-                    status, error = "error", "empty answer (no content tokens)"
+                    status, error = Status.ERROR, "empty answer (no content tokens)"
             gaps = parsed.gaps_ms()
             if gaps:
                 itl_mean, itl_max = float(np.mean(gaps)), max(gaps)
             in_tok, out_tok, source = self._tokens(parsed, prompt)
-            if status == "ok" and out_tok and out_tok > 1 and ttft_ms is not None:
+            if status is Status.OK and out_tok and out_tok > 1 and ttft_ms is not None:
                 tpot = ((end - due) * 1000.0 - ttft_ms) / (out_tok - 1)
-        if status == "error" and _OOM_TEXT.search(error):
-            status = "oom"
+        if status is Status.ERROR and _OOM_TEXT.search(error):
+            status = Status.OOM
         return RequestRecord(
             run_id=self.run_id,
             backend=self.target.backend,
@@ -371,9 +390,9 @@ class LoadGenerator:
             request_rate=spec.request_rate,
             prompt_id=prompt.id,
             status=status,
-            http_status=http_status,
+            http_status=attempt.http_status,
             error=error,
-            queue_ms=(sent - due) * 1000.0,
+            queue_ms=(attempt.sent - due) * 1000.0,
             ttft_ms=ttft_ms,
             e2e_ms=(end - due) * 1000.0,
             itl_mean_ms=itl_mean,
@@ -382,7 +401,7 @@ class LoadGenerator:
             output_tokens=out_tok,
             tokens_source=source,
             level=spec.label,
-            seq=i,
+            seq=attempt.index,
             category=prompt.category,
             due_s=due - t0,
             end_s=end - t0,
@@ -392,7 +411,7 @@ class LoadGenerator:
             gaps_ms=gaps,
         )
 
-    def _tokens(self, parsed, prompt) -> tuple[int | None, int | None, str]:
+    def _tokens(self, parsed: ParsedStream, prompt: Prompt) -> tuple[int | None, int | None, str]:
         if parsed.completion_tokens is not None:
             return parsed.prompt_tokens, parsed.completion_tokens, "usage"
         if self.token_counter is not None:
@@ -401,13 +420,37 @@ class LoadGenerator:
         return None, len(parsed.content_times), "chunks"
 
 
-def run_async(factory: Callable[[asyncio.Event], Any]) -> Any:
+@dataclass(slots=True)
+class _Attempt:
+    """What one request's attempt collected; ``LoadGenerator._record`` makes its record.
+
+    Times are ``time.perf_counter()`` seconds. Plain slots, no validation: one is made per
+    request on the hot path.
+    """
+
+    spec: LevelSpec
+    index: int  # the prompt's position in spec.prompts (the record's ``seq``)
+    prompt: Prompt
+    due: float  # when the request was due (slot release or scheduled arrival)
+    sent: float  # when it was handed to the connection
+    t0: float  # the level's start
+    reads: list[tuple[float, bytes]] = field(default_factory=list)  # (read time, bytes)
+    status: Status = Status.OK  # until something went wrong; the stream can still say error
+    http_status: int | None = None
+    error: str = ""
+
+    def fail(self, status: Status, error: str) -> None:
+        self.status, self.error = status, error
+
+
+def run_async(factory: Callable[[asyncio.Event], Awaitable[_T]]) -> _T:
     """Run ``factory(abort_event)`` on a private event loop in a worker thread.
 
     The same path serves terminals and Jupyter kernels (whose main thread already runs a loop).
     If the caller is interrupted (Ctrl-C, SIGTERM), the abort event is set, the level cancels
     its in-flight requests (recorded as ``cancelled``), and the interrupt is re-raised.
     """
+    new_loop: Callable[[], asyncio.AbstractEventLoop]
     try:
         import uvloop
 
@@ -416,7 +459,8 @@ def run_async(factory: Callable[[asyncio.Event], Any]) -> Any:
         new_loop = asyncio.new_event_loop
     loop = new_loop()
     abort = asyncio.Event()
-    box: dict[str, Any] = {}
+    results: list[_T] = []
+    errors: list[BaseException] = []
     # Completion is signalled with an Event, not Thread.join: after Ctrl-C interrupted a join,
     # the next join returned at once here (CPython 3.11), and the caller closed the run's files
     # while the level was still recording its cancelled requests (tests/unit/test_interruption).
@@ -425,9 +469,9 @@ def run_async(factory: Callable[[asyncio.Event], Any]) -> Any:
     def work() -> None:
         asyncio.set_event_loop(loop)
         try:
-            box["result"] = loop.run_until_complete(factory(abort))
+            results.append(loop.run_until_complete(factory(abort)))
         except BaseException as exc:  # handed to the caller's thread
-            box["error"] = exc
+            errors.append(exc)
         finally:
             loop.close()
             done.set()
@@ -442,9 +486,9 @@ def run_async(factory: Callable[[asyncio.Event], Any]) -> Any:
             loop.call_soon_threadsafe(abort.set)
         done.wait(60)
         raise
-    if "error" in box:
-        raise box["error"]
-    return box["result"]
+    if errors:
+        raise errors[0]
+    return results[0]
 
 
 def _error_message(body: str, status: int) -> str:

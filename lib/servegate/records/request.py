@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from servegate.core.names import Status
+
 __all__ = ["RequestRecord"]
 
 
@@ -18,7 +20,7 @@ class RequestRecord:
     concurrency: int | None
     request_rate: float | None
     prompt_id: str
-    status: str
+    status: Status
     http_status: int | None
     error: str
     queue_ms: float

@@ -6,6 +6,7 @@ import re
 import signal
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 __all__ = ["OOM_ADVICE", "StartFailure", "classify_start_failure", "read_tail"]
 
@@ -40,7 +41,7 @@ _ERROR_LINE = re.compile(r"(Error|Exception|error:|Traceback|FATAL|CRITICAL)")
 class StartFailure:
     """Why a server did not come up: ``kind`` (oom, start_failed) and the log line that shows it."""
 
-    kind: str
+    kind: Literal["oom", "start_failed"]
     evidence: str
 
 

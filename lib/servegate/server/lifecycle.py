@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import IO, Any, Self
 
 import httpx
 import psutil
@@ -83,13 +83,13 @@ class ManagedProcess:
 
     _signals: contextlib.ExitStack | None = None
 
-    def start(self) -> Any:
+    def start(self) -> Self:
         raise NotImplementedError
 
     def stop(self) -> int | None:
         raise NotImplementedError
 
-    def __enter__(self) -> Any:
+    def __enter__(self) -> Self:
         self._signals = contextlib.ExitStack()
         self._signals.enter_context(handle_termination())
         try:
@@ -128,14 +128,14 @@ class VLLMServer(ManagedProcess, Endpoint):
         self.started_at: float | None = None
         self.ready_at: float | None = None
         self.exit_code: int | None = None
-        self.crash: ServerError | None = None
-        self._log_file: Any = None
+        self.crash: ServerCrashError | None = None
+        self._log_file: IO[bytes] | None = None
         self._signals: contextlib.ExitStack | None = None
         super().__init__(base_url="http://127.0.0.1:0/v1", model=config.served_model_name)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def start(self) -> VLLMServer:
+    def start(self) -> Self:
         """Validate, launch, wait for health, warm up. Idempotent while running."""
         if self.process is not None and self.process.poll() is None:
             return self
@@ -183,9 +183,10 @@ class VLLMServer(ManagedProcess, Endpoint):
         assert self.process is not None and self.log_path is not None
         deadline = time.monotonic() + cfg.startup_timeout_s
         started = time.monotonic()
+        total = round(cfg.startup_timeout_s)
         with (
             tqdm(
-                total=round(cfg.startup_timeout_s),
+                total=total,
                 unit="s",
                 desc="starting vLLM",
                 disable=not cfg.progress,
@@ -212,7 +213,7 @@ class VLLMServer(ManagedProcess, Endpoint):
                         log_tail=tail,
                     )
                 time.sleep(0.5)
-                elapsed = min(round(time.monotonic() - started), bar.total)
+                elapsed = min(round(time.monotonic() - started), total)
                 if elapsed > bar.n:
                     bar.set_postfix_str(read_tail(self.log_path, 1).strip()[-60:], refresh=False)
                     bar.update(elapsed - bar.n)
@@ -263,8 +264,8 @@ class VLLMServer(ManagedProcess, Endpoint):
                 + f": {evidence!r}; see {self.log_path}",
                 log_path=str(self.log_path),
                 log_tail=tail,
+                oom=oom,
             )
-            self.crash.oom = oom  # type: ignore[attr-defined]
         raise self.crash
 
     @property
@@ -322,6 +323,6 @@ class VLLMServer(ManagedProcess, Endpoint):
             else None,
             "exit_code": self.exit_code,
             "crashed": self.crash is not None,
-            "oom": bool(getattr(self.crash, "oom", False)),
+            "oom": self.crash is not None and self.crash.oom,
             "config": self.config.model_dump(mode="json", exclude={"env"}),
         }
