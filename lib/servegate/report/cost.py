@@ -82,7 +82,7 @@ def local_cost(
             usd_per_1m_output_tokens=None,
             basis="no throughput measured",
         )
-    best = pool.loc[pool["output_tok_per_s"].idxmax()]
+    best = pool.iloc[int(pool["output_tok_per_s"].to_numpy().argmax())]  # the first best
     tps = float(best["output_tok_per_s"])
     return CostOption(
         option=option,

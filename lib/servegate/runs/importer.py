@@ -132,7 +132,7 @@ def import_latency_csv(
     _refuse_duplicate(results_dir, digest, fail)
 
     rows = _rows(frame, columns, backend, model, status, error, e2e_ms)
-    source = {"path": str(path), "sha256": digest, "n_rows": len(rows)}
+    source: dict[str, str | int] = {"path": str(path), "sha256": digest, "n_rows": len(rows)}
     names = {f"{k}_column": v for k, v in columns.items() if k != "latency"}
     params = {"backend": backend, "model": model, "run_label": label, "unit": unit, **names}
     params["latency_column"] = latency_column
