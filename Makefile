@@ -33,28 +33,28 @@ system: ## install chromium and poppler-utils with apt-get (root) for the PDF re
 	@scripts/setup_system.sh
 
 model: setup ## build or verify the embedded SmolLM2 model folder against its manifest
-	$(PY) -m servegate.cli model ensure --manifest $(MANIFEST)
+	$(VENV)/bin/servegate model ensure --manifest $(MANIFEST)
 
 report: model ## main job: local vLLM + hosted benchmarks, history, reports/latest.{html,pdf}
-	$(PY) -m servegate.cli report --params $(PARAMS) params/hosted_openai.yaml
+	$(VENV)/bin/servegate report --params $(PARAMS) params/hosted_openai.yaml
 
 render: setup ## re-render the report from the saved runs (no benchmark)
-	$(PY) -m servegate.cli report --no-bench
+	$(VENV)/bin/servegate report --no-bench
 
 smoke: model ## start vLLM, answer one prompt, read /metrics, stop
-	$(PY) -m servegate.cli smoke --params $(PARAMS)
+	$(VENV)/bin/servegate smoke --params $(PARAMS)
 
 bench: model ## one benchmark: make bench PARAMS=params/X.yaml (run folder in eval/results/)
-	$(PY) -m servegate.cli bench --params $(PARAMS)
+	$(VENV)/bin/servegate bench --params $(PARAMS)
 
 aggregate: setup ## rebuild eval/reports/aggregate_history.csv from the run folders
-	$(PY) -m servegate.cli aggregate
+	$(VENV)/bin/servegate aggregate
 
 quarterly: model ## the scheduled re-run: params/quarterly.yaml + hosted, history, report
-	$(PY) -m servegate.cli report --params params/quarterly.yaml params/hosted_openai.yaml
+	$(VENV)/bin/servegate report --params params/quarterly.yaml params/hosted_openai.yaml
 
 selftest: setup ## measure the load generator against the calibration server
-	$(PY) -m servegate.cli selftest
+	$(VENV)/bin/servegate selftest
 
 test: model ## set up, mypy on lib, then the whole test suite (unit, integration with real vLLM)
 	$(PY) -m mypy
@@ -76,7 +76,7 @@ lab: model ## open JupyterLab on the notebooks
 	$(VENV)/bin/jupyter lab notebooks/
 
 verify: setup ## re-check a run's manifest against this machine (RUN=eval/results/<id>, default newest)
-	$(PY) -m servegate.cli verify $(RUN)
+	$(VENV)/bin/servegate verify $(RUN)
 
 lock: setup ## re-resolve requirements-lock-cpu.txt from the current .venv
 	@{ head -3 requirements-lock-cpu.txt; $(PY) -m pip freeze --exclude-editable | grep -v '^servegate'; } > requirements-lock-cpu.txt.tmp

@@ -41,7 +41,8 @@ class RequestRecord:
     finish_reason: str | None
     gaps_ms: list[float] = field(default_factory=list, repr=False)
 
-    def row(self) -> dict[str, Any]:
+    def row(self) -> dict[str, Any]:  # CSV boundary: requests.csv's cells by column
+        """The record as one requests.csv row (the per-token gaps are not saved)."""
         data = asdict(self)
         data.pop("gaps_ms")
         return data

@@ -79,8 +79,8 @@ class RunWriter:
         self._csv.writeheader()
         self._fh.flush()
         self.n_rows = 0
-        # The run.json being written (JSON boundary); every write is checked against RunRecord.
-        self.record: dict[str, Any] = {
+        # Every write is checked against RunRecord before it reaches the disk.
+        self.record: dict[str, Any] = {  # JSON boundary: the run.json being written
             "schema_version": RUN_SCHEMA_VERSION,
             "servegate_version": __version__,
             "git_commit": git_state(REPO_ROOT)["commit"],
