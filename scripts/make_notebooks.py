@@ -181,17 +181,17 @@ from servegate.report import view_ops as report_view_ops
     ),
     code("""
 report = build_report(ReportParams.from_namespace(globals()))
-decision = report.decision
+decision = report.decision_report
 display(HTML(report_view.decision_html(decision)))
-display(HTML(report_view.gates_html(decision["gates"], decision["poc_baseline"], metric=gate_latency_metric)))
+display(HTML(report_view.gates_html(decision.gates, decision.poc_baseline, metric=gate_latency_metric)))
 """),
     md("## Caveats"),
     code("""
-display(HTML(report_view.caveats_html(decision["caveats"])))
+display(HTML(report_view.caveats_html(decision.caveats)))
 """),
     md("## Latency distributions per backend"),
     code("""
-gate_c = decision["gate_concurrency"]
+gate_c = decision.gate_concurrency
 metric = f"{gate_latency_metric}_ms"
 plots.latency_distributions(report.requests(), p50_ms=p50_ms, p95_ms=p95_ms, metric=metric, concurrency=gate_c, notes=report.notes())
 """),
@@ -213,7 +213,7 @@ display(HTML(report_view_ops.server_metrics_html(report.local.levels if report.l
 """),
     md("## Cost per 1M output tokens"),
     code("""
-display(HTML(report_view.cost_html(decision["cost"])))
+display(HTML(report_view.cost_html(decision.cost)))
 plots.cost_per_1m_tokens(report.cost_frame())
 """),
     md("## Trend from the history, at the gate load level"),
@@ -229,7 +229,7 @@ class, prompt set and answer cap; runs that differ are not compared, and the rea
 A change is a regression when its whole 95% interval is above zero.
 """),
     code("""
-display(HTML(report_view_ops.comparison_html(decision["comparison"], gate_level=f"c{gate_c}")))
+display(HTML(report_view_ops.comparison_html(decision.comparison, gate_level=f"c{gate_c}")))
 """),
     md("""
 ## Capacity plan
@@ -240,7 +240,7 @@ shows where self-hosting becomes cheaper than the hosted API for the same traffi
 `notebooks/04_capacity_plan.ipynb` explores other forecasts.
 """),
     code("""
-display(HTML(report_view_ops.capacity_html(decision["capacity"])))
+display(HTML(report_view_ops.capacity_html(decision.capacity)))
 if report.capacity.plan is not None:
     display(plots_ops.capacity_cost_figure(report.capacity.plan))
 """),
@@ -252,7 +252,7 @@ first token arrives within T ms, or it fails, it is sent to the hosted API (its 
 to the same prompt). Does a local-first setup meet the gates when local alone does not?
 """),
     code("""
-display(HTML(report_view_ops.fallback_html(decision["fallback"])))
+display(HTML(report_view_ops.fallback_html(decision.fallback)))
 if report.fallback.simulated:
     display(plots_ops.fallback_figure(report.fallback))
 """),
@@ -299,7 +299,7 @@ warnings.filterwarnings("ignore")
 from servegate.analysis.cost import load_pricing
 from servegate.analysis.capacity import capacity_levels_frame
 from servegate.report.build import select_runs
-from servegate.report.ops import capacity_json, capacity_section, fallback_json, fallback_section, hosted_model_for
+from servegate.report.ops import capacity_entry, capacity_section, fallback_entry, fallback_section, hosted_model_for
 from servegate.plots import ops as plots_ops
 from servegate.report import view_ops as report_view_ops
 """
@@ -316,7 +316,7 @@ print(f"hosted run: {hosted.run_id + ' (' + hosted.state + ')' if hosted else 'n
     code("""
 model_name = hosted_model or hosted_model_for(hosted)
 section = capacity_section(local, pricing, hosted_model=model_name, hourly_usd=hourly_usd, peak_rps=peak_rps, peak_to_average=peak_to_average, annual_growth=annual_growth, horizon_years=horizon_years, headroom=headroom, p50_ms=p50_ms, p95_ms=p95_ms, latency_metric=gate_latency_metric)
-display(HTML(report_view_ops.capacity_html(capacity_json(section))))
+display(HTML(report_view_ops.capacity_html(capacity_entry(section))))
 """),
     md("## Goodput per load level"),
     code("""
@@ -331,7 +331,7 @@ if section.plan is not None:
     code("""
 local_usd = section.plan.self_hosted_usd_per_1m_output_tokens if section.plan is not None else None
 fallback = fallback_section(local, hosted, pricing, local_usd_per_1m=local_usd, level=gate_concurrency, timeouts_ms=fallback_ttft_ms, p50_ms=p50_ms, p95_ms=p95_ms)
-display(HTML(report_view_ops.fallback_html(fallback_json(fallback))))
+display(HTML(report_view_ops.fallback_html(fallback_entry(fallback))))
 if fallback.simulated:
     display(plots_ops.fallback_figure(fallback))
 """),

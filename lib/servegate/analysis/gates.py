@@ -8,8 +8,9 @@ ratio (``servegate.core.stats``), and the verdict rule of ``servegate.analysis.g
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any, Literal, SupportsInt, cast
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal, SupportsInt, cast
 
 import numpy as np
 import pandas as pd
@@ -62,7 +63,7 @@ class GateParams(BaseModel):
     )
 
     @classmethod
-    def from_params(cls, params: dict[str, Any]) -> GateParams:
+    def from_params(cls, params: Mapping[str, object]) -> GateParams:
         return validate_params(cls, params, what="gate parameters")
 
 
@@ -82,9 +83,6 @@ class GateResult:
     prompts_to_settle: int | None
     method: str
     note: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)

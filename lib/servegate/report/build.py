@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -23,7 +23,7 @@ from servegate import __version__
 from servegate.analysis.compare import Comparison
 from servegate.analysis.cost import Pricing, load_pricing
 from servegate.analysis.fallback import FallbackResult
-from servegate.analysis.gates import Evaluation, GateParams, evaluate_gates
+from servegate.analysis.gates import Evaluation, GateParams, GateResult, evaluate_gates
 from servegate.analysis.ops_params import CapacityForecast
 from servegate.core.config import validate_params
 from servegate.core.environment import git_state
@@ -32,23 +32,24 @@ from servegate.core.fsutil import REPO_ROOT, atomic_write_json
 from servegate.history.aggregate import load_history
 from servegate.history.poc import DEFAULT_POC_PATH, PocRun, load_poc_summaries
 from servegate.report.cost import CostOption, hosted_cost, local_cost
-from servegate.report.decision import DecisionReport
+from servegate.report.decision import DecisionReport, Gate
 from servegate.report.ops import (
     CapacitySection,
-    capacity_json,
+    capacity_entry,
     capacity_section,
-    comparison_json,
+    comparison_entry,
     comparisons,
-    fallback_json,
+    fallback_entry,
     fallback_section,
     hosted_model_for,
-    poc_json,
+    poc_entry,
 )
 from servegate.runs.frames import levels_frame
 from servegate.runs.identity import prompt_set_sha256
 from servegate.runs.reader import RunData, list_runs, load_run
 
 __all__ = [
+    "BatchingGain",
     "ReportData",
     "ReportParams",
     "build_report",
@@ -129,6 +130,15 @@ class ReportParams(BaseModel):
         return out
 
 
+class BatchingGain(TypedDict):
+    """The batching-gain gate's estimate, as ``plots.throughput_vs_concurrency`` takes it."""
+
+    value: float | None
+    ci_low: float | None
+    ci_high: float | None
+    backend: str
+
+
 def _hosted_status(hosted: RunData | None) -> str:
     """The hosted side's status: "measured", or why there are no hosted measurements."""
     if hosted is None:
@@ -157,8 +167,9 @@ class ReportData:
     written: tuple[Path, ...] = ()
 
     @cached_property
-    def decision(self) -> dict[str, Any]:
-        """The decision JSON as the notebook's tables take it (``decision_report``, dumped)."""
+    def decision(self) -> dict[str, Any]:  # JSON boundary: the decision file's contents
+        """The decision JSON as written to the file (``decision_report``, dumped): what the tests
+        compare with the committed decision. The notebook's tables take ``decision_report``."""
         return self.decision_report.model_dump(mode="python")
 
     def requests(self) -> pd.DataFrame:
@@ -175,17 +186,14 @@ class ReportData:
         """Caption lines for figures that would show the hosted run."""
         return [] if self.hosted_status == "measured" else [f"hosted: {self.hosted_status}"]
 
-    def gain(self) -> dict[str, Any] | None:
+    def gain(self) -> BatchingGain | None:
         """The batching-gain gate's estimate, as the throughput figure takes it."""
         gate = next((g for g in self.decision_report.gates if g.name == "batching_gain"), None)
         if gate is None:
             return None
-        return {
-            "value": gate.measured,
-            "ci_low": gate.ci_low,
-            "ci_high": gate.ci_high,
-            "backend": "vllm",
-        }
+        return BatchingGain(
+            value=gate.measured, ci_low=gate.ci_low, ci_high=gate.ci_high, backend="vllm"
+        )
 
     def cost_frame(self) -> pd.DataFrame:
         """The cost table as the cost figure takes it: a value, or the reason there is none."""
@@ -380,6 +388,24 @@ def _caveats(
     return out
 
 
+def _gate(result: GateResult) -> Gate:
+    """A gate of the evaluation as the decision JSON's entry."""
+    return Gate(
+        name=result.name,
+        threshold=result.threshold,
+        measured=result.measured,
+        ci_low=result.ci_low,
+        ci_high=result.ci_high,
+        verdict=result.verdict,
+        unit=result.unit,
+        n=result.n,
+        level=result.level,
+        prompts_to_settle=result.prompts_to_settle,
+        method=result.method,
+        note=result.note,
+    )
+
+
 def _decision_report(
     params: ReportParams,
     local: RunData | None,
@@ -400,7 +426,7 @@ def _decision_report(
         git_commit=git_state(REPO_ROOT)["commit"],
         generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
         decision=ev.decision if ev else "INCONCLUSIVE",
-        gates=[g.to_dict() for g in ev.gates] if ev else [],
+        gates=[_gate(g) for g in ev.gates] if ev else [],
         gate_concurrency=ev.gate_concurrency if ev else None,
         n_measured_prompts=ev.n_measured if ev else 0,
         thresholds=params.gates,
@@ -409,10 +435,10 @@ def _decision_report(
         hosted_status=_hosted_status(hosted),
         cost=cost,
         caveats=caveats,
-        comparison={name: comparison_json(c) for name, c in compared.items()},
-        poc_baseline=[poc_json(run) for run in poc],
-        capacity=capacity_json(capacity),
-        fallback=fallback_json(fallback),
+        comparison={name: comparison_entry(c) for name, c in compared.items()},
+        poc_baseline=[poc_entry(run) for run in poc],
+        capacity=capacity_entry(capacity),
+        fallback=fallback_entry(fallback),
     )
 
 

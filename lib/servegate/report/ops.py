@@ -1,5 +1,6 @@
 """The report's operations sections: the quarterly comparison, the POC baseline, the capacity
-plan and the local-first fallback evaluation, and their entries in the decision JSON.
+plan and the local-first fallback evaluation, and their entries in the decision JSON
+(``servegate.report.decision``'s section models).
 
 Both are computed from the runs the report already selected and priced with the same sheet
 (``data/pricing.yaml``), so the sections agree with the cost table. Where a piece is missing (no
@@ -9,7 +10,6 @@ machine price, no hosted run) the section says why instead of showing a number w
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,21 +23,34 @@ from servegate.analysis.cost import (
     machine_price_for_run,
 )
 from servegate.analysis.fallback import FallbackParams, FallbackResult, simulate_fallback
-from servegate.analysis.ops_params import DEFAULT_HOSTED_MODEL
+from servegate.analysis.gate_rule import Verdict
+from servegate.analysis.ops_params import DEFAULT_HOSTED_MODEL, DEFAULT_TIMEOUTS_MS
 from servegate.core.errors import ServegateError
 from servegate.history.poc import PocRun, poc_caveat
+from servegate.report.decision import (
+    CapacityPlanEntry,
+    CapacityRow,
+    CapacityUnavailable,
+    ChangeRow,
+    FallbackNotRun,
+    FallbackReplay,
+    FallbackRowEntry,
+    PocBaseline,
+    RefusedRun,
+    RunComparison,
+)
 from servegate.runs.reader import RunData
 
 __all__ = [
     "CapacitySection",
-    "capacity_json",
+    "capacity_entry",
     "capacity_section",
-    "comparison_json",
+    "comparison_entry",
     "comparisons",
-    "fallback_json",
+    "fallback_entry",
     "fallback_section",
     "hosted_model_for",
-    "poc_json",
+    "poc_entry",
 ]
 
 
@@ -106,102 +119,116 @@ def fallback_section(
     """Simulate "local first, hosted after T ms without a first token" from recorded requests."""
     found = _hosted_price(pricing, hosted_model_for(hosted))
     price = None if isinstance(found, str) else found[1]
-    extra: dict[str, Any] = {"level": level, "p50_ms": p50_ms, "p95_ms": p95_ms}
-    if timeouts_ms:
-        extra["timeouts_ms"] = tuple(timeouts_ms)
-    params = FallbackParams.from_prices(price, local_usd_per_1m, **extra)
+    params = FallbackParams.from_prices(
+        price,
+        local_usd_per_1m,
+        level=level,
+        timeouts_ms=tuple(timeouts_ms) if timeouts_ms else DEFAULT_TIMEOUTS_MS,
+        p50_ms=p50_ms,
+        p95_ms=p95_ms,
+    )
     # A skipped hosted run has no rows; the simulator then says why it could not run.
     return simulate_fallback(local, hosted, params)
 
 
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None if math.isnan(value) else value
-    return value
-
-
-def capacity_json(section: CapacitySection) -> dict[str, Any]:
+def capacity_entry(section: CapacitySection) -> CapacityPlanEntry | CapacityUnavailable:
     """The plan for the decision JSON: its table, status and break-even (or the reason)."""
     if section.plan is None:
-        return {"available": False, "reason": section.reason}
+        return CapacityUnavailable(available=False, reason=section.reason)
     plan = section.plan
-    return {
-        "available": True,
-        "status": plan.status,
-        "level": plan.level,
-        "machine": section.machine,
-        "hosted_model": section.hosted_model,
-        "replicas": plan.replicas,
-        "monthly_self_hosted_usd": plan.monthly_self_hosted_usd,
-        "monthly_hosted_usd": plan.monthly_hosted_usd,
-        "break_even_average_rps": plan.break_even.average_rps,
-        "break_even_reason": plan.break_even.reason,
-        "table": [
-            {k: _finite(v) for k, v in row.items()}
-            for row in plan_frame(plan).to_dict(orient="records")
+    table = plan_frame(plan)[["item", "value", "unit", "basis"]]
+    return CapacityPlanEntry(
+        available=True,
+        status=plan.status,
+        level=plan.level,
+        machine=section.machine,
+        hosted_model=section.hosted_model,
+        replicas=plan.replicas,
+        monthly_self_hosted_usd=plan.monthly_self_hosted_usd,
+        monthly_hosted_usd=plan.monthly_hosted_usd,
+        break_even_average_rps=plan.break_even.average_rps,
+        break_even_reason=plan.break_even.reason,
+        # A value the plan could not compute is NaN in the frame: SavedFloat reads it as None.
+        table=[
+            CapacityRow(item=item, value=value, unit=unit, basis=basis)
+            for item, value, unit, basis in table.itertuples(index=False, name=None)
         ],
-    }
+    )
 
 
-def fallback_json(result: FallbackResult) -> dict[str, Any]:
+def fallback_entry(result: FallbackResult) -> FallbackReplay | FallbackNotRun:
     """The simulation for the decision JSON: one entry per T, or why it was not run."""
     if not result.simulated:
-        return {"simulated": False, "reason": result.reason}
+        return FallbackNotRun(simulated=False, reason=result.reason)
     rows = [
-        {
-            "timeout_ms": row.timeout_ms,
-            "policy": row.policy,
-            "n": row.n,
-            "fallback_rate": row.fallback_rate,
-            "failure_share": row.failure_share,
-            "p50_ms": row.p50_ms.value,
-            "p95_ms": row.p95_ms.value,
-            "p95_ci_high_ms": row.p95_ms.ci_high,
-            "p50_verdict": str(row.p50_verdict),
-            "p95_verdict": str(row.p95_verdict),
-            "passes_gates": row.passes_gates,
-            "blended_usd_per_1m_output_tokens": row.blended_usd_per_1m_output_tokens,
-        }
+        FallbackRowEntry(
+            timeout_ms=row.timeout_ms,
+            policy=row.policy,
+            n=row.n,
+            fallback_rate=row.fallback_rate,
+            failure_share=row.failure_share,
+            p50_ms=row.p50_ms.value,
+            p95_ms=row.p95_ms.value,
+            p95_ci_high_ms=row.p95_ms.ci_high,
+            p50_verdict=Verdict(row.p50_verdict),
+            p95_verdict=Verdict(row.p95_verdict),
+            passes_gates=row.passes_gates,
+            blended_usd_per_1m_output_tokens=row.blended_usd_per_1m_output_tokens,
+        )
         for row in result.rows
     ]
-    passing = [r["timeout_ms"] for r in rows if r["passes_gates"]]
-    return {
-        "simulated": True,
-        "level": result.level,
-        "hosted_level": result.hosted_level,
-        "local_run": result.local_run_id,
-        "hosted_run": result.hosted_run_id,
-        "rows": rows,
-        "passing_timeouts_ms": passing,
-        "notes": list(result.notes),
-    }
+    return FallbackReplay(
+        simulated=True,
+        level=result.level,
+        hosted_level=result.hosted_level,
+        local_run=result.local_run_id,
+        hosted_run=result.hosted_run_id,
+        rows=rows,
+        passing_timeouts_ms=[r.timeout_ms for r in rows if r.passes_gates],
+        notes=list(result.notes),
+    )
 
 
-def comparison_json(comparison: Comparison) -> dict[str, Any]:
-    return {
-        "current_run": comparison.current_run,
-        "previous_run": comparison.previous_run,
-        "message": comparison.message,
-        "changes": comparison.frame().to_dict(orient="records"),
-        "regressions": [f"{c.level} {c.metric}" for c in comparison.regressions],
-        "refused": [{"run_id": r, "reasons": list(why)} for r, why in comparison.refused],
-        "context": list(comparison.context),
-    }
+def comparison_entry(comparison: Comparison) -> RunComparison:
+    """A run against its previous comparable run, for the decision JSON."""
+    return RunComparison(
+        current_run=comparison.current_run,
+        previous_run=comparison.previous_run,
+        message=comparison.message,
+        changes=[
+            ChangeRow(
+                level=c.level,
+                metric=c.metric,
+                previous_ms=c.previous.value,
+                current_ms=c.current.value,
+                change_ms=c.change_ms,
+                change_ci_low_ms=c.change_low_ms,
+                change_ci_high_ms=c.change_high_ms,
+                relative_change=c.relative,
+                verdict=c.verdict,
+            )
+            for c in comparison.changes
+        ],
+        regressions=[f"{c.level} {c.metric}" for c in comparison.regressions],
+        refused=[RefusedRun(run_id=r, reasons=list(why)) for r, why in comparison.refused],
+        context=list(comparison.context),
+    )
 
 
-def poc_json(run: PocRun) -> dict[str, Any]:
-    return {
-        "id": run.id,
-        "label": run.label,
-        "backend": run.backend,
-        "source_file": run.source_file,
-        "run_date": run.run_date.isoformat(),
-        "rows": run.rows,
-        "e2e_p50_ms": None if run.p50_s is None else run.p50_s * 1000,
-        "e2e_p95_ms": None if run.p95_s is None else run.p95_s * 1000,
-        "caveat": poc_caveat(run),
-        "summary_only": True,
-    }
+def poc_entry(run: PocRun) -> PocBaseline:
+    """A proof-of-concept summary for the decision JSON (latencies in ms, with its caveat)."""
+    return PocBaseline(
+        id=run.id,
+        label=run.label,
+        backend=run.backend,
+        source_file=run.source_file,
+        run_date=run.run_date.isoformat(),
+        rows=run.rows,
+        e2e_p50_ms=None if run.p50_s is None else run.p50_s * 1000,
+        e2e_p95_ms=None if run.p95_s is None else run.p95_s * 1000,
+        caveat=poc_caveat(run),
+        summary_only=True,
+    )
 
 
 def comparisons(

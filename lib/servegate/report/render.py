@@ -144,8 +144,11 @@ class _DropStderr(Preprocessor):
     """Remove stderr stream outputs (warnings, progress bars): noise in a report for readers."""
 
     def preprocess_cell(
-        self, cell: NotebookNode, resources: dict[str, Any], index: int
-    ) -> tuple[NotebookNode, dict[str, Any]]:
+        self,
+        cell: NotebookNode,
+        resources: dict[str, Any],  # nbconvert's resources dict
+        index: int,
+    ) -> tuple[NotebookNode, dict[str, Any]]:  # nbconvert's resources dict
         if cell.get("cell_type") == "code":
             cell.outputs = [
                 out
@@ -160,8 +163,10 @@ class _AltText(Preprocessor):
     what a reader sees where an image cannot load). Figures have no other text of their own."""
 
     def preprocess(
-        self, nb: NotebookNode, resources: dict[str, Any]
-    ) -> tuple[NotebookNode, dict[str, Any]]:
+        self,
+        nb: NotebookNode,
+        resources: dict[str, Any],  # nbconvert's resources dict
+    ) -> tuple[NotebookNode, dict[str, Any]]:  # nbconvert's resources dict
         section, count = "", 0
         for cell in nb.cells:
             if cell.get("cell_type") == "markdown":

@@ -6,9 +6,12 @@ notebook displays them, and nbconvert carries them into the HTML and PDF as they
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
+import pandas as pd
+
+from servegate.report.cost import CostOption
+from servegate.report.decision import DecisionReport, Gate, PocBaseline
 from servegate.report.html import VERDICT_COLORS, badge, escape, number
 from servegate.runs.reader import RunData
 
@@ -42,82 +45,76 @@ TABLE_CSS = (
 )
 
 
-def decision_html(decision: Mapping[str, Any], *, title: str = "Self-hosted LLM decision") -> str:
+def decision_html(decision: DecisionReport, *, title: str = "Self-hosted LLM decision") -> str:
     """The report's opening: the decision in large type, what it means, which runs."""
-    verdict = decision.get("decision", "INCONCLUSIVE")
+    verdict = decision.decision
     color = VERDICT_COLORS.get(verdict, "#555")
     runs = (
-        f"Local run <code>{escape(decision.get('local_run'))}</code>; hosted: "
-        f"{escape(decision.get('hosted_status'))}"
-        + (
-            f" (<code>{escape(decision['hosted_run'])}</code>)"
-            if decision.get("hosted_run")
-            else ""
-        )
+        f"Local run <code>{escape(decision.local_run)}</code>; hosted: "
+        f"{escape(decision.hosted_status)}"
+        + (f" (<code>{escape(decision.hosted_run)}</code>)" if decision.hosted_run else "")
     )
     return TABLE_CSS + (
         f'<div style="border-left:8px solid {color};padding:8px 16px;margin:8px 0 16px 0">'
         f'<div style="font-size:14px;color:#555">{escape(title)} · generated '
-        f"{escape(decision.get('generated_at', ''))}</div>"
+        f"{escape(decision.generated_at)}</div>"
         f'<div style="font-size:34px;font-weight:700;color:{color}">'
         f"Decision: {escape(verdict)}</div>"
         f'<div style="font-size:15px">{escape(_MEANING.get(verdict, ""))}</div>'
         f'<div style="font-size:13px;color:#555;margin-top:4px">{runs}; '
-        f"{escape(decision.get('n_measured_prompts', 0))} prompts measured.</div></div>"
+        f"{escape(decision.n_measured_prompts)} prompts measured.</div></div>"
     )
 
 
-def _poc_cell(gate: Mapping[str, Any], poc: Sequence[Mapping[str, Any]], metric: str) -> str:
+def _poc_figure(poc: PocBaseline, gate: str) -> float | None:
+    """The POC's figure for a latency gate (end-to-end: all the POC measured)."""
+    return poc.e2e_p95_ms if gate == "p95_latency" else poc.e2e_p50_ms
+
+
+def _poc_cell(gate: Gate, poc: Sequence[PocBaseline], metric: str) -> str:
     """Where the proof of concept stood on a latency gate (e2e only: all the POC measured)."""
-    q = {"p95_latency": "e2e_p95_ms", "p50_latency": "e2e_p50_ms"}.get(gate["name"])
-    if q is None:
+    if gate.name not in ("p95_latency", "p50_latency"):
         return "—"
     if metric != "e2e":
         return "— (POC measured end-to-end only)"
     # The gates judge the local run, so its starting point is the local POC's figure; hosted
     # POC figures are named in the note under the table.
     parts = [
-        f"<b>{number(p[q], 'ms')}</b> ({p['rows']} rows)"
+        f"<b>{number(figure, 'ms')}</b> ({p.rows} rows)"
         for p in poc
-        if p.get(q) is not None and p.get("backend") == "vllm"
+        if (figure := _poc_figure(p, gate.name)) is not None and p.backend == "vllm"
     ]
     return "<br>".join(parts) or "—"
 
 
 def gates_html(
-    gates: Sequence[Mapping[str, Any]],
-    poc: Sequence[Mapping[str, Any]] = (),
+    gates: Sequence[Gate],
+    poc: Sequence[PocBaseline] = (),
     *,
     metric: str = "e2e",
 ) -> str:
     """The gate table: threshold, measured, 95% interval, verdict, and what would settle it.
 
-    With ``poc`` (the decision JSON's ``poc_baseline``), a column shows where the proof of
+    With ``poc`` (the decision report's ``poc_baseline``), a column shows where the proof of
     concept started, as summaries that never pass or fail a gate, with their caveats below.
     """
     rows = []
     for g in gates:
-        unit = g.get("unit", "")
-        better = "≥" if g["name"] == "batching_gain" else "≤"
-        threshold = number(g["threshold"], unit) if unit != "incidents" else "0"
+        unit = g.unit
+        better = "≥" if g.name == "batching_gain" else "≤"
+        threshold = number(g.threshold, unit) if unit != "incidents" else "0"
         interval = (
-            f"{number(g.get('ci_low'), unit)} – {number(g.get('ci_high'), unit)}"
-            if unit != "incidents"
-            else "—"
+            f"{number(g.ci_low, unit)} – {number(g.ci_high, unit)}" if unit != "incidents" else "—"
         )
-        note = g.get("note") or ""
-        if g.get("prompts_to_settle"):
-            note = (
-                note + "; " if note else ""
-            ) + f"~{g['prompts_to_settle']} prompts would settle it"
-        measured = (
-            number(g.get("measured"), unit) if unit != "incidents" else str(int(g["measured"] or 0))
-        )
+        note = g.note
+        if g.prompts_to_settle:
+            note = (note + "; " if note else "") + f"~{g.prompts_to_settle} prompts would settle it"
+        measured = number(g.measured, unit) if unit != "incidents" else str(int(g.measured or 0))
         rows.append(
-            f"<tr><td>{escape(_GATE_TITLES.get(g['name'], g['name']))}</td>"
+            f"<tr><td>{escape(_GATE_TITLES.get(g.name, g.name))}</td>"
             f"<td>{better} {threshold}</td><td><b>{measured}</b></td><td>{interval}</td>"
-            f"<td>{badge(g['verdict'])}</td><td>{escape(g.get('level') or '')}</td>"
-            f"<td>{escape(g.get('n', ''))}</td><td style='font-size:12px'>{escape(note)}</td>"
+            f"<td>{badge(g.verdict)}</td><td>{escape(g.level or '')}</td>"
+            f"<td>{escape(g.n)}</td><td style='font-size:12px'>{escape(note)}</td>"
             + (f"<td style='font-size:12px'>{_poc_cell(g, poc, metric)}</td>" if poc else "")
             + "</tr>"
         )
@@ -131,13 +128,13 @@ def gates_html(
     if not poc:
         return table
 
-    def figures(p: Mapping[str, Any]) -> str:
-        if p.get("e2e_p95_ms") is None:
+    def figures(p: PocBaseline) -> str:
+        if p.e2e_p95_ms is None:
             return ""
-        return f" p50 {number(p['e2e_p50_ms'], 'ms')}, p95 {number(p['e2e_p95_ms'], 'ms')};"
+        return f" p50 {number(p.e2e_p50_ms, 'ms')}, p95 {number(p.e2e_p95_ms, 'ms')};"
 
     listed = "".join(
-        f"<li>{escape(p['label'])} ({escape(p['backend'])}):{figures(p)} {escape(p['caveat'])}</li>"
+        f"<li>{escape(p.label)} ({escape(p.backend)}):{figures(p)} {escape(p.caveat)}</li>"
         for p in poc
     )
     return table + (
@@ -148,15 +145,15 @@ def gates_html(
     )
 
 
-def cost_html(cost: Sequence[Mapping[str, Any]]) -> str:
+def cost_html(cost: Sequence[CostOption]) -> str:
     """Cost per 1M output tokens per option, with the basis of each figure."""
     rows = []
     for c in cost:
-        usd = c.get("usd_per_1m_output_tokens")
-        value = f"${usd:,.2f}" if isinstance(usd, int | float) else "not available"
+        usd = c.usd_per_1m_output_tokens
+        value = f"${usd:,.2f}" if usd is not None else "not available"
         rows.append(
-            f"<tr><td>{escape(c['option'])}</td><td><b>{value}</b></td>"
-            f"<td style='font-size:12px'>{escape(c.get('basis', ''))}</td></tr>"
+            f"<tr><td>{escape(c.option)}</td><td><b>{value}</b></td>"
+            f"<td style='font-size:12px'>{escape(c.basis)}</td></tr>"
         )
     head = "<tr><th>Option</th><th>USD per 1M output tokens</th><th>Basis</th></tr>"
     return f'<table class="sg-table">{head}{"".join(rows)}</table>'
@@ -169,7 +166,7 @@ def caveats_html(caveats: Sequence[str]) -> str:
     return "<ul>" + "".join(f"<li>{escape(c)}</li>" for c in caveats) + "</ul>"
 
 
-def run_summary_html(levels: Any) -> str:
+def run_summary_html(levels: pd.DataFrame | None) -> str:
     """One row per load level of a run (a ``levels_frame``): requests, throughput, latency."""
     if levels is None or len(levels) == 0:
         return "<p>No load level was measured.</p>"

@@ -1,8 +1,9 @@
 """HTML for the report's operations sections: the quarterly comparison, the capacity plan and
 the local-first fallback evaluation.
 
-Like ``servegate.report.view`` they format what the library computed (the decision JSON's
-``comparison``, ``capacity`` and ``fallback`` entries) and compute nothing themselves.
+Like ``servegate.report.view`` they format what the library computed (the decision report's
+``comparison``, ``capacity`` and ``fallback`` sections, ``servegate.report.decision``) and
+compute nothing themselves.
 """
 
 from __future__ import annotations
@@ -12,6 +13,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from servegate.records.level import LevelSummary
+from servegate.report.decision import (
+    CapacityPlanEntry,
+    CapacityRow,
+    CapacityUnavailable,
+    ChangeRow,
+    FallbackNotRun,
+    FallbackReplay,
+    RunComparison,
+)
 from servegate.report.html import badge, escape, number
 
 __all__ = ["capacity_html", "comparison_html", "fallback_html", "server_metrics_html"]
@@ -20,42 +30,42 @@ __all__ = ["capacity_html", "comparison_html", "fallback_html", "server_metrics_
 _CHANGE_COLORS = {"regression": "#b3261e", "improvement": "#1b7f3b"}
 
 
-def _change(row: Mapping[str, Any]) -> str:
-    value = row.get("change_ms")
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+# A saved figure with no value is None (``SavedFloat`` reads NaN as None), never NaN.
+
+
+def _change(row: ChangeRow) -> str:
+    value = row.change_ms
+    if value is None:
         return "—"
     sign = "+" if value > 0 else ""
     text = f"{sign}{number(value, 'ms')}"
-    rel = row.get("relative_change")
-    if isinstance(rel, float) and math.isfinite(rel):
+    rel = row.relative_change
+    if rel is not None and math.isfinite(rel):
         text += f" ({rel:+.0%})"
     return text
 
 
-def _interval(row: Mapping[str, Any]) -> str:
-    def end(v: Any, side: str) -> str:
-        if v is None or (isinstance(v, float) and math.isnan(v)):
+def _interval(row: ChangeRow) -> str:
+    def end(v: float | None, side: str) -> str:
+        if v is None:
             return f"unbounded {side}"
         return ("+" if v > 0 else "") + number(v, "ms")
 
-    low, high = row.get("change_ci_low_ms"), row.get("change_ci_high_ms")
-    return f"{end(low, 'below')} to {end(high, 'above')}"
+    return f"{end(row.change_ci_low_ms, 'below')} to {end(row.change_ci_high_ms, 'above')}"
 
 
-def comparison_html(comparisons: Mapping[str, Mapping[str, Any]], gate_level: str = "") -> str:
-    """Each backend's run against its previous comparable run (the decision JSON's
+def comparison_html(comparisons: Mapping[str, RunComparison], gate_level: str = "") -> str:
+    """Each backend's run against its previous comparable run (the decision report's
     ``comparison``): the change in p50/p95 with a 95% interval, and regressions flagged."""
     if not comparisons:
         return "<p>No measured run to compare.</p>"
     parts = []
     for name, comp in comparisons.items():
-        title = (
-            f"<h4>{escape(name.capitalize())} run <code>{escape(comp['current_run'])}</code></h4>"
-        )
-        if comp.get("previous_run") is None:
-            refused = comp.get("refused") or []
+        title = f"<h4>{escape(name.capitalize())} run <code>{escape(comp.current_run)}</code></h4>"
+        if comp.previous_run is None:
+            refused = comp.refused
             listed = "".join(
-                f"<li><code>{escape(r['run_id'])}</code>: {escape('; '.join(r['reasons']))}</li>"
+                f"<li><code>{escape(r.run_id)}</code>: {escape('; '.join(r.reasons))}</li>"
                 for r in refused[:5]
             )
             more = f"<li>... and {len(refused) - 5} more</li>" if len(refused) > 5 else ""
@@ -64,28 +74,28 @@ def comparison_html(comparisons: Mapping[str, Mapping[str, Any]], gate_level: st
                 if refused
                 else ""
             )
-            parts.append(f"{title}<p><b>{escape(comp['message'])}</b>.</p>{why}")
+            parts.append(f"{title}<p><b>{escape(comp.message)}</b>.</p>{why}")
             continue
-        rows = sorted(comp["changes"], key=lambda r: (r["level"] != gate_level, r["level"]))
+        rows = sorted(comp.changes, key=lambda r: (r.level != gate_level, r.level))
         body = "".join(
-            f"<tr><td>{escape(r['level'])}</td><td>{escape(r['metric'])}</td>"
-            f"<td>{number(r['previous_ms'], 'ms')}</td><td>{number(r['current_ms'], 'ms')}</td>"
+            f"<tr><td>{escape(r.level)}</td><td>{escape(r.metric)}</td>"
+            f"<td>{number(r.previous_ms, 'ms')}</td><td>{number(r.current_ms, 'ms')}</td>"
             f"<td><b>{_change(r)}</b></td><td>{_interval(r)}</td>"
-            f"<td style='color:{_CHANGE_COLORS.get(r['verdict'], '#555')};font-weight:600'>"
-            f"{escape(r['verdict'])}</td></tr>"
+            f"<td style='color:{_CHANGE_COLORS.get(r.verdict, '#555')};font-weight:600'>"
+            f"{escape(r.verdict)}</td></tr>"
             for r in rows
         )
         head = (
             "<tr><th>Level</th><th>Figure</th><th>Previous</th><th>Now</th><th>Change</th>"
             "<th>95% interval of the change</th><th>Verdict</th></tr>"
         )
-        flagged = comp.get("regressions") or []
+        flagged = comp.regressions
         summary = (
             f"<p><b>Regression</b> in {escape(', '.join(flagged))}.</p>"
             if flagged
             else "<p>No statistically clear regression.</p>"
         )
-        context = comp.get("context") or []
+        context = comp.context
         also = (
             "<p style='font-size:12px;color:#555'>Also changed since then (does not block the "
             "comparison, may explain it): " + "; ".join(escape(c) for c in context) + ".</p>"
@@ -93,28 +103,28 @@ def comparison_html(comparisons: Mapping[str, Mapping[str, Any]], gate_level: st
             else ""
         )
         parts.append(
-            f"{title}<p>{escape(comp['message'])}.</p>{summary}{also}"
+            f"{title}<p>{escape(comp.message)}.</p>{summary}{also}"
             f'<table class="sg-table">{head}{body}</table>'
         )
     return "".join(parts)
 
 
-def _usd(value: Any) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+def _usd(value: float | None) -> str:
+    if value is None or not math.isfinite(value):
         return "—"
     return f"${value:,.0f}" if abs(value) >= 100 else f"${value:,.2f}"
 
 
-def _share(value: Any, decimals: int) -> str:
-    # A share of no requests is saved as null (NaN in JSON is not allowed).
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+def _share(value: float | None, decimals: int) -> str:
+    # A share of no requests has no value (saved as null: NaN in JSON is not allowed).
+    if value is None:
         return "—"
     return f"{value:.{decimals}%}"
 
 
-def _value(row: Mapping[str, Any]) -> str:
-    value, unit = row.get("value"), row.get("unit")
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+def _value(row: CapacityRow) -> str:
+    value, unit = row.value, row.unit
+    if value is None:
         return "—"
     if unit in ("USD", "USD/month"):
         return _usd(value) + ("/month" if unit == "USD/month" else "")
@@ -127,23 +137,24 @@ def _value(row: Mapping[str, Any]) -> str:
     return f"{value:,.3g} {unit}"
 
 
-def capacity_html(capacity: Mapping[str, Any]) -> str:
+def capacity_html(capacity: CapacityPlanEntry | CapacityUnavailable | None) -> str:
     """The capacity plan's table and headline, or why there is no plan."""
-    if not capacity.get("available"):
-        return f"<p>No capacity plan: {escape(capacity.get('reason', 'not computed'))}.</p>"
-    status = capacity["status"]
+    if not isinstance(capacity, CapacityPlanEntry):
+        reason = capacity.reason if capacity is not None else "not computed"
+        return f"<p>No capacity plan: {escape(reason)}.</p>"
+    status = capacity.status
     verdict = "PASS" if status == "gates met" else "FAIL"
-    be = capacity.get("break_even_average_rps")
+    be = capacity.break_even_average_rps
     cheaper = (
         f"self-hosting is cheaper above <b>{be:,.3g} req/s</b> of average traffic"
         if be is not None
-        else f"no break-even: {escape(capacity.get('break_even_reason', ''))}"
+        else f"no break-even: {escape(capacity.break_even_reason)}"
     )
     head = (
-        f"<p>{badge(verdict)} {escape(status)} at {escape(capacity.get('level') or '—')}: "
-        f"<b>{capacity.get('replicas') or '—'}</b> replica(s) of {escape(capacity['machine'])}, "
-        f"{_usd(capacity.get('monthly_self_hosted_usd'))}/month against "
-        f"{_usd(capacity.get('monthly_hosted_usd'))}/month for {escape(capacity['hosted_model'])} "
+        f"<p>{badge(verdict)} {escape(status)} at {escape(capacity.level or '—')}: "
+        f"<b>{capacity.replicas or '—'}</b> replica(s) of {escape(capacity.machine)}, "
+        f"{_usd(capacity.monthly_self_hosted_usd)}/month against "
+        f"{_usd(capacity.monthly_hosted_usd)}/month for {escape(capacity.hosted_model)} "
         f"at the same traffic; {cheaper}.</p>"
     )
     if status != "gates met":
@@ -153,9 +164,9 @@ def capacity_html(capacity: Mapping[str, Any]) -> str:
             "second): it prices the hardware, it does not promise the latency.</p>"
         )
     rows = "".join(
-        f"<tr><td>{escape(r['item'])}</td><td><b>{_value(r)}</b></td>"
-        f"<td style='font-size:12px'>{escape(r['basis'])}</td></tr>"
-        for r in capacity["table"]
+        f"<tr><td>{escape(r.item)}</td><td><b>{_value(r)}</b></td>"
+        f"<td style='font-size:12px'>{escape(r.basis)}</td></tr>"
+        for r in capacity.table
     )
     table = (
         f'<table class="sg-table"><tr><th>Item</th><th>Value</th><th>Basis</th></tr>{rows}</table>'
@@ -163,17 +174,25 @@ def capacity_html(capacity: Mapping[str, Any]) -> str:
     return head + table
 
 
-def fallback_html(fallback: Mapping[str, Any]) -> str:
+def _policy(timeout_ms: float | None) -> str:
+    if timeout_ms is None:
+        return "—"
+    if timeout_ms == 0:
+        return "hosted only"
+    return "local only" if math.isinf(timeout_ms) else f"{timeout_ms:g} ms"
+
+
+def fallback_html(fallback: FallbackReplay | FallbackNotRun | None) -> str:
     """The fallback policy per time-out T: p50/p95, fallback rate, blended cost, gate verdicts."""
-    if not fallback.get("simulated"):
-        reason = str(fallback.get("reason", "")).removeprefix("cannot simulate: ")
+    if not isinstance(fallback, FallbackReplay):
+        reason = fallback.reason if fallback is not None else "not computed"
         return (
-            f"<p>Not simulated: {escape(reason)}. The simulation replays a "
-            "local run and a hosted run on the same prompts; set <code>OPENAI_API_KEY</code> "
-            "(or run <code>make bench PARAMS=params/hosted_openai.yaml</code>) to record a "
-            "hosted run.</p>"
+            f"<p>Not simulated: {escape(reason.removeprefix('cannot simulate: '))}. The "
+            "simulation replays a local run and a hosted run on the same prompts; set "
+            "<code>OPENAI_API_KEY</code> (or run <code>make bench "
+            "PARAMS=params/hosted_openai.yaml</code>) to record a hosted run.</p>"
         )
-    passing = fallback.get("passing_timeouts_ms") or []
+    passing = [t for t in fallback.passing_timeouts_ms if t is not None]
     finite = [t for t in passing if math.isfinite(t) and t > 0]
     if finite:
         lead = (
@@ -185,24 +204,22 @@ def fallback_html(fallback: Mapping[str, Any]) -> str:
     else:
         lead = "No fallback time-out passes both latency gates on these recorded requests."
     body = []
-    for r in fallback["rows"]:
-        t = r["timeout_ms"]
-        name = "hosted only" if t == 0 else "local only" if math.isinf(t) else f"{t:g} ms"
-        cost = r.get("blended_usd_per_1m_output_tokens")
+    for r in fallback.rows:
         body.append(
-            f"<tr><td>{escape(name)}</td><td>{_share(r['fallback_rate'], 0)}</td>"
-            f"<td>{number(r['p50_ms'], 'ms')} {badge(r['p50_verdict'])}</td>"
-            f"<td>{number(r['p95_ms'], 'ms')} {badge(r['p95_verdict'])}</td>"
-            f"<td>{_share(r['failure_share'], 1)}</td><td>{_usd(cost)}</td></tr>"
+            f"<tr><td>{escape(_policy(r.timeout_ms))}</td><td>{_share(r.fallback_rate, 0)}</td>"
+            f"<td>{number(r.p50_ms, 'ms')} {badge(r.p50_verdict)}</td>"
+            f"<td>{number(r.p95_ms, 'ms')} {badge(r.p95_verdict)}</td>"
+            f"<td>{_share(r.failure_share, 1)}</td>"
+            f"<td>{_usd(r.blended_usd_per_1m_output_tokens)}</td></tr>"
         )
     head = (
         "<tr><th>Fall back after T (no first token)</th><th>Fallback rate</th><th>p50</th>"
         "<th>p95</th><th>Failed</th><th>Blended USD per 1M output tokens</th></tr>"
     )
-    notes = "".join(f"<li>{escape(n)}</li>" for n in fallback.get("notes") or [])
+    notes = "".join(f"<li>{escape(n)}</li>" for n in fallback.notes)
     return (
-        f"<p><b>{escape(lead)}</b> Local level {escape(fallback['level'])}, hosted level "
-        f"{escape(fallback['hosted_level'])}.</p>"
+        f"<p><b>{escape(lead)}</b> Local level {escape(fallback.level)}, hosted level "
+        f"{escape(fallback.hosted_level)}.</p>"
         f'<table class="sg-table">{head}{"".join(body)}</table>'
         + (f"<ul style='font-size:12px;color:#555'>{notes}</ul>" if notes else "")
     )

@@ -4,6 +4,7 @@ decision JSON, the run folders read once, the default hosted model and the share
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -15,6 +16,7 @@ from pydantic import BaseModel, Field
 
 import servegate
 from servegate.analysis.gate_rule import Verdict
+from servegate.analysis.gates import GateResult
 from servegate.analysis.ops_params import DEFAULT_HOSTED_MODEL, CapacityForecast
 from servegate.core.config import validate_params
 from servegate.core.errors import ConfigError, RunFolderError
@@ -22,7 +24,7 @@ from servegate.core.fsutil import json_safe
 from servegate.core.names import DECISION_SCHEMA_VERSION
 from servegate.report import build
 from servegate.report.build import ReportData, ReportParams, build_report
-from servegate.report.decision import DecisionReport
+from servegate.report.decision import DecisionReport, Gate
 from servegate.report.html import badge, escape, number
 from servegate.report.ops import hosted_model_for
 from tests.conftest import REPO
@@ -129,6 +131,11 @@ def test_the_decision_report_round_trips_through_its_json(report: ReportData) ->
     text = json.dumps(json_safe(report.decision), allow_nan=False)
     assert '"inf"' in text  # the local-only fallback row: +inf is the string "inf"
     assert DecisionReport.model_validate(json.loads(text)) == report.decision_report
+
+
+def test_each_gate_of_the_evaluation_is_saved_whole() -> None:
+    # build._gate copies a GateResult field by field: a new field must reach the decision JSON.
+    assert [f.name for f in dataclasses.fields(GateResult)] == list(Gate.model_fields)
 
 
 def test_the_decision_names_its_schema_version_and_commit(report: ReportData) -> None:

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 import pytest
 
+from servegate.report.decision import (
+    CapacityUnavailable,
+    ChangeRow,
+    FallbackNotRun,
+    RefusedRun,
+    RunComparison,
+)
 from servegate.report.view_ops import capacity_html, comparison_html, fallback_html
 
 
@@ -13,24 +21,82 @@ from servegate.report.view_ops import capacity_html, comparison_html, fallback_h
     ("html", "expected"),
     [
         (
-            capacity_html({"available": False, "reason": "no machine price: x"}),
+            capacity_html(CapacityUnavailable(available=False, reason="no machine price: x")),
             "No capacity plan: no machine price: x.",
         ),
         (
             fallback_html(
-                {
-                    "simulated": False,
-                    "reason": "cannot simulate: the hosted run was skipped (no key)",
-                }
+                FallbackNotRun(
+                    simulated=False,
+                    reason="cannot simulate: the hosted run was skipped (no key)",
+                )
             ),
             "Not simulated: the hosted run was skipped (no key).",
         ),
         (comparison_html({}), "No measured run to compare."),
+        (capacity_html(None), "No capacity plan: not computed."),
+        (fallback_html(None), "Not simulated: not computed."),
     ],
-    ids=["capacity", "fallback", "comparison"],
+    ids=["capacity", "fallback", "comparison", "capacity-none", "fallback-none"],
 )
 def test_missing_pieces_say_why(html: str, expected: str) -> None:
     assert expected in html
+
+
+def test_the_comparison_table_puts_the_gate_level_first_and_flags_regressions() -> None:
+    def change(
+        level: str, metric: str, previous: float, current: float, low: float | None
+    ) -> ChangeRow:
+        return ChangeRow(
+            level=level,
+            metric=metric,
+            previous_ms=previous,
+            current_ms=current,
+            change_ms=current - previous,
+            change_ci_low_ms=low,
+            change_ci_high_ms=current - previous + 50,
+            relative_change=(current - previous) / previous,
+            verdict="regression" if low is not None and low > 0 else "no clear change",
+        )
+
+    comparison = RunComparison(
+        current_run="now",
+        previous_run="then",
+        message="compared with then",
+        changes=[
+            change("c1", "e2e p95", 1000, 1010, None),
+            change("c8", "e2e p95", 1000, math.inf, 200),
+        ],
+        regressions=["c8 e2e p95"],
+        refused=[],
+        context=["engine version: 0.7 now, 0.6 then"],
+    )
+    html = comparison_html({"local": comparison}, gate_level="c8")
+    rows = re.findall(r"<tr><td>(c\d+)</td><td>[^<]*</td>(.*?)</tr>", html)
+    assert [level for level, _ in rows] == ["c8", "c1"]
+    c8 = [re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<td[^>]*>(.*?)</td>", rows[0][1])]
+    assert c8 == [
+        "1.00 s",
+        "∞ (failures)",
+        "+∞ (failures)",
+        "+200 ms to +∞ (failures)",
+        "regression",
+    ]
+    c1 = [re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<td[^>]*>(.*?)</td>", rows[1][1])]
+    assert c1[2:4] == ["+10 ms (+1%)", "unbounded below to +60 ms"]
+    assert "<b>Regression</b> in c8 e2e p95." in html and "engine version" in html
+    refused = RunComparison(
+        current_run="now",
+        previous_run=None,
+        message="no previous comparable run",
+        changes=[],
+        regressions=[],
+        refused=[RefusedRun(run_id="old", reasons=["model differs", "max_tokens differs"])],
+        context=[],
+    )
+    assert "<li><code>old</code>: model differs; max_tokens differs</li>" in comparison_html(
+        {"local": refused}
+    )
 
 
 def test_the_server_metrics_table_shows_counters_and_gauge_peaks() -> None:
