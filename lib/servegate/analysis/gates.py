@@ -8,7 +8,6 @@ ratio (``servegate.core.stats``), and the verdict rule of ``servegate.analysis.g
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal, SupportsInt, cast
 
@@ -24,7 +23,6 @@ from servegate.analysis.gate_rule import (
     verdict_lower_bound,
     verdict_upper_bound,
 )
-from servegate.core.config import validate_params
 from servegate.core.stats import (
     Estimate,
     LevelThroughput,
@@ -61,10 +59,6 @@ class GateParams(BaseModel):
     gate_concurrency: int | None = Field(
         None, gt=0, description="the level judged; None = the run's own gate_concurrency"
     )
-
-    @classmethod
-    def from_params(cls, params: Mapping[str, object]) -> GateParams:
-        return validate_params(cls, params, what="gate parameters")
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,15 @@ the model it was written from. Every key is part of the file's format (``DECISIO
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from servegate.analysis.gate_rule import Decision, Verdict
 from servegate.analysis.gates import GateParams
+from servegate.core.errors import ConfigError
 from servegate.core.names import DECISION_SCHEMA_VERSION
 from servegate.core.numbers import SavedFloat
 from servegate.report.cost import CostOption
@@ -31,6 +34,7 @@ __all__ = [
     "PocBaseline",
     "RefusedRun",
     "RunComparison",
+    "load_decision",
 ]
 
 
@@ -193,3 +197,38 @@ class DecisionReport(_Entry):
     poc_baseline: list[PocBaseline]
     capacity: CapacityPlanEntry | CapacityUnavailable | None
     fallback: FallbackReplay | FallbackNotRun | None
+
+
+def load_decision(path: str | Path) -> DecisionReport:
+    """A saved decision JSON, validated; the one way servegate reads one back.
+
+    :raises ConfigError: when the file is missing or not JSON, is of another
+        ``schema_version`` (saying which servegate to use), or does not match ``DecisionReport``.
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(
+            f"cannot read the decision JSON {path} ({exc}); run `make report` first"
+        ) from None
+    version = data.get("schema_version") if isinstance(data, dict) else None
+    if version != DECISION_SCHEMA_VERSION:
+        newer = isinstance(version, int) and version > DECISION_SCHEMA_VERSION
+        fix = (
+            "it was written by a newer servegate: upgrade servegate to read it"
+            if newer
+            else "render it again with this servegate: make render"
+        )
+        raise ConfigError(
+            f"decision JSON {path} has schema_version {version!r}, this servegate reads "
+            f"version {DECISION_SCHEMA_VERSION}; {fix}"
+        )
+    try:
+        return DecisionReport.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(
+            f"decision JSON {path} does not match this servegate's format ({exc.error_count()} "
+            f"problem(s), first: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}); "
+            "render it again: make render"
+        ) from None
