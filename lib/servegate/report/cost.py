@@ -42,8 +42,10 @@ class CostOption(BaseModel):
     measured: bool | None = None
 
     @model_serializer(mode="wrap")
-    def _set_fields_only(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        # JSON boundary: the decision JSON's cost rows keep only what was known for the option.
+    def _set_fields_only(
+        self, handler: SerializerFunctionWrapHandler
+    ) -> dict[str, Any]:  # JSON boundary: a cost row as saved
+        # The decision JSON's cost rows keep only what was known for the option.
         return {k: v for k, v in handler(self).items() if k in self.model_fields_set}
 
 
