@@ -6,7 +6,6 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -218,187 +217,142 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _model_args(p: argparse.ArgumentParser) -> None:
-    """``servegate model``: the action, the manifest, and when to rebuild."""
-    p.add_argument("action", choices=["ensure", "build", "verify"], nargs="?", default="ensure")
-    p.add_argument("--manifest", type=Path, default=DEFAULT_MANIFEST)
-    p.add_argument("--force", action="store_true", help="rebuild even if the folder verifies")
-    p.add_argument(
+def _add_model_and_server(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``model``, ``smoke`` and ``calibrate``: the model folder, vLLM and the calibration server."""
+    model = sub.add_parser("model", help="build or verify the embedded model folder")
+    model.add_argument("action", choices=["ensure", "build", "verify"], nargs="?", default="ensure")
+    model.add_argument("--manifest", type=Path, default=DEFAULT_MANIFEST)
+    model.add_argument("--force", action="store_true", help="rebuild even if the folder verifies")
+    model.add_argument(
         "--update-manifest",
         action="store_true",
         help="accept the bytes this build produces and rewrite the manifest (maintainers)",
     )
+    model.set_defaults(func=_cmd_model)
 
+    smoke = sub.add_parser("smoke", help="start vLLM, answer one prompt, read /metrics, stop")
+    smoke.add_argument("--params", type=Path, default=DEFAULT_PARAMS)
+    smoke.add_argument("--port", type=int, default=None)
+    smoke.add_argument("--log", type=Path, default=None, help="server log file")
+    smoke.add_argument("--prompt", default="What is the capital of France?")
+    smoke.set_defaults(func=_cmd_smoke)
 
-def _smoke_args(p: argparse.ArgumentParser) -> None:
-    """``servegate smoke``: the params file, port, log file and the one prompt."""
-    p.add_argument("--params", type=Path, default=DEFAULT_PARAMS)
-    p.add_argument("--port", type=int, default=None)
-    p.add_argument("--log", type=Path, default=None, help="server log file")
-    p.add_argument("--prompt", default="What is the capital of France?")
-
-
-def _calibrate_args(p: argparse.ArgumentParser) -> None:
-    """``servegate calibrate``: where to listen, the script's timings and faults, the log."""
-    p.add_argument("--port", type=int, default=8100)
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--ttft-ms", type=float, default=200.0, help="time to first token, ms")
-    p.add_argument("--itl-ms", type=float, default=40.0, help="gap between tokens, ms")
-    p.add_argument("--tokens", default="32:128", help="output tokens, MIN:MAX (uniform)")
+    cal = sub.add_parser(
+        "calibrate",
+        help="run the scripted calibration server in the foreground (to check a client's timings)",
+    )
+    cal.add_argument("--port", type=int, default=8100)
+    cal.add_argument("--host", default="127.0.0.1")
+    cal.add_argument("--seed", type=int, default=1)
+    cal.add_argument("--ttft-ms", type=float, default=200.0, help="time to first token, ms")
+    cal.add_argument("--itl-ms", type=float, default=40.0, help="gap between tokens, ms")
+    cal.add_argument("--tokens", default="32:128", help="output tokens, MIN:MAX (uniform)")
     for flag in ("429", "500", "stall", "cut", "empty"):
-        p.add_argument(f"--p-{flag}", type=float, default=0.0, help=f"{flag} fault rate")
-    p.add_argument(
+        cal.add_argument(f"--p-{flag}", type=float, default=0.0, help=f"{flag} fault rate")
+    cal.add_argument(
         "--burst",
         action="append",
         default=[],
         metavar="FAULT:START:COUNT",
         help="requests START..START+COUNT-1 all get FAULT (e.g. http_429:100:50); repeatable",
     )
-    p.add_argument("--truth", type=Path, default=None, help="append the truth log (JSONL) here")
+    cal.add_argument("--truth", type=Path, default=None, help="append the truth log (JSONL) here")
+    cal.set_defaults(func=_cmd_calibrate)
 
 
-def _bench_args(p: argparse.ArgumentParser) -> None:
-    """``servegate bench``: the params file."""
-    p.add_argument("--params", type=Path, default=DEFAULT_PARAMS)
+def _add_runs_and_report(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``bench``, ``aggregate``, ``import`` and ``report``: runs, the history and the report."""
+    bench = sub.add_parser("bench", help="run notebooks/01_benchmark.ipynb with a params file")
+    bench.add_argument("--params", type=Path, default=DEFAULT_PARAMS)
+    bench.set_defaults(func=_cmd_bench)
 
-
-def _aggregate_args(p: argparse.ArgumentParser) -> None:
-    """``servegate aggregate``: the run folders, the history file, the POC summaries."""
-    p.add_argument("--results-dir", default="eval/results")
-    p.add_argument("--history", default="eval/reports/aggregate_history.csv")
-    p.add_argument(
+    aggregate = sub.add_parser("aggregate", help="rebuild the history from the run folders")
+    aggregate.add_argument("--results-dir", default="eval/results")
+    aggregate.add_argument("--history", default="eval/reports/aggregate_history.csv")
+    aggregate.add_argument(
         "--poc-summaries",
         default="data/history/poc_summaries.yaml",
         help="proof-of-concept summaries added as summary-only rows ('' for none)",
     )
+    aggregate.set_defaults(func=_cmd_aggregate)
 
-
-def _import_args(p: argparse.ArgumentParser) -> None:
-    """``servegate import``: the CSV, its columns and unit, and the run it becomes."""
-    p.add_argument("csv", type=Path, help="the CSV, one row per request")
-    p.add_argument("--latency-column", required=True, help="end-to-end latency column")
+    imp = sub.add_parser(
+        "import", help="turn another tool's per-request latency CSV into a run folder"
+    )
+    imp.add_argument("csv", type=Path, help="the CSV, one row per request")
+    imp.add_argument("--latency-column", required=True, help="end-to-end latency column")
     # No default unit: guessing s vs ms would be off by 1000x without a word.
-    p.add_argument("--unit", required=True, help="the latency column's unit: s or ms")
-    p.add_argument("--results-dir", default="eval/results")
-    p.add_argument("--model", default="", help="model the source measured (default unknown)")
-    p.add_argument("--backend", default="imported", help="not vllm/openai (measured runs')")
-    p.add_argument("--label", default="imported", help="run label, part of the run id")
-    p.add_argument("--id-column", default=None, help="prompt ids (default: row number)")
+    imp.add_argument("--unit", required=True, help="the latency column's unit: s or ms")
+    imp.add_argument("--results-dir", default="eval/results")
+    imp.add_argument("--model", default="", help="model the source measured (default unknown)")
+    imp.add_argument("--backend", default="imported", help="not vllm/openai (measured runs')")
+    imp.add_argument("--label", default="imported", help="run label, part of the run id")
+    imp.add_argument("--id-column", default=None, help="prompt ids (default: row number)")
     for role in ("status", "error"):
-        p.add_argument(
+        imp.add_argument(
             f"--{role}-column",
             default=None,
             help=f"which rows failed (default: a column named {role!r} if any; '' for none)",
         )
-    p.add_argument("--run-date", default=None, help="when the source ran, ISO 8601 (UTC)")
+    imp.add_argument("--run-date", default=None, help="when the source ran, ISO 8601 (UTC)")
+    imp.set_defaults(func=_cmd_import)
 
-
-def _report_args(p: argparse.ArgumentParser) -> None:
-    """``servegate report``: the benchmarks' params files, or none."""
-    p.add_argument(
+    report = sub.add_parser("report", help="benchmarks, history, decision report (HTML, PDF)")
+    report.add_argument(
         "--params",
         type=Path,
         nargs="+",
         default=[DEFAULT_PARAMS, Path("params/hosted_openai.yaml")],
         help="one benchmark per params file, in order",
     )
-    p.add_argument(
+    report.add_argument(
         "--no-bench",
         action="store_true",
         help="skip the benchmarks: rebuild the history and re-render from the saved runs",
     )
+    report.set_defaults(func=_cmd_report)
 
 
-def _selftest_args(p: argparse.ArgumentParser) -> None:
-    """``servegate selftest``: streams, requests and the tolerance."""
-    p.add_argument("--streams", type=int, default=64)
-    p.add_argument("--requests", type=int, default=256)
-    p.add_argument("--tolerance-ms", type=float, default=2.0)
+def _add_checks(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``selftest``, ``env``, ``verify``, ``regressions``: checks of the tool, machine and runs."""
+    selftest = sub.add_parser(
+        "selftest", help="measure the load generator against the calibration server's truth"
+    )
+    selftest.add_argument("--streams", type=int, default=64)
+    selftest.add_argument("--requests", type=int, default=256)
+    selftest.add_argument("--tolerance-ms", type=float, default=2.0)
+    selftest.set_defaults(func=_cmd_selftest)
 
+    env = sub.add_parser("env", help="print the hardware and runtime manifest as JSON")
+    env.set_defaults(func=_cmd_env)
 
-def _no_args(p: argparse.ArgumentParser) -> None:
-    """A subcommand that takes no arguments (``env``)."""
-
-
-def _verify_args(p: argparse.ArgumentParser) -> None:
-    """``servegate verify``: the run folder, or the results folder to find the newest."""
-    p.add_argument(
+    verify = sub.add_parser(
+        "verify",
+        help="re-check a run's manifest (model and prompt hashes, versions, hardware) against "
+        "this machine; exit 1 when anything differs",
+    )
+    verify.add_argument(
         "run", type=Path, nargs="?", default=None, help="run folder (default: newest vLLM run)"
     )
-    p.add_argument("--results-dir", type=Path, default=Path("eval/results"))
+    verify.add_argument("--results-dir", type=Path, default=Path("eval/results"))
+    verify.set_defaults(func=_cmd_verify)
 
-
-def _regressions_args(p: argparse.ArgumentParser) -> None:
-    """``servegate regressions``: the decision JSON."""
-    p.add_argument("decision", type=Path, nargs="?", default=Path("reports/latest.json"))
-
-
-_AddArguments = Callable[[argparse.ArgumentParser], None]
-_Command = Callable[[argparse.Namespace], int]
-
-#: Each subcommand, in the order ``--help`` lists them: name, help, its arguments, its call.
-_SUBCOMMANDS: tuple[tuple[str, str, _AddArguments, _Command], ...] = (
-    ("model", "build or verify the embedded model folder", _model_args, _cmd_model),
-    ("smoke", "start vLLM, answer one prompt, read /metrics, stop", _smoke_args, _cmd_smoke),
-    (
-        "calibrate",
-        "run the scripted calibration server in the foreground (to check a client's timings)",
-        _calibrate_args,
-        _cmd_calibrate,
-    ),
-    ("bench", "run notebooks/01_benchmark.ipynb with a params file", _bench_args, _cmd_bench),
-    (
-        "aggregate",
-        "rebuild the history from the run folders",
-        _aggregate_args,
-        _cmd_aggregate,
-    ),
-    (
-        "import",
-        "turn another tool's per-request latency CSV into a run folder",
-        _import_args,
-        _cmd_import,
-    ),
-    (
-        "report",
-        "benchmarks, history, decision report (HTML, PDF)",
-        _report_args,
-        _cmd_report,
-    ),
-    (
-        "selftest",
-        "measure the load generator against the calibration server's truth",
-        _selftest_args,
-        _cmd_selftest,
-    ),
-    ("env", "print the hardware and runtime manifest as JSON", _no_args, _cmd_env),
-    (
-        "verify",
-        "re-check a run's manifest (model and prompt hashes, versions, hardware) against "
-        "this machine; exit 1 when anything differs",
-        _verify_args,
-        _cmd_verify,
-    ),
-    (
+    regressions = sub.add_parser(
         "regressions",
-        "print the report's comparison with the previous comparable run; "
+        help="print the report's comparison with the previous comparable run; "
         "exit 1 when a regression is statistically clear (for schedulers)",
-        _regressions_args,
-        _cmd_regressions,
-    ),
-)
+    )
+    regressions.add_argument("decision", type=Path, nargs="?", default=Path("reports/latest.json"))
+    regressions.set_defaults(func=_cmd_regressions)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``servegate`` parser: one subparser per entry of ``_SUBCOMMANDS``."""
+    """The ``servegate`` parser: global flags, then the subcommands in ``--help`` order."""
     parser = argparse.ArgumentParser(prog="servegate", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, help_text, add_arguments, command in _SUBCOMMANDS:
-        subparser = sub.add_parser(name, help=help_text)
-        add_arguments(subparser)
-        subparser.set_defaults(func=command)
+    for add in (_add_model_and_server, _add_runs_and_report, _add_checks):
+        add(sub)
     return parser
 
 
