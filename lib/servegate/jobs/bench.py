@@ -26,7 +26,8 @@ from servegate.core.environment import collect_environment
 from servegate.core.errors import ConfigError, ServerCrashError, ServerError
 from servegate.core.fsutil import sha256_file
 from servegate.core.names import SERVER_LOG, RunState
-from servegate.measure.loadgen import ChatTarget, LevelResult, LevelSpec, LoadGenerator, run_async
+from servegate.measure.eventloop import run_async
+from servegate.measure.loadgen import ChatTarget, LevelResult, LevelSpec, LoadGenerator
 from servegate.measure.prompts import Prompt, PromptSet, load_prompts
 from servegate.records.level import LevelSamples, LevelSummary, summarize_level
 from servegate.runs.writer import RunWriter, new_run_id
