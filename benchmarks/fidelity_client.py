@@ -13,7 +13,8 @@ from pathlib import Path
 
 
 def run_servegate(args: argparse.Namespace) -> dict:
-    from servegate.measure.loadgen import ChatTarget, LevelSpec, LoadGenerator, run_async
+    from servegate.measure.eventloop import run_async
+    from servegate.measure.loadgen import ChatTarget, LevelSpec, LoadGenerator
     from servegate.measure.prompts import Message, Prompt
 
     prompts = [

@@ -29,7 +29,8 @@ import psutil
 
 from servegate.core.environment import cpu_model
 from servegate.core.errors import ServerError
-from servegate.measure.loadgen import ChatTarget, LevelSpec, LoadGenerator, run_async
+from servegate.measure.eventloop import run_async
+from servegate.measure.loadgen import ChatTarget, LevelSpec, LoadGenerator
 from servegate.measure.prompts import load_prompts
 from servegate.server.lifecycle import ServerConfig, VLLMServer
 

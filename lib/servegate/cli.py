@@ -217,11 +217,8 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="servegate", description=__doc__)
-    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
-    sub = parser.add_subparsers(dest="command", required=True)
-
+def _add_model_and_server(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``model``, ``smoke`` and ``calibrate``: the model folder, vLLM and the calibration server."""
     model = sub.add_parser("model", help="build or verify the embedded model folder")
     model.add_argument("action", choices=["ensure", "build", "verify"], nargs="?", default="ensure")
     model.add_argument("--manifest", type=Path, default=DEFAULT_MANIFEST)
@@ -262,6 +259,9 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--truth", type=Path, default=None, help="append the truth log (JSONL) here")
     cal.set_defaults(func=_cmd_calibrate)
 
+
+def _add_runs_and_report(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``bench``, ``aggregate``, ``import`` and ``report``: runs, the history and the report."""
     bench = sub.add_parser("bench", help="run notebooks/01_benchmark.ipynb with a params file")
     bench.add_argument("--params", type=Path, default=DEFAULT_PARAMS)
     bench.set_defaults(func=_cmd_bench)
@@ -312,6 +312,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.set_defaults(func=_cmd_report)
 
+
+def _add_checks(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``selftest``, ``env``, ``verify``, ``regressions``: checks of the tool, machine and runs."""
     selftest = sub.add_parser(
         "selftest", help="measure the load generator against the calibration server's truth"
     )
@@ -341,6 +344,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     regressions.add_argument("decision", type=Path, nargs="?", default=Path("reports/latest.json"))
     regressions.set_defaults(func=_cmd_regressions)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``servegate`` parser: global flags, then the subcommands in ``--help`` order."""
+    parser = argparse.ArgumentParser(prog="servegate", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in (_add_model_and_server, _add_runs_and_report, _add_checks):
+        add(sub)
     return parser
 
 

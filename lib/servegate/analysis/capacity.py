@@ -181,16 +181,8 @@ def capacity_plan(source: RunData | pd.DataFrame, params: CapacityParams) -> Cap
         latency_metric=params.latency_metric,
         rule=params.level_rule,
     )
-    usable = [lv for lv in levels if lv.goodput_rps]
-    meeting = [lv for lv in usable if lv.meets_gates]
-    status: _PlanStatus = (
-        "gates met" if meeting else "gates not met" if usable else "no usable level"
-    )
-    chosen = max(meeting or usable, key=lambda lv: lv.goodput_rps or 0.0, default=None)
-    whole = rows if chosen is None or chosen.n_ok == 0 else rows[rows["level"] == chosen.level]
-    mean_in, mean_out = params.mean_input_tokens, params.mean_output_tokens
-    mean_in = mean_in if mean_in is not None else mean_ok(whole, "input_tokens")
-    mean_out = mean_out or mean_ok(whole, "output_tokens")
+    status, chosen = _choose_level(levels)
+    mean_in, mean_out = _token_means(rows, chosen, params)
     peak = params.peak_rps * params.growth
     plan = CapacityPlan(
         params=params,
@@ -206,19 +198,43 @@ def capacity_plan(source: RunData | pd.DataFrame, params: CapacityParams) -> Cap
         mean_input_tokens=mean_in,
         mean_output_tokens=mean_out,
     )
-    avg = plan.planned_average_rps
+    return _with_costs(plan)
+
+
+def _choose_level(levels: list[LevelGoodput]) -> tuple[_PlanStatus, LevelGoodput | None]:
+    """The plan's status and the level one replica is sized on: the best goodput among the
+    levels that meet the gates, else among those with any goodput, else none."""
+    usable = [lv for lv in levels if lv.goodput_rps]
+    meeting = [lv for lv in usable if lv.meets_gates]
+    status: _PlanStatus = (
+        "gates met" if meeting else "gates not met" if usable else "no usable level"
+    )
+    chosen = max(meeting or usable, key=lambda lv: lv.goodput_rps or 0.0, default=None)
+    return status, chosen
+
+
+def _token_means(
+    rows: pd.DataFrame, chosen: LevelGoodput | None, params: CapacityParams
+) -> tuple[float | None, float | None]:
+    """Mean input and output tokens a request: from ``params``, else measured at ``chosen``
+    (every level when none was chosen or it had no success)."""
+    whole = rows if chosen is None or chosen.n_ok == 0 else rows[rows["level"] == chosen.level]
+    mean_in, mean_out = params.mean_input_tokens, params.mean_output_tokens
+    mean_in = mean_in if mean_in is not None else mean_ok(whole, "input_tokens")
+    mean_out = mean_out or mean_ok(whole, "output_tokens")
+    return mean_in, mean_out
+
+
+def _with_costs(plan: CapacityPlan) -> CapacityPlan:
+    """``plan`` with its replicas, both monthly costs, both costs per 1M output tokens and the
+    break-even, all at its planned average traffic."""
+    params, avg = plan.params, plan.planned_average_rps
+    mean_in, mean_out = plan.mean_input_tokens, plan.mean_output_tokens
     monthly = plan.self_hosted_monthly_usd_at(avg)
     tokens_month = avg * plan.seconds_per_month * mean_out if mean_out else None
     prices = (params.hosted_input_usd_per_1m, params.hosted_output_usd_per_1m)
     # means, not counts, but the formula holds for any token mix
     hosted_1m = hosted_cost_per_1m_output_tokens(mean_in, mean_out, *prices)  # type: ignore[arg-type]
-    up_to = params.break_even_max_rps or 100.0 * avg
-    per, k = plan.average_rps_per_replica, plan.hosted_monthly_usd_at(1.0)
-    if per is None or k is None:
-        why = "no usable load level" if per is None else "no token counts measured"
-        even = BreakEven(None, None, up_to, f"cannot be computed: {why}")
-    else:
-        even = _break_even(params.hourly_usd * params.hours_per_month, k, per, up_to)
     return replace(
         plan,
         replicas=plan.replicas_at(avg),
@@ -228,8 +244,20 @@ def capacity_plan(source: RunData | pd.DataFrame, params: CapacityParams) -> Cap
         ),
         monthly_hosted_usd=plan.hosted_monthly_usd_at(avg),
         hosted_usd_per_1m_output_tokens=hosted_1m,
-        break_even=even,
+        break_even=_plan_break_even(plan),
     )
+
+
+def _plan_break_even(plan: CapacityPlan) -> BreakEven:
+    """The break-even of ``plan``, searched up to ``break_even_max_rps`` (default 100x the
+    planned average), or why it cannot be computed."""
+    params = plan.params
+    up_to = params.break_even_max_rps or 100.0 * plan.planned_average_rps
+    per, k = plan.average_rps_per_replica, plan.hosted_monthly_usd_at(1.0)
+    if per is None or k is None:
+        why = "no usable load level" if per is None else "no token counts measured"
+        return BreakEven(None, None, up_to, f"cannot be computed: {why}")
+    return _break_even(params.hourly_usd * params.hours_per_month, k, per, up_to)
 
 
 def capacity_levels_frame(plan: CapacityPlan) -> pd.DataFrame:

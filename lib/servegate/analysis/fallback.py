@@ -124,6 +124,10 @@ def _floats(rows: pd.DataFrame, column: str) -> np.ndarray:
     return rows[column].astype("Float64").to_numpy(float, na_value=np.nan)
 
 
+class _CannotSimulate(Exception):
+    """Why the replay cannot run; ``simulate_fallback`` returns it as the result's reason."""
+
+
 def simulate_fallback(
     local: RunData | pd.DataFrame,
     hosted: RunData | pd.DataFrame | None,
@@ -140,96 +144,145 @@ def simulate_fallback(
     rows, local_id, run_params = _rows_of(local)
     h_rows, hosted_id, _ = _rows_of(hosted)
     base = FallbackResult(False, "", params, local_run_id=local_id, hosted_run_id=hosted_id)
-    if rows.empty:
-        return replace(base, reason="cannot simulate: the local run has no measured requests")
-    level = params.level or _gate_level(rows, run_params)
+    try:
+        if rows.empty:
+            raise _CannotSimulate("the local run has no measured requests")
+        level = params.level or _gate_level(rows, run_params)
+        rows = _level_rows(rows, level, local_id)
+        base = replace(base, level=level)
+        if h_rows.empty:
+            raise _CannotSimulate(_no_hosted_rows(hosted))
+        h_level, h_rows = _hosted_level_rows(h_rows, level, hosted_id, params.hosted_level)
+        base = replace(base, hosted_level=h_level or "all levels")
+        local_side, local_notes = _local_side(rows, level)
+        hosted_side, hosted_notes = _hosted_side(rows, h_rows, params.seed)
+    except _CannotSimulate as why:
+        return replace(base, reason=f"cannot simulate: {why}")
+    sim = _Replay(local_side, hosted_side, params)
+    timeouts = [0.0, *params.timeouts_ms, math.inf]
+    notes = (*local_notes, *hosted_notes)
+    return replace(base, simulated=True, rows=tuple(map(sim.row, timeouts)), notes=notes)
+
+
+def _level_rows(rows: pd.DataFrame, level: str, run_id: str) -> pd.DataFrame:
+    """The local rows of ``level``; ``ConfigError`` when the run has no such level."""
     if level not in set(rows["level"]):
         raise ConfigError(
-            f"level {level!r} is not in local run {local_id} (levels: "
+            f"level {level!r} is not in local run {run_id} (levels: "
             f"{sorted(set(rows['level']))}); pass one of them as level, or None for the gate level"
         )
-    rows = rows[rows["level"] == level]
-    base = replace(base, level=level)
-    if h_rows.empty:
-        skipped = isinstance(hosted, RunData) and hosted.state == "skipped"
-        why = (hosted.record.skipped_reason or "") if isinstance(hosted, RunData) else ""
-        text = f"the hosted run was skipped ({why})" if skipped else "no hosted run to fall back to"
-        return replace(base, reason=f"cannot simulate: {text}")
-    if params.hosted_level and params.hosted_level not in set(h_rows["level"]):
-        raise ConfigError(f"hosted_level {params.hosted_level!r} is not in run {hosted_id}")
-    h_level = params.hosted_level or (level if level in set(h_rows["level"]) else None)
-    if h_level:
-        h_rows = h_rows[h_rows["level"] == h_level]
-    base = replace(base, hosted_level=h_level or "all levels")
+    return rows[rows["level"] == level]
+
+
+def _no_hosted_rows(hosted: RunData | pd.DataFrame | None) -> str:
+    """Why there is no hosted answer to fall back to: a skipped run (and why), or none."""
+    skipped = isinstance(hosted, RunData) and hosted.state == "skipped"
+    why = (hosted.record.skipped_reason or "") if isinstance(hosted, RunData) else ""
+    return f"the hosted run was skipped ({why})" if skipped else "no hosted run to fall back to"
+
+
+def _hosted_level_rows(
+    h_rows: pd.DataFrame, level: str, run_id: str, wanted: str | None
+) -> tuple[str | None, pd.DataFrame]:
+    """The hosted level answers come from (``wanted``, else the local level's name when the
+    hosted run has it, else None: all levels) and its rows."""
+    if wanted and wanted not in set(h_rows["level"]):
+        raise ConfigError(f"hosted_level {wanted!r} is not in run {run_id}")
+    h_level = wanted or (level if level in set(h_rows["level"]) else None)
+    return h_level, (h_rows[h_rows["level"] == h_level] if h_level else h_rows)
+
+
+@dataclass(frozen=True)
+class _Local:
+    """The local level, one entry per request in row order."""
+
+    ok: np.ndarray
+    e2e: np.ndarray
+    ttft: np.ndarray
+    output_tokens: np.ndarray  # of successful requests; 0 for a failure
+
+
+def _local_side(rows: pd.DataFrame, level: str) -> tuple[_Local, list[str]]:
+    """The local level's outcomes and times, with a note when e2e stood in for a missing TTFT."""
     ok = (rows["status"] == "ok").to_numpy()
     e2e, ttft = _floats(rows, "e2e_ms"), _floats(rows, "ttft_ms")
     no_ttft = ok & np.isnan(ttft)
     notes = []
     if ok.any() and no_ttft.all(where=ok):
-        return replace(base, reason=f"cannot simulate: no ttft_ms recorded at {level}")
+        raise _CannotSimulate(f"no ttft_ms recorded at {level}")
     if no_ttft.any():
         # The first token came no later than the end: e2e bounds ttft (more fallbacks, not fewer).
         ttft = np.where(no_ttft, e2e, ttft)
         notes.append(f"{int(no_ttft.sum())} successful request(s) had no ttft_ms: e2e_ms used")
+    out = np.where(ok, np.nan_to_num(_floats(rows, "output_tokens")), 0.0)
+    return _Local(ok, e2e, ttft, out), notes
+
+
+@dataclass(frozen=True)
+class _Hosted:
+    """The hosted answer each local request falls back to, in the local rows' order."""
+
+    paired: np.ndarray  # the hosted run answered the same prompt; else the answer was drawn
+    ok: np.ndarray
+    e2e: np.ndarray  # +inf for a paired failure
+    input_tokens: np.ndarray
+    output_tokens: np.ndarray
+
+
+def _hosted_side(rows: pd.DataFrame, h_rows: pd.DataFrame, seed: int) -> tuple[_Hosted, list[str]]:
+    """Each local request's hosted answer: the hosted run's answer to the same prompt, else one
+    drawn (seeded) from its successful answers, with a note saying how many were drawn."""
     hosted_one = h_rows[h_rows["prompt_id"] != ""].drop_duplicates("prompt_id", keep="first")
     pair = hosted_one.set_index("prompt_id").reindex(rows["prompt_id"])
     paired = pair["status"].notna().to_numpy()
     h_ok = (pair["status"] == "ok").to_numpy()
     h_e2e = np.where(h_ok, _floats(pair, "e2e_ms"), np.inf)
     h_in, h_out = _floats(pair, "input_tokens"), _floats(pair, "output_tokens")
+    if paired.all():
+        return _Hosted(paired, h_ok, h_e2e, h_in, h_out), []
     pool = h_rows[h_rows["status"] == "ok"]
-    if not paired.all():
-        if pool.empty:
-            why = "the hosted run has no successful answer to draw from"
-            return replace(base, reason=f"cannot simulate: {why}")
-        # One draw per local request, in row order, made once: every T sees the same draws.
-        pick = np.random.default_rng(params.seed).integers(0, len(pool), len(rows))
-        drawn = ~paired
-        h_e2e[drawn] = _floats(pool, "e2e_ms")[pick][drawn]
-        h_in[drawn] = _floats(pool, "input_tokens")[pick][drawn]
-        h_out[drawn] = _floats(pool, "output_tokens")[pick][drawn]
-        h_ok = h_ok | drawn
-        notes.append(
-            f"{int(drawn.sum())} of {len(rows)} prompts are not in the hosted run: their hosted "
-            f"latency is drawn (seed {params.seed}) from its {len(pool)} successful answers"
-        )
-    out_local = np.where(ok, np.nan_to_num(_floats(rows, "output_tokens")), 0.0)
-    sim = _Replay(ok, e2e, ttft, out_local, paired, h_ok, h_e2e, h_in, h_out, params)
-    timeouts = [0.0, *params.timeouts_ms, math.inf]
-    return replace(base, simulated=True, rows=tuple(map(sim.row, timeouts)), notes=tuple(notes))
+    if pool.empty:
+        raise _CannotSimulate("the hosted run has no successful answer to draw from")
+    # One draw per local request, in row order, made once: every T sees the same draws.
+    pick = np.random.default_rng(seed).integers(0, len(pool), len(rows))
+    drawn = ~paired
+    h_e2e[drawn] = _floats(pool, "e2e_ms")[pick][drawn]
+    h_in[drawn] = _floats(pool, "input_tokens")[pick][drawn]
+    h_out[drawn] = _floats(pool, "output_tokens")[pick][drawn]
+    note = (
+        f"{int(drawn.sum())} of {len(rows)} prompts are not in the hosted run: their hosted "
+        f"latency is drawn (seed {seed}) from its {len(pool)} successful answers"
+    )
+    return _Hosted(paired, h_ok | drawn, h_e2e, h_in, h_out), [note]
 
 
 @dataclass(frozen=True)
 class _Replay:
-    ok: np.ndarray
-    e2e: np.ndarray
-    ttft: np.ndarray
-    out_local: np.ndarray
-    paired: np.ndarray
-    h_ok: np.ndarray
-    h_e2e: np.ndarray
-    h_in: np.ndarray
-    h_out: np.ndarray
+    """The policy replayed on one local level and its hosted answers, one T at a time."""
+
+    local: _Local
+    hosted: _Hosted
     params: FallbackParams
 
     def row(self, t: float) -> FallbackRow:
-        p, n = self.params, self.ok.size
+        p, lo, ho = self.params, self.local, self.hosted
+        n = lo.ok.size
         if math.isinf(t):  # local only: no fallback, a failure stays a miss
-            local = self.ok.copy()
-            latency = np.where(self.ok, self.e2e, np.inf)
+            local = lo.ok.copy()
+            latency = np.where(lo.ok, lo.e2e, np.inf)
             policy = "local only"
         else:
-            local = self.ok & (self.ttft <= t) if t > 0 else np.zeros(n, bool)
+            local = lo.ok & (lo.ttft <= t) if t > 0 else np.zeros(n, bool)
             # A failure is seen when it ends, or at T if no token came by then.
-            seen = np.where(~self.ok & (self.ttft <= t), self.e2e, np.minimum(t, self.e2e))
-            wait = np.where(self.ok, t, seen)
-            latency = np.where(local, self.e2e, wait + self.h_e2e)
+            seen = np.where(~lo.ok & (lo.ttft <= t), lo.e2e, np.minimum(t, lo.e2e))
+            wait = np.where(lo.ok, t, seen)
+            latency = np.where(local, lo.e2e, wait + ho.e2e)
             policy = "hosted only" if t == 0 else f"fallback after {t:g} ms"
         back = ~local if not math.isinf(t) else np.zeros(n, bool)
-        served_hosted = back & self.h_ok
-        tokens_local = float(self.out_local[local].sum())
-        tokens_in = float(np.nan_to_num(self.h_in[served_hosted]).sum())
-        tokens_out = float(np.nan_to_num(self.h_out[served_hosted]).sum())
+        served_hosted = back & ho.ok
+        tokens_local = float(lo.output_tokens[local].sum())
+        tokens_in = float(np.nan_to_num(ho.input_tokens[served_hosted]).sum())
+        tokens_out = float(np.nan_to_num(ho.output_tokens[served_hosted]).sum())
         p50, p95 = percentile_ci(latency, 50), percentile_ci(latency, 95)
         return FallbackRow(
             timeout_ms=t,
@@ -237,8 +290,8 @@ class _Replay:
             n=n,
             n_local=int(local.sum()),
             n_fallback=int(back.sum()),
-            n_paired=int((back & self.paired).sum()),
-            n_drawn=int((back & ~self.paired).sum()),
+            n_paired=int((back & ho.paired).sum()),
+            n_drawn=int((back & ~ho.paired).sum()),
             n_failed=int(np.isinf(latency).sum()),
             p50_ms=p50,
             p95_ms=p95,

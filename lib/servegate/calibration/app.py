@@ -210,11 +210,12 @@ async def _complete(
     return resp
 
 
-async def _chat(request: web.Request) -> web.StreamResponse:
-    t0 = time.perf_counter()
-    arrival_unix_s = time.time()
-    state = request.app[STATE]
-    config = state.config
+async def _checked_request(
+    request: web.Request, config: CalibrationConfig
+) -> tuple[dict[str, Any], int | None] | web.Response:
+    """The request's JSON body and its token limit, or the error answer a real server would
+    give: 401 for a bad key, 400 for a body that is not a JSON object or a bad ``max_tokens``,
+    404 for a model it does not serve."""
     if not _authorized(request, config):
         return _error(401, "Incorrect or missing API key.", "invalid_api_key")
     try:
@@ -234,10 +235,13 @@ async def _chat(request: web.Request) -> web.StreamResponse:
         return _error(
             400, f"max_tokens must be a positive integer, got {max_tokens!r}.", "invalid_value"
         )
-    stream = bool(body.get("stream"))
-    index = state.next_index
-    state.next_index += 1
-    script = script_for(config, index).limited(max_tokens)
+    return body, max_tokens
+
+
+def _truth_row(
+    index: int, script: RequestScript, stream: bool, arrival_unix_s: float
+) -> dict[str, Any]:
+    """The request's truth row as it starts: what the script says; the observed fields empty."""
     sends_body = script.output_tokens > 0 and script.fault != "cut"
     whole_body_ms = script.e2e_ms if sends_body else None
     row: dict[str, Any] = dict.fromkeys(TRUTH_FIELDS)
@@ -254,33 +258,58 @@ async def _chat(request: web.Request) -> web.StreamResponse:
         interrupted=False,
         arrival_unix_s=round(arrival_unix_s, 6),
     )
-    if script.fault is not None:
-        state.faults_total[script.fault] += 1
+    return row
+
+
+def _usage(body: dict[str, Any], script: RequestScript) -> dict[str, int]:
+    """The answer's usage: prompt words as prompt tokens, the script's output tokens."""
     prompt = _prompt_tokens(body.get("messages"))
-    usage = {
+    return {
         "prompt_tokens": prompt,
         "completion_tokens": script.output_tokens,
         "total_tokens": prompt + script.output_tokens,
     }
+
+
+def _scripted_http_error(fault: str) -> web.Response:
+    """The answer of an ``http_429`` or ``http_500`` fault, worded as OpenAI's API words them."""
+    if fault == "http_429":
+        return _error(
+            429,
+            "Rate limit reached (scripted by the calibration server).",
+            "rate_limit_exceeded",
+            "requests",
+        )
+    return _error(
+        500,
+        "Internal server error (scripted by the calibration server).",
+        "internal_error",
+        "server_error",
+    )
+
+
+async def _chat(request: web.Request) -> web.StreamResponse:
+    """One chat request: check it, play its script (streamed or whole), log its truth row."""
+    t0 = time.perf_counter()
+    arrival_unix_s = time.time()
+    state = request.app[STATE]
+    checked = await _checked_request(request, state.config)
+    if isinstance(checked, web.Response):
+        return checked
+    body, max_tokens = checked
+    stream = bool(body.get("stream"))
+    index = state.next_index
+    state.next_index += 1
+    script = script_for(state.config, index).limited(max_tokens)
+    row = _truth_row(index, script, stream, arrival_unix_s)
+    if script.fault is not None:
+        state.faults_total[script.fault] += 1
+    usage = _usage(body, script)
     include_usage = stream and bool((body.get("stream_options") or {}).get("include_usage"))
     state.running += 1
     try:
         if script.fault in ("http_429", "http_500"):
-            resp = (
-                _error(
-                    429,
-                    "Rate limit reached (scripted by the calibration server).",
-                    "rate_limit_exceeded",
-                    "requests",
-                )
-                if script.fault == "http_429"
-                else _error(
-                    500,
-                    "Internal server error (scripted by the calibration server).",
-                    "internal_error",
-                    "server_error",
-                )
-            )
+            resp = _scripted_http_error(script.fault)
             resp.headers["X-Request-Id"] = row["request_id"]
             await _send_now(request, resp)
             row["observed_e2e_ms"] = _ms(t0)

@@ -258,6 +258,10 @@ def throughput_ci(
     no interval. A closed-loop drain (slots idle at the end) slows the last window for a
     systematic reason and widens the interval: conservative. n = 0 gives ``value=None``; an
     all-failed level gives 0 tok/s and no interval.
+
+    It is long because it is one procedure, read top to bottom against the method above (input
+    checks, windows, each request's share of them, the t-interval); split, its steps would only
+    hand the same half-dozen arrays to each other, and a third of it is this docstring.
     """
     confidence = _confidence(confidence)
     if int(n_windows) != n_windows or n_windows < 2:

@@ -26,8 +26,9 @@ from servegate.core.environment import collect_environment
 from servegate.core.errors import ConfigError, ServerCrashError, ServerError
 from servegate.core.fsutil import sha256_file
 from servegate.core.names import SERVER_LOG, RunState
-from servegate.measure.loadgen import ChatTarget, LevelResult, LevelSpec, LoadGenerator, run_async
-from servegate.measure.prompts import Prompt, load_prompts
+from servegate.measure.eventloop import run_async
+from servegate.measure.loadgen import ChatTarget, LevelResult, LevelSpec, LoadGenerator
+from servegate.measure.prompts import Prompt, PromptSet, load_prompts
 from servegate.records.level import LevelSamples, LevelSummary, summarize_level
 from servegate.runs.writer import RunWriter, new_run_id
 from servegate.server.endpoint import Endpoint, attach, normalize_base_url, redact_url
@@ -172,46 +173,17 @@ def run_benchmark(params: BenchmarkParams | dict[str, Any], *, progress: bool = 
         params = validate_params(BenchmarkParams, params, what="benchmark parameters")
     prompt_set = load_prompts(params.prompts)
     prompts = prompt_set.prompts  # read once: the levels use these, run.json their hash
-    for name in ("n_prompts", "baseline_prompts"):
-        wanted = getattr(params, name)
-        if wanted is not None and wanted > len(prompts):
-            raise ConfigError(
-                f"`{name}` is {wanted} but {params.prompts} holds {len(prompts)} prompts; "
-                f"use at most {len(prompts)}"
-            )
+    _check_prompt_counts(params, len(prompts))
     if params.backend == "openai" and not os.environ.get("OPENAI_API_KEY"):
         return _skipped(params, "OPENAI_API_KEY is not set in the environment")
 
-    writer = RunWriter(params.results_dir, new_run_id(params.run_label, params.backend))
-    public = params.model_dump(mode="json")
-    public["base_url"] = redact_url(params.base_url) if params.base_url else ""
-    env = collect_environment()
-    writer.update(
-        params=public,
-        manifest={
-            **env,
-            "prompt_set": {
-                "path": params.prompts,
-                "sha256": prompt_set.sha256,
-                "n_prompts": len(prompts),
-            },
-            "model": _model_manifest(params),
-        },
-    )
+    writer = _start_run(params, prompt_set)
     state: RunState = "failed"
     extra: dict[str, Any] = {}
     server: VLLMServer | None = None
     try:
         with handle_termination(), _target(params, writer, progress) as (endpoint, server):
-            target = ChatTarget(
-                base_url=endpoint.base_url,
-                model=endpoint.model,
-                backend=params.backend,
-                api_key=endpoint.api_key,
-            )
-            writer.update(
-                target={"base_url": redact_url(endpoint.base_url), "model": endpoint.model}
-            )
+            target = _chat_target(params, endpoint, writer)
             if server is None and params.warmup_requests:
                 endpoint.warmup(params.warmup_requests)
             state, extra = _run_levels(params, writer, endpoint, server, target, prompts, progress)
@@ -232,6 +204,55 @@ def run_benchmark(params: BenchmarkParams | dict[str, Any], *, progress: bool = 
             extra["server"] = server.story()
         writer.close(state, **extra)
     return RunResult(writer.run_id, writer.dir, state, writer.record)
+
+
+def _check_prompt_counts(params: BenchmarkParams, available: int) -> None:
+    """``ConfigError`` when a level asks for more prompts than the file holds."""
+    for name in ("n_prompts", "baseline_prompts"):
+        wanted = getattr(params, name)
+        if wanted is not None and wanted > available:
+            raise ConfigError(
+                f"`{name}` is {wanted} but {params.prompts} holds {available} prompts; "
+                f"use at most {available}"
+            )
+
+
+def _public_params(params: BenchmarkParams) -> dict[str, Any]:
+    """The parameters as run.json keeps them: the base URL redacted."""
+    public = params.model_dump(mode="json")
+    public["base_url"] = redact_url(params.base_url) if params.base_url else ""
+    return public
+
+
+def _start_run(params: BenchmarkParams, prompt_set: PromptSet) -> RunWriter:
+    """A new run folder whose run.json holds the parameters and the manifest: the machine's
+    environment, the prompt set's hash and the model's identity."""
+    writer = RunWriter(params.results_dir, new_run_id(params.run_label, params.backend))
+    writer.update(
+        params=_public_params(params),
+        manifest={
+            **collect_environment(),
+            "prompt_set": {
+                "path": params.prompts,
+                "sha256": prompt_set.sha256,
+                "n_prompts": len(prompt_set.prompts),
+            },
+            "model": _model_manifest(params),
+        },
+    )
+    return writer
+
+
+def _chat_target(params: BenchmarkParams, endpoint: Endpoint, writer: RunWriter) -> ChatTarget:
+    """Where the load generator sends requests, recorded (URL redacted) in run.json."""
+    target = ChatTarget(
+        base_url=endpoint.base_url,
+        model=endpoint.model,
+        backend=params.backend,
+        api_key=endpoint.api_key,
+    )
+    writer.update(target={"base_url": redact_url(endpoint.base_url), "model": endpoint.model})
+    return target
 
 
 def _run_levels(
@@ -374,8 +395,6 @@ def _model_manifest(params: BenchmarkParams) -> dict[str, Any]:
 
 def _skipped(params: BenchmarkParams, reason: str) -> RunResult:
     writer = RunWriter(params.results_dir, new_run_id(params.run_label, params.backend))
-    public = params.model_dump(mode="json")
-    public["base_url"] = redact_url(params.base_url) if params.base_url else ""
-    writer.close("skipped", params=public, skipped_reason=reason, levels=[])
+    writer.close("skipped", params=_public_params(params), skipped_reason=reason, levels=[])
     log.warning("%s benchmark skipped: %s", params.backend, reason)
     return RunResult(writer.run_id, writer.dir, "skipped", writer.record)

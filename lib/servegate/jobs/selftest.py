@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 
 from servegate.calibration.server import CalibrationConfig, CalibrationServer
-from servegate.measure.loadgen import ChatTarget, LevelSpec, LoadGenerator, run_async
+from servegate.measure.eventloop import run_async
+from servegate.measure.loadgen import ChatTarget, LevelSpec, LoadGenerator
 from servegate.measure.prompts import Message, Prompt
 
 __all__ = ["SelftestResult", "compare_to_truth", "run_selftest"]

@@ -10,7 +10,7 @@ shows up as latency (``queue_ms`` says how much), never as a lower rate.
 Streams are read as raw bytes with aiohttp, stamped with ``time.perf_counter()`` per network
 read, and parsed only after they end (see ``servegate.measure.sse``). There are no retries: a retry
 would hide a failure and distort latency. Every request becomes a ``RequestRecord``, failures
-included, and is handed to ``on_record`` as soon as it finishes.
+included (``servegate.measure.attempt``), and is handed to ``on_record`` as soon as it finishes.
 """
 
 from __future__ import annotations
@@ -19,19 +19,17 @@ import asyncio
 import contextlib
 import gc
 import json
-import re
-import threading
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import aiohttp
 import numpy as np
 
 from servegate.core.names import Status
+from servegate.measure.attempt import Attempt, RecordContext, error_message, to_record
 from servegate.measure.prompts import Prompt
-from servegate.measure.sse import ParsedStream, parse_sse
 from servegate.records.request import RequestRecord
 
 __all__ = [
@@ -40,16 +38,11 @@ __all__ = [
     "LevelSpec",
     "LoadGenerator",
     "poisson_schedule",
-    "run_async",
 ]
 
 #: Closed-loop slots open this far apart, the whole ramp lasting at most RAMP_MAX_S.
 RAMP_STEP_S = 0.002
 RAMP_MAX_S = 1.0
-
-_T = TypeVar("_T")
-
-_OOM_TEXT = re.compile(r"out of memory|OutOfMemory|Cannot allocate memory", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -186,53 +179,50 @@ class LoadGenerator:
             disable=not self.progress,
             mininterval=0.5,
         )
-        limit = spec.concurrency or spec.max_inflight or 0
-        connector = aiohttp.TCPConnector(limit=limit, limit_per_host=limit, ttl_dns_cache=300)
-        timeout = aiohttp.ClientTimeout(total=None, sock_connect=10)
+        context = RecordContext(
+            run_id=self.run_id,
+            backend=self.target.backend,
+            model=self.target.model,
+            level=spec.label,
+            concurrency=spec.concurrency,
+            request_rate=spec.request_rate,
+            token_counter=self.token_counter,
+        )
 
-        def finish(record: RequestRecord) -> None:
+        def finish(attempt: Attempt) -> None:
+            record = to_record(attempt, context)
             records.append(record)
             if self.on_record is not None:
                 self.on_record(record)
             bar.update(1)
 
-        async with aiohttp.ClientSession(
-            connector=connector,
-            timeout=timeout,
-            headers=self.target.headers(),
-            auto_decompress=False,
-        ) as session:
+        limit = spec.concurrency or spec.max_inflight or 0
+        async with self._session(limit) as session:
             if self.warm_connections and n:
                 await self._warm(session, min(limit or n, n), spec.prompts[0])
             if on_start is not None:
                 on_start()
-            # A full garbage collection scans every object of the process (a notebook kernel
-            # holds pandas, matplotlib, ...) and stalls every stream while it runs. Freezing
-            # what exists now keeps the collections during the level small and short.
-            gc.collect()
-            gc.freeze()
-            started_unix = time.time()
-            t0 = time.perf_counter()
-            run = self._closed_loop if spec.concurrency else self._open_loop
-            tasks_done = asyncio.ensure_future(run(session, spec, bodies, t0, finish))
-            waiters: list[asyncio.Future[Any]] = [tasks_done]
-            if abort is not None:
-                waiters.append(asyncio.ensure_future(abort.wait()))
-            try:
-                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-                aborted = None
-                if not tasks_done.done():
-                    aborted = "aborted"
-                    tasks_done.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await tasks_done
-            finally:
-                for w in waiters:
-                    w.cancel()
-                gc.unfreeze()
+            with _gc_frozen():
+                started_unix = time.time()
+                t0 = time.perf_counter()
+                run = self._closed_loop if spec.concurrency else self._open_loop
+                level = asyncio.ensure_future(run(session, spec, bodies, t0, finish))
+                aborted = await _until_done_or_aborted(level, abort)
         bar.close()
         ended = time.perf_counter()
         return LevelResult(spec, records, t0, ended, started_unix, aborted)
+
+    def _session(self, limit: int) -> aiohttp.ClientSession:
+        """A session for one level: at most ``limit`` connections (0: no limit), bytes as they
+        arrive (no decompression), and no session-wide time-out (each request has its own)."""
+        connector = aiohttp.TCPConnector(limit=limit, limit_per_host=limit, ttl_dns_cache=300)
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=10)
+        return aiohttp.ClientSession(
+            connector=connector,
+            timeout=timeout,
+            headers=self.target.headers(),
+            auto_decompress=False,
+        )
 
     async def _warm(self, session: aiohttp.ClientSession, slots: int, prompt: Prompt) -> None:
         """``slots`` concurrent one-token requests; their outcome does not matter."""
@@ -254,7 +244,7 @@ class LoadGenerator:
         spec: LevelSpec,
         bodies: Sequence[bytes],
         t0: float,
-        finish: Callable[[RequestRecord], None],
+        finish: Callable[[Attempt], None],
     ) -> None:
         queue = list(range(len(bodies)))[::-1]
         slots = spec.concurrency or 1
@@ -286,7 +276,7 @@ class LoadGenerator:
         spec: LevelSpec,
         bodies: Sequence[bytes],
         t0: float,
-        finish: Callable[[RequestRecord], None],
+        finish: Callable[[Attempt], None],
     ) -> None:
         due = poisson_schedule(len(bodies), float(spec.request_rate or 1.0), self.seed)
         gate = asyncio.Semaphore(spec.max_inflight) if spec.max_inflight else None
@@ -319,9 +309,9 @@ class LoadGenerator:
         body: bytes,
         due: float,
         t0: float,
-        finish: Callable[[RequestRecord], None],
+        finish: Callable[[Attempt], None],
     ) -> None:
-        attempt = _Attempt(spec, i, spec.prompts[i], due, time.perf_counter(), t0)
+        attempt = Attempt(i, spec.prompts[i], due, time.perf_counter(), t0)
         reads = attempt.reads  # a local: the per-read work stays one append
         try:
             async with asyncio.timeout(self.timeout_s):
@@ -329,7 +319,7 @@ class LoadGenerator:
                     attempt.http_status = resp.status
                     if resp.status != 200:
                         text = (await resp.text(errors="replace"))[:300]
-                        attempt.fail(Status.ERROR, _error_message(text, resp.status))
+                        attempt.fail(Status.ERROR, error_message(text, resp.status))
                     else:
                         async for data in resp.content.iter_any():
                             reads.append((time.perf_counter(), data))
@@ -337,166 +327,46 @@ class LoadGenerator:
             attempt.fail(Status.TIMEOUT, f"no complete answer within {self.timeout_s:g} s")
         except asyncio.CancelledError:
             attempt.fail(Status.CANCELLED, "run interrupted")
-            finish(self._record(attempt))
+            finish(attempt)
             raise
         except aiohttp.ClientPayloadError as exc:
             attempt.fail(Status.ERROR, f"stream cut mid-answer ({type(exc).__name__})")
         except (aiohttp.ClientError, OSError) as exc:
             attempt.fail(Status.ERROR, f"{type(exc).__name__}: {exc}"[:300])
-        finish(self._record(attempt))
-
-    def _record(self, attempt: _Attempt) -> RequestRecord:
-        """The request's record, read from what its attempt collected (after the stream ended)."""
-        end = time.perf_counter()
-        spec, prompt, due, t0 = attempt.spec, attempt.prompt, attempt.due, attempt.t0
-        status, error = attempt.status, attempt.error
-        parsed = parse_sse(attempt.reads) if attempt.reads else None
-        ttft_ms: float | None = None
-        itl_mean: float | None = None
-        tpot: float | None = None
-        itl_max: float | None = None
-        gaps: list[float] = []
-        in_tok: int | None = None
-        out_tok: int | None = None
-        source = "none"
-        finish_reason = None
-        n_chunks = 0
-        if parsed is not None:
-            finish_reason = parsed.finish_reason
-            n_chunks = len(parsed.content_times)
-            if parsed.first_token_time is not None:
-                ttft_ms = (parsed.first_token_time - due) * 1000.0
-            if status is Status.OK:
-                end = parsed.last_time or end
-                if parsed.error:
-                    status, error = Status.ERROR, parsed.error[:300]
-                elif not parsed.done:
-                    status, error = Status.ERROR, "stream ended before [DONE] (cut mid-answer)"
-                elif n_chunks == 0:
-                    status, error = Status.ERROR, "empty answer (no content tokens)"
-            gaps = parsed.gaps_ms()
-            if gaps:
-                itl_mean, itl_max = float(np.mean(gaps)), max(gaps)
-            in_tok, out_tok, source = self._tokens(parsed, prompt)
-            if status is Status.OK and out_tok and out_tok > 1 and ttft_ms is not None:
-                tpot = ((end - due) * 1000.0 - ttft_ms) / (out_tok - 1)
-        if status is Status.ERROR and _OOM_TEXT.search(error):
-            status = Status.OOM
-        return RequestRecord(
-            run_id=self.run_id,
-            backend=self.target.backend,
-            model=self.target.model,
-            concurrency=spec.concurrency,
-            request_rate=spec.request_rate,
-            prompt_id=prompt.id,
-            status=status,
-            http_status=attempt.http_status,
-            error=error,
-            queue_ms=(attempt.sent - due) * 1000.0,
-            ttft_ms=ttft_ms,
-            e2e_ms=(end - due) * 1000.0,
-            itl_mean_ms=itl_mean,
-            tpot_ms=tpot,
-            input_tokens=in_tok,
-            output_tokens=out_tok,
-            tokens_source=source,
-            level=spec.label,
-            seq=attempt.index,
-            category=prompt.category,
-            due_s=due - t0,
-            end_s=end - t0,
-            itl_max_ms=itl_max,
-            n_content_chunks=n_chunks,
-            finish_reason=finish_reason,
-            gaps_ms=gaps,
-        )
-
-    def _tokens(self, parsed: ParsedStream, prompt: Prompt) -> tuple[int | None, int | None, str]:
-        if parsed.completion_tokens is not None:
-            return parsed.prompt_tokens, parsed.completion_tokens, "usage"
-        if self.token_counter is not None:
-            text_in = "\n".join(m.content for m in prompt.messages)
-            return self.token_counter(text_in), self.token_counter(parsed.text), "tokenizer"
-        return None, len(parsed.content_times), "chunks"
+        finish(attempt)
 
 
-@dataclass(slots=True)
-class _Attempt:
-    """What one request's attempt collected; ``LoadGenerator._record`` makes its record.
+@contextlib.contextmanager
+def _gc_frozen() -> Iterator[None]:
+    """Collect once, then keep what exists out of the collector's scans until the block ends.
 
-    Times are ``time.perf_counter()`` seconds. Plain slots, no validation: one is made per
-    request on the hot path.
+    A full garbage collection scans every object of the process (a notebook kernel holds
+    pandas, matplotlib, ...) and stalls every stream while it runs. Freezing what exists now
+    keeps the collections during the level small and short.
     """
-
-    spec: LevelSpec
-    index: int  # the prompt's position in spec.prompts (the record's ``seq``)
-    prompt: Prompt
-    due: float  # when the request was due (slot release or scheduled arrival)
-    sent: float  # when it was handed to the connection
-    t0: float  # the level's start
-    reads: list[tuple[float, bytes]] = field(default_factory=list)  # (read time, bytes)
-    status: Status = Status.OK  # until something went wrong; the stream can still say error
-    http_status: int | None = None
-    error: str = ""
-
-    def fail(self, status: Status, error: str) -> None:
-        self.status, self.error = status, error
-
-
-def run_async(factory: Callable[[asyncio.Event], Awaitable[_T]]) -> _T:
-    """Run ``factory(abort_event)`` on a private event loop in a worker thread.
-
-    The same path serves terminals and Jupyter kernels (whose main thread already runs a loop).
-    If the caller is interrupted (Ctrl-C, SIGTERM), the abort event is set, the level cancels
-    its in-flight requests (recorded as ``cancelled``), and the interrupt is re-raised.
-    """
-    new_loop: Callable[[], asyncio.AbstractEventLoop]
+    gc.collect()
+    gc.freeze()
     try:
-        import uvloop
+        yield
+    finally:
+        gc.unfreeze()
 
-        new_loop = uvloop.new_event_loop
-    except ImportError:
-        new_loop = asyncio.new_event_loop
-    loop = new_loop()
-    abort = asyncio.Event()
-    results: list[_T] = []
-    errors: list[BaseException] = []
-    # Completion is signalled with an Event, not Thread.join: after Ctrl-C interrupted a join,
-    # the next join returned at once here (CPython 3.11), and the caller closed the run's files
-    # while the level was still recording its cancelled requests (tests/unit/test_interruption).
-    done = threading.Event()
 
-    def work() -> None:
-        asyncio.set_event_loop(loop)
-        try:
-            results.append(loop.run_until_complete(factory(abort)))
-        except BaseException as exc:  # handed to the caller's thread
-            errors.append(exc)
-        finally:
-            loop.close()
-            done.set()
-
-    thread = threading.Thread(target=work, name="servegate-loadgen", daemon=True)
-    thread.start()
+async def _until_done_or_aborted(
+    level: asyncio.Future[None], abort: asyncio.Event | None
+) -> str | None:
+    """Wait for ``level`` to end; if ``abort`` is set first, cancel it and return "aborted"."""
+    waiters: list[asyncio.Future[Any]] = [level]
+    if abort is not None:
+        waiters.append(asyncio.ensure_future(abort.wait()))
     try:
-        while not done.wait(0.2):
-            pass
-    except BaseException:
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(abort.set)
-        done.wait(60)
-        raise
-    if errors:
-        raise errors[0]
-    return results[0]
-
-
-def _error_message(body: str, status: int) -> str:
-    """The ``error.message`` of an OpenAI-style error body, else the body's start."""
-    try:
-        err = json.loads(body).get("error")
-        if isinstance(err, dict) and err.get("message"):
-            return f"HTTP {status}: {err['message']}"[:300]
-    except (ValueError, AttributeError):
-        pass
-    return f"HTTP {status}: {body.strip()[:200]}"
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        if level.done():
+            return None
+        level.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await level
+        return "aborted"
+    finally:
+        for w in waiters:
+            w.cancel()

@@ -13,7 +13,7 @@ import io
 import math
 import sys
 import textwrap
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import ParamSpec
 
@@ -36,6 +36,7 @@ __all__ = [
     "figure_to_data_uri",
     "finish",
     "format_ms",
+    "interval_notes",
     "legend_lines",
     "legend_row",
     "message_figure",
@@ -361,6 +362,19 @@ def draw_estimate(
         zorder=5,
     )
     return note
+
+
+def interval_notes(
+    marks: Collection[str | None], infinite: str = "the percentile falls among failed requests."
+) -> list[str]:
+    """Caption lines for the marks ``draw_estimate`` reported: arrows to the axis edge for an
+    unbounded end, ✕ ∞ at the top for an infinite value (``infinite`` says what that means)."""
+    notes = []
+    if "unbounded" in marks:
+        notes.append("An arrow to the edge: that end of the interval is unbounded (few requests).")
+    if "infinite" in marks:
+        notes.append(f"✕ ∞ at the top: {infinite}")
+    return notes
 
 
 def figure_to_data_uri(fig: Figure, dpi: int = 110) -> str:

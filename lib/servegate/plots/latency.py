@@ -229,17 +229,31 @@ def latency_distributions(
     _draw_strip(strip, fail_strip, groups)
     if fail_top is not None and fail_strip is not None:
         _style_fail_column([fail_top, fail_strip])
+    _style_ecdf_axis(ax, (left, right), log, _REACHED.get(metric, "done"))
+    _draw_gates(ax, strip, p50_ms, p95_ms)
+    strip.set_xlabel(f"{what} (ms, from when the request was due){', log scale' if log else ''}")
+    legend_row(legend_ax, *ax.get_legend_handles_labels())
+    caption = [*_distribution_caption(n_failed, sum(g.n for g in groups)), *notes]
+    return finish(fig, f"{what.capitalize()} per request{at}: {_backends_title(groups)}", caption)
+
+
+def _style_ecdf_axis(ax: Axes, x_range: tuple[float, float], log: bool, reached: str) -> None:
+    """The ECDF panel's scales, ticks (x labels are the strip's), labels and title."""
     ax.set_xscale("log" if log else "linear")
-    ax.set_xlim(left, right)
+    ax.set_xlim(*x_range)
     if log:
         ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
     ax.xaxis.set_major_formatter(ms_formatter)
     ax.tick_params(axis="x", labelbottom=False)
     ax.set_ylim(0, 1.02)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
-    reached = _REACHED.get(metric, "done")
     ax.set_ylabel(f"share of requests\n{reached} by then")
     ax.set_title(f"Share of requests that {reached} within each time")
+
+
+def _draw_gates(ax: Axes, strip: Axes, p50_ms: float, p95_ms: float) -> None:
+    """Both gates: labelled lines and the diamond each curve must reach on the ECDF, plain
+    lines across the strip."""
     threshold_vline(ax, p50_ms, f"p50 limit {p50_ms:,.0f} ms")
     threshold_vline(ax, p95_ms, f"p95 limit {p95_ms:,.0f} ms", row=1)
     ax.plot(
@@ -253,19 +267,18 @@ def latency_distributions(
     )
     for x in (p50_ms, p95_ms):
         strip.axvline(x, color=THRESHOLD_COLOR, linestyle="--", linewidth=1.3, gid="threshold")
-    strip.set_xlabel(f"{what} (ms, from when the request was due){', log scale' if log else ''}")
-    legend_row(legend_ax, *ax.get_legend_handles_labels())
-    total = sum(g.n for g in groups)
-    caption = [
+
+
+def _distribution_caption(n_failed: int, total: int) -> list[str]:
+    """How to read the distribution, and how many requests failed."""
+    return [
         "Up and to the left is better. To pass, a curve must reach 50% by the p50 line and 95% "
         "by the p95 line (the diamonds). Below: every request as a dot.",
         f"Failed or timed-out requests: {n_failed} of {total}. They count as misses: they never "
         "finish, so a curve stops below 100% and the rest is shown in the 'failed' column."
         if n_failed
         else f"No failed or timed-out requests (all {total} succeeded).",
-        *notes,
     ]
-    return finish(fig, f"{what.capitalize()} per request{at}: {_backends_title(groups)}", caption)
 
 
 @styled
@@ -293,8 +306,33 @@ def ttft_vs_e2e(
     missing = int(pairs.isna().any(axis=1).sum())
     fig = new_figure(5.6)
     ax = fig.axes[0]
-    levels = sorted({g.concurrency for g in ttft})
-    for g in ttft:
+    _draw_pairs(ax, ttft, ok, pairs)
+    xs, ys = pairs["e2e_ms"].dropna(), pairs["ttft_ms"].dropna()
+    if len(xs) == 0:
+        failed = sum(g.n_failed for g in ttft)
+        return message_figure(title, f"No successful request{at} to plot: {failed} failed.")
+    _style_pair_axes(ax, xs, ys)
+    ax.legend(loc="best", frameon=True, framealpha=0.9)
+    failures = ", ".join(f"{g.label}: {g.n_failed} of {g.n}" for g in e2e if g.n_failed)
+    caption = [
+        "Each dot is one successful request. Dots near the dotted line spent almost all their "
+        "time waiting for the first token (queueing or prompt processing); dots far below it "
+        "spent it generating the answer.",
+        f"Failed requests have no first token and are not dots: {failures}."
+        if failures
+        else "No failed requests.",
+        f"{missing} successful request(s) without a recorded time are not drawn."
+        if missing
+        else "",
+        *notes,
+    ]
+    return finish(fig, f"{title}: {_backends_title(e2e)}", caption)
+
+
+def _draw_pairs(ax: Axes, groups: Sequence[_Group], ok: pd.DataFrame, pairs: pd.DataFrame) -> None:
+    """One dot per successful request with both times, one marker per load level."""
+    levels = sorted({g.concurrency for g in groups})
+    for g in groups:
         rows = pairs[(ok["backend"] == g.backend) & (ok["concurrency"] == g.concurrency)].dropna()
         marker = _MARKERS[levels.index(g.concurrency) % len(_MARKERS)]
         ax.scatter(
@@ -306,10 +344,11 @@ def ttft_vs_e2e(
             alpha=0.8,
             label=f"{g.label}: {len(rows)} ok, {g.n_failed} failed",
         )
-    xs, ys = pairs["e2e_ms"].dropna(), pairs["ttft_ms"].dropna()
-    if len(xs) == 0:
-        failed = sum(g.n_failed for g in ttft)
-        return message_figure(title, f"No successful request{at} to plot: {failed} failed.")
+
+
+def _style_pair_axes(ax: Axes, xs: pd.Series, ys: pd.Series) -> None:
+    """The diagonal where the first token is the whole answer, both scales (log when either
+    set of times needs it) with their limits and labels."""
     log = use_log_scale(xs) or use_log_scale(ys)
     hi = float(max(xs.max(), ys.max())) * (1.5 if log else 1.05)
     both = np.concatenate([xs.to_numpy(float), ys.to_numpy(float)])
@@ -332,18 +371,3 @@ def ttft_vs_e2e(
     scale = ", log scale" if log else ""
     ax.set_xlabel(f"end-to-end latency (ms{scale})")
     ax.set_ylabel(f"time to first token (ms{scale})")
-    ax.legend(loc="best", frameon=True, framealpha=0.9)
-    failures = ", ".join(f"{g.label}: {g.n_failed} of {g.n}" for g in e2e if g.n_failed)
-    caption = [
-        "Each dot is one successful request. Dots near the dotted line spent almost all their "
-        "time waiting for the first token (queueing or prompt processing); dots far below it "
-        "spent it generating the answer.",
-        f"Failed requests have no first token and are not dots: {failures}."
-        if failures
-        else "No failed requests.",
-        f"{missing} successful request(s) without a recorded time are not drawn."
-        if missing
-        else "",
-        *notes,
-    ]
-    return finish(fig, f"{title}: {_backends_title(e2e)}", caption)

@@ -24,6 +24,7 @@ from servegate.plots.common import (
     backend_label,
     draw_estimate,
     finish,
+    interval_notes,
     legend_lines,
     legend_row,
     message_figure,
@@ -44,6 +45,8 @@ __all__ = ["STATUS_COLORS", "errors_breakdown", "levels_frame", "throughput_vs_c
 #: Failure statuses in colours apart from the backend palette; "ok" takes the backend's colour.
 STATUS_COLORS = {"error": "#C0392B", "timeout": "#7B241C", "oom": "#6C3483", "cancelled": "#7F8C8D"}
 _ORDER = {"vllm": 0, "openai": 1}
+#: Each (backend, model) with its level rows, as ``_series`` returns them.
+_Series = list[tuple[str, str | None, pd.DataFrame]]
 
 
 def _num(value: object) -> float:
@@ -52,7 +55,7 @@ def _num(value: object) -> float:
     return math.nan if decoded is None else decoded
 
 
-def _series(levels: pd.DataFrame) -> list[tuple[str, str | None, pd.DataFrame]]:
+def _series(levels: pd.DataFrame) -> _Series:
     """The rows of each (backend, model), backends in report order, each sorted by concurrency."""
     raw = levels["model"] if "model" in levels.columns else pd.Series(None, index=levels.index)
     model = raw.map(lambda m: None if pd.isna(m) else str(m))
@@ -103,7 +106,7 @@ def _gain_text(gain: Mapping[str, Any] | None, min_gain: float | None) -> str | 
 
 
 def _draw_panel(
-    ax: Axes, series: list, column: str, ci_cols: tuple[str, str], *, open_ends: bool
+    ax: Axes, series: _Series, column: str, ci_cols: tuple[str, str], *, open_ends: bool
 ) -> set[str]:
     notes: set[str] = set()
     offsets = np.linspace(-0.05, 0.05, len(series)) if len(series) > 1 else [0.0]
@@ -174,43 +177,55 @@ def throughput_vs_concurrency(
     fig = new_figure(7.6, 2, 1, legend_lines=legend_lines(labels), sharex=True)
     legend_ax, top, bottom = fig.axes
     _concurrency_axis(top, conc)
-    top_values = usable[[c for c in usable.columns if c.startswith("output_tok_per_s")]]
-    top.set_ylim(0, max(1.0, float(np.nanmax(top_values.map(_num).to_numpy(float)))) * 1.15)
-    tp_cols = ("output_tok_per_s_ci_low", "output_tok_per_s_ci_high")
-    _draw_panel(top, series, "output_tok_per_s", tp_cols, open_ends=False)
-    top.set_ylabel("output tokens per second")
     text = _gain_text(gain, min_gain)
-    top.set_title("Output tokens per second (higher is better)" + (f"\n{text}" if text else ""))
-    lat_cols = [c for c in usable.columns if c.startswith(p95_col.removesuffix("_ms"))]
-    lat_values = [*usable[lat_cols].map(_num).to_numpy(float).ravel().tolist(), p95_ms]
-    log = use_log_scale(usable[p95_col].map(_num), (p95_ms,))
-    bottom.set_yscale("log" if log else "linear")
-    bottom.set_ylim(*value_limits(lat_values, log=log))
-    bottom.yaxis.set_major_formatter(ms_formatter)
-    threshold_hline(bottom, p95_ms, f"p95 limit {p95_ms:,.0f} ms")
-    lat_ci = (f"{latency}_p95_ci_low_ms", f"{latency}_p95_ci_high_ms")
-    marks = _draw_panel(bottom, series, p95_col, lat_ci, open_ends=True)
-    name = "end-to-end" if latency == "e2e" else "time to first token"
-    bottom.set_ylabel(f"p95 {name} (ms)")
-    bottom.set_title(f"p95 {name} latency (lower is better)")
-    bottom.set_xlabel("concurrent requests (load level)")
+    _throughput_panel(top, usable, series, text)
+    marks = _p95_panel(bottom, usable, series, latency, p95_ms)
     legend_row(legend_ax, *top.get_legend_handles_labels())
     caption = [
         "Bars: 95% confidence intervals; a point without a bar had too few requests for one."
     ]
     if text:
         caption.append("Batching gain: output tokens/s at the best load level ÷ at concurrency 1.")
-    if "unbounded" in marks:
-        caption.append(
-            "An arrow to the edge: that end of the interval is unbounded (few requests)."
-        )
-    if "infinite" in marks:
-        caption.append("✕ ∞ at the top: the p95 falls among failed requests (counted as misses).")
+    caption += interval_notes(marks, "the p95 falls among failed requests (counted as misses).")
     if len(conc) == 1:
         caption.append(
             f"Only one load level (concurrency {conc[0]}): no curve and no batching gain."
         )
     return finish(fig, title, [*caption, *notes])
+
+
+def _throughput_panel(
+    ax: Axes, usable: pd.DataFrame, series: _Series, gain_text: str | None
+) -> None:
+    """Output tokens/s per backend with their intervals; the gain, if any, under the title."""
+    top_values = usable[[c for c in usable.columns if c.startswith("output_tok_per_s")]]
+    ax.set_ylim(0, max(1.0, float(np.nanmax(top_values.map(_num).to_numpy(float)))) * 1.15)
+    tp_cols = ("output_tok_per_s_ci_low", "output_tok_per_s_ci_high")
+    _draw_panel(ax, series, "output_tok_per_s", tp_cols, open_ends=False)
+    ax.set_ylabel("output tokens per second")
+    title = "Output tokens per second (higher is better)"
+    ax.set_title(title + (f"\n{gain_text}" if gain_text else ""))
+
+
+def _p95_panel(
+    ax: Axes, usable: pd.DataFrame, series: _Series, latency: str, p95_ms: float
+) -> set[str]:
+    """p95 latency per backend with intervals and the gate; the marks ``draw_estimate`` made."""
+    p95_col = f"{latency}_p95_ms"
+    lat_cols = [c for c in usable.columns if c.startswith(p95_col.removesuffix("_ms"))]
+    lat_values = [*usable[lat_cols].map(_num).to_numpy(float).ravel().tolist(), p95_ms]
+    log = use_log_scale(usable[p95_col].map(_num), (p95_ms,))
+    ax.set_yscale("log" if log else "linear")
+    ax.set_ylim(*value_limits(lat_values, log=log))
+    ax.yaxis.set_major_formatter(ms_formatter)
+    threshold_hline(ax, p95_ms, f"p95 limit {p95_ms:,.0f} ms")
+    lat_ci = (f"{latency}_p95_ci_low_ms", f"{latency}_p95_ci_high_ms")
+    marks = _draw_panel(ax, series, p95_col, lat_ci, open_ends=True)
+    name = "end-to-end" if latency == "e2e" else "time to first token"
+    ax.set_ylabel(f"p95 {name} (ms)")
+    ax.set_title(f"p95 {name} latency (lower is better)")
+    ax.set_xlabel("concurrent requests (load level)")
+    return marks
 
 
 def _outcome_counts(data: pd.DataFrame) -> pd.DataFrame:
@@ -255,29 +270,7 @@ def errors_breakdown(data: pd.DataFrame, *, notes: Sequence[str] = ()) -> Figure
     n_total, n_ok = int(counts.to_numpy().sum()), int(counts["ok"].sum())
     fig = new_figure(2.4 + 0.45 * len(counts))
     ax = fig.axes[0]
-    labels = []
-    for y, (key, row) in enumerate(counts.iterrows()):
-        if not isinstance(key, tuple):  # _outcome_counts groups by 2 or 3 columns: a MultiIndex
-            raise TypeError(f"expected a (backend, [model,] concurrency) row label, got {key!r}")
-        labels.append(f"{backend_label(str(key[0]), *key[1:-1])} · concurrency {key[-1]}")
-        left = 0
-        for status, n in row.items():
-            color = (
-                shade(backend_color(str(key[0])), 0, 1)
-                if status == "ok"
-                else STATUS_COLORS.get(str(status), "#BBBBBB")
-            )
-            ax.barh(y, n, left=left, color=color, edgecolor="white", height=0.6)
-            left += n
-        parts = [f"{n} {s}" for s, n in row.items() if n or s == "ok"]
-        ax.annotate(
-            " · ".join(parts),
-            (left, y),
-            xytext=(5, 0),
-            textcoords="offset points",
-            va="center",
-            fontsize=9,
-        )
+    labels = _draw_outcome_bars(ax, counts)
     ax.set_yticks(range(len(labels)), labels)
     ax.set_ylim(len(labels) - 0.5, -0.5)
     ax.set_xlim(0, counts.sum(axis=1).max() * 1.35)
@@ -301,3 +294,31 @@ def errors_breakdown(data: pd.DataFrame, *, notes: Sequence[str] = ()) -> Figure
         f"Out-of-memory failures: {int(counts['oom'].sum())}; the stability gate allows 0."
     )
     return finish(fig, title, [*caption, *notes])
+
+
+def _draw_outcome_bars(ax: Axes, counts: pd.DataFrame) -> list[str]:
+    """One stacked bar per row of ``counts``, its counts written after it; the rows' labels."""
+    labels = []
+    for y, (key, row) in enumerate(counts.iterrows()):
+        if not isinstance(key, tuple):  # _outcome_counts groups by 2 or 3 columns: a MultiIndex
+            raise TypeError(f"expected a (backend, [model,] concurrency) row label, got {key!r}")
+        labels.append(f"{backend_label(str(key[0]), *key[1:-1])} · concurrency {key[-1]}")
+        left = 0
+        for status, n in row.items():
+            color = (
+                shade(backend_color(str(key[0])), 0, 1)
+                if status == "ok"
+                else STATUS_COLORS.get(str(status), "#BBBBBB")
+            )
+            ax.barh(y, n, left=left, color=color, edgecolor="white", height=0.6)
+            left += n
+        parts = [f"{n} {s}" for s, n in row.items() if n or s == "ok"]
+        ax.annotate(
+            " · ".join(parts),
+            (left, y),
+            xytext=(5, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=9,
+        )
+    return labels

@@ -23,6 +23,7 @@ from servegate.plots.common import (
     backend_label,
     draw_estimate,
     finish,
+    interval_notes,
     legend_lines,
     legend_row,
     message_figure,
@@ -219,11 +220,7 @@ def history_trend(
     title = f"{what.capitalize()} latency across runs{at}"
     frame, undated = _history_rows(history, concurrency) if len(history) else (history, 0)
     if len(frame):
-        # Rows with no latency (a skipped run, a POC run too small to have percentiles) draw
-        # nothing; without this they would still get a legend entry.
-        cols = [c for c in (f"{latency}_p95_ms", f"{latency}_p50_ms") if c in frame.columns]
-        values = frame[cols].apply(pd.to_numeric, errors="coerce")
-        frame = frame[values.notna().any(axis=1)]
+        frame = _with_latency(frame, latency)
     if len(frame) == 0:
         why = f" ({undated} row(s) without a run date)" if undated else ""
         return message_figure(title, f"No runs in the history yet{why}.")
@@ -232,29 +229,60 @@ def history_trend(
     legend_ax, *panels = fig.axes
     marks: set[str] = set()
     for ax, q, limit in zip(panels, ("p95", "p50"), (p95_ms, p50_ms), strict=True):
-        column = f"{latency}_{q}_ms"
-        ci_cols = (f"{latency}_{q}_ci_low_ms", f"{latency}_{q}_ci_high_ms")
-        present = [c for c in (column, *ci_cols) if c in frame.columns]
-        values = frame[present].apply(pd.to_numeric, errors="coerce").to_numpy(float).ravel()
-        log = use_log_scale(pd.to_numeric(frame[column], errors="coerce"), (limit,))
-        ax.set_yscale("log" if log else "linear")
-        ax.set_ylim(*value_limits([*values, limit], log=log))
-        ax.yaxis.set_major_formatter(ms_formatter)
-        threshold_hline(ax, limit, f"{q} limit {limit:,.0f} ms")
-        marks |= _draw_trend(ax, frame, column, ci_cols)
-        ax.set_ylabel(f"{q} {what} (ms)")
-        ax.set_title(f"{q} {what} latency per run (lower is better)")
+        marks |= _draw_quantile_panel(ax, frame, latency, q, limit)
     legend_row(legend_ax, handles, labels)
+    _date_axis(panels[1], frame)
+    return finish(fig, title, [*_trend_caption(frame, latency, marks, undated), *notes])
+
+
+def _with_latency(frame: pd.DataFrame, latency: str) -> pd.DataFrame:
+    """The rows with a p95 or p50 latency.
+
+    Rows with no latency (a skipped run, a POC run too small to have percentiles) draw
+    nothing; without this they would still get a legend entry.
+    """
+    cols = [c for c in (f"{latency}_p95_ms", f"{latency}_p50_ms") if c in frame.columns]
+    values = frame[cols].apply(pd.to_numeric, errors="coerce")
+    return frame[values.notna().any(axis=1)]
+
+
+def _draw_quantile_panel(
+    ax: Axes, frame: pd.DataFrame, latency: str, q: str, limit: float
+) -> set[str]:
+    """Percentile ``q`` (``"p95"``) of each run with intervals, and its gate at ``limit``; the
+    marks ``draw_estimate`` made."""
+    what = "end-to-end" if latency == "e2e" else "time to first token"
+    column = f"{latency}_{q}_ms"
+    ci_cols = (f"{latency}_{q}_ci_low_ms", f"{latency}_{q}_ci_high_ms")
+    present = [c for c in (column, *ci_cols) if c in frame.columns]
+    values = frame[present].apply(pd.to_numeric, errors="coerce").to_numpy(float).ravel()
+    log = use_log_scale(pd.to_numeric(frame[column], errors="coerce"), (limit,))
+    ax.set_yscale("log" if log else "linear")
+    ax.set_ylim(*value_limits([*values, limit], log=log))
+    ax.yaxis.set_major_formatter(ms_formatter)
+    threshold_hline(ax, limit, f"{q} limit {limit:,.0f} ms")
+    marks = _draw_trend(ax, frame, column, ci_cols)
+    ax.set_ylabel(f"{q} {what} (ms)")
+    ax.set_title(f"{q} {what} latency per run (lower is better)")
+    return marks
+
+
+def _date_axis(ax: Axes, frame: pd.DataFrame) -> None:
+    """Concise date ticks over the span of the runs' dates, padded."""
     locator = AutoDateLocator()
-    panels[1].xaxis.set_major_locator(locator)
-    panels[1].xaxis.set_major_formatter(ConciseDateFormatter(locator))
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
     # Always set the span from the runs' dates: autoscaling a few runs on one day (or
     # interval arrows drawn to the axes' edge) can stretch the axis across years.
     days = date2num(frame["_date"].dropna().dt.tz_localize(None))
     if len(days):
         pad = max(1.0, 0.05 * (days.max() - days.min()))
-        panels[1].set_xlim(days.min() - pad, days.max() + pad)
-    panels[1].set_xlabel("run date (UTC)")
+        ax.set_xlim(days.min() - pad, days.max() + pad)
+    ax.set_xlabel("run date (UTC)")
+
+
+def _trend_caption(frame: pd.DataFrame, latency: str, marks: set[str], undated: int) -> list[str]:
+    """What the markers, bars, hollow diamonds and arrows mean; what is missing or too few."""
     all_ci_cols = [c for c in frame.columns if "_ci_" in c and c.startswith(latency)]
     has_ci = bool(frame[all_ci_cols].apply(pd.to_numeric, errors="coerce").notna().any(axis=None))
     caption = [
@@ -265,14 +293,9 @@ def history_trend(
             "Hollow diamonds: proof-of-concept figures kept only as summaries (no "
             "per-request data, no interval); compare them with care."
         )
-    if "unbounded" in marks:
-        caption.append(
-            "An arrow to the edge: that end of the interval is unbounded (few requests)."
-        )
-    if "infinite" in marks:
-        caption.append("✕ ∞ at the top: the percentile falls among failed requests.")
+    caption += interval_notes(marks)
     if frame.loc[~frame["_poc"], "_date"].nunique() <= 1:
         caption.append("Only one measured run so far: no trend yet.")
     if undated:
         caption.append(f"{undated} history row(s) without a valid run date are not shown.")
-    return finish(fig, title, [*caption, *notes])
+    return caption

@@ -142,29 +142,16 @@ def _run_browser(
         ]
         log.debug("rendering %s: %s", what, " ".join(cmd))
         started = time.monotonic()
-        with open(stderr_path, "wb") as err:
-            proc = subprocess.Popen(
-                cmd,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=err,
-                env=env,
-                start_new_session=True,
-            )
-            try:
-                code = proc.wait(timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                _kill_group(proc)
-                proc.wait()
-                tail = _tail(stderr_path)
-                raise RenderError(
-                    f"{browser} did not finish the {what} of {str(html)!r} within {timeout_s} s; "
-                    f"its last output:\n{tail}",
-                    tool="chromium",
-                    stderr_tail=tail,
-                ) from None
-            finally:
-                _kill_group(proc)
+        try:
+            code = _run_to_exit(cmd, env, stderr_path, timeout_s)
+        except subprocess.TimeoutExpired:
+            tail = _tail(stderr_path)
+            raise RenderError(
+                f"{browser} did not finish the {what} of {str(html)!r} within {timeout_s} s; "
+                f"its last output:\n{tail}",
+                tool="chromium",
+                stderr_tail=tail,
+            ) from None
         log.info("%s of %s took %.1f s", what, html, time.monotonic() - started)
         data = out_path.read_bytes() if out_path.is_file() else b""
         if code != 0 or not data:
@@ -176,6 +163,33 @@ def _run_browser(
                 stderr_tail=tail,
             )
         return data
+
+
+def _run_to_exit(cmd: list[str], env: dict[str, str], stderr_path: Path, timeout_s: float) -> int:
+    """Run ``cmd`` in a session of its own, its stderr to ``stderr_path``; its exit code.
+
+    Whatever happens, the whole process group is killed afterwards: Chromium's helpers outlive
+    the browser process.
+
+    :raises subprocess.TimeoutExpired: when it ran past ``timeout_s`` (it is killed first).
+    """
+    with open(stderr_path, "wb") as err:
+        proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            env=env,
+            start_new_session=True,
+        )
+        try:
+            return proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            proc.wait()
+            raise
+        finally:
+            _kill_group(proc)
 
 
 def html_to_pdf(
