@@ -129,13 +129,13 @@ class _CannotSimulate(Exception):
 
 
 def simulate_fallback(
-    local: RunData | pd.DataFrame,
+    local: RunData | pd.DataFrame | None,
     hosted: RunData | pd.DataFrame | None,
     params: FallbackParams | None = None,
 ) -> FallbackResult:
     """Replay the fallback policy on one local level for every T in ``params.timeouts_ms``.
 
-    :param local: the local vLLM run (or its requests.csv rows).
+    :param local: the local vLLM run (or its requests.csv rows); None gives ``simulated=False``.
     :param hosted: the hosted run (or its rows); None or a skipped run gives a result with
         ``simulated=False`` and the reason, for the report to show.
     :raises ConfigError: for a named level that is not in the run, or rows of several runs.
