@@ -170,7 +170,8 @@ fallback_ttft_ms = None  # fallback time-outs T to simulate in ms; None: 100 ms 
 %matplotlib inline
 import warnings
 warnings.filterwarnings("ignore")
-from servegate.report.build import ReportParams, build_report
+from servegate.report.build import build_report
+from servegate.report.params import ReportParams
 from servegate import plots
 from servegate.plots import ops as plots_ops
 from servegate.report import view as report_view

@@ -18,7 +18,7 @@ import pytest
 from pydantic import BaseModel
 
 from servegate.jobs.bench import BenchmarkParams
-from servegate.report.build import ReportParams
+from servegate.report.params import ReportParams
 from tests.helpers import REPO
 
 NOTEBOOKS = REPO / "notebooks"

@@ -17,20 +17,19 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from servegate import __version__
 from servegate.analysis.compare import Comparison
 from servegate.analysis.cost import Pricing, load_pricing
 from servegate.analysis.fallback import FallbackResult
-from servegate.analysis.gates import Evaluation, GateParams, GateResult, evaluate_gates
-from servegate.analysis.ops_params import CapacityForecast
+from servegate.analysis.gates import Evaluation, GateResult, evaluate_gates
 from servegate.core.config import validate_params
 from servegate.core.environment import git_state
 from servegate.core.errors import ConfigError, ServegateError
 from servegate.core.fsutil import REPO_ROOT, atomic_write_json
 from servegate.history.aggregate import load_history
-from servegate.history.poc import DEFAULT_POC_PATH, PocRun, load_poc_summaries
+from servegate.history.poc import PocRun, load_poc_summaries
+from servegate.report.caveats import report_caveats
 from servegate.report.cost import CostOption, hosted_cost, local_cost
 from servegate.report.decision import DecisionReport, Gate
 from servegate.report.ops import (
@@ -44,6 +43,7 @@ from servegate.report.ops import (
     hosted_model_for,
     poc_entry,
 )
+from servegate.report.params import ReportParams
 from servegate.runs.frames import levels_frame
 from servegate.runs.identity import prompt_set_sha256
 from servegate.runs.reader import RunData, list_runs, load_run
@@ -51,83 +51,12 @@ from servegate.runs.reader import RunData, list_runs, load_run
 __all__ = [
     "BatchingGain",
     "ReportData",
-    "ReportParams",
     "build_report",
     "requests_frame",
     "select_runs",
 ]
 
 log = logging.getLogger(__name__)
-
-#: The nested parameter models of the report, by field name.
-_SECTIONS: dict[str, type[BaseModel]] = {"gates": GateParams, "capacity": CapacityForecast}
-#: Each flat notebook name of a nested parameter, and the field it belongs in. Papermill passes
-#: the notebook's parameters flat (``p95_ms``, ``peak_rps``): this is the one place they nest.
-_FLAT: dict[str, str] = {
-    name: section for section, model in _SECTIONS.items() for name in model.model_fields
-}
-
-
-class ReportParams(BaseModel):
-    """The parameters of ``notebooks/03_decision_report.ipynb`` (docs/contracts.md), validated.
-
-    The gate thresholds are ``gates`` (``GateParams``) and the capacity plan's forecast is
-    ``capacity`` (``CapacityForecast``); both also take their fields' names flat, as the
-    notebook's parameters are named: ``{"p95_ms": 2000}`` is ``{"gates": {"p95_ms": 2000}}``.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    results_dir: str = "eval/results"
-    history_path: str = "eval/reports/aggregate_history.csv"
-    local_run: str = Field("", description='run id; "" = the latest local vLLM run')
-    hosted_run: str = Field("", description='run id; "" = the latest comparable hosted run')
-    report_dir: str = "reports"
-    report_label: str = Field("", description='report file label; "" = the local run label')
-    gates: GateParams = Field(default_factory=GateParams, description="the gate thresholds")
-    capacity: CapacityForecast = Field(
-        default_factory=CapacityForecast, description="the capacity plan's forecast traffic"
-    )
-    pricing_path: str = "data/pricing.yaml"
-    hourly_usd: float | None = Field(None, gt=0, description="self-hosted machine USD/h")
-    poc_summaries: str = Field(DEFAULT_POC_PATH, description='POC figures; "" = none')
-    regression_min_ms: float = Field(
-        0.0, ge=0, description="smallest p50/p95 change flagged as a regression, ms"
-    )
-    fallback_ttft_ms: list[float] | None = Field(
-        None, description="fallback time-outs T to simulate, ms; None: 100 ms to 5 s"
-    )
-
-    @classmethod
-    def accepted_names(cls) -> list[str]:
-        """The notebook's parameter names: this model's own fields and its sections' fields."""
-        return sorted([n for n in cls.model_fields if n not in _SECTIONS] + list(_FLAT))
-
-    @classmethod
-    def from_namespace(cls, namespace: Mapping[str, Any]) -> ReportParams:
-        """Validate the notebook's parameter variables (``accepted_names``)."""
-        picked = {k: namespace[k] for k in cls.accepted_names() if k in namespace}
-        return validate_params(cls, picked, what="report parameters")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _nest_flat_names(cls, data: Any) -> Any:
-        """``{"p95_ms": 2000}`` becomes ``{"gates": {"p95_ms": 2000}}``; other keys stay."""
-        if not isinstance(data, Mapping):
-            return data
-        out = {k: v for k, v in data.items() if k not in _FLAT}
-        for name, section in _FLAT.items():
-            if name not in data:
-                continue
-            given = out.get(section, {})
-            if isinstance(given, BaseModel):
-                given = given.model_dump()
-            if not isinstance(given, Mapping):
-                continue  # the section's own error says what is wrong with it
-            if name in given:
-                raise ValueError(f"{name} is given twice, flat and in {section}: give it once")
-            out[section] = {**given, name: data[name]}
-        return out
 
 
 class BatchingGain(TypedDict):
@@ -332,62 +261,6 @@ def _fallback(
     )
 
 
-def _caveats(
-    params: ReportParams,
-    local: RunData | None,
-    evaluation: Evaluation | None,
-    *,
-    hosted_status: str,
-    compared: dict[str, Comparison],
-    broken: list[tuple[Path, str]],
-) -> list[str]:
-    """What the reader must know to weigh the decision, in plain language."""
-    out: list[str] = []
-    ev, min_prompts = evaluation, params.gates.min_prompts
-    if local is None:
-        out.append("No local vLLM run was found: there is nothing to decide on yet.")
-        return out
-    hw = local.manifest.get("hardware") or {}
-    if hw.get("accelerator", "cpu") == "cpu":
-        out.append(
-            f"The local numbers come from vLLM's CPU build on {hw.get('cpu_model', 'a CPU')} "
-            f"({hw.get('cpu_logical_cores', '?')} cores) serving {local.model}: a stand-in for "
-            "the GPU node. They show the method and the pipeline, not GPU latency or cost."
-        )
-    if ev is not None and ev.n_measured < min_prompts:
-        out.append(
-            f"Only {ev.n_measured} prompts were measured; the stability gate needs "
-            f"{min_prompts}, so this run can not be a GO."
-        )
-    if hosted_status != "measured":
-        out.append(
-            f"Hosted benchmark: {hosted_status}. Hosted latency is not measured; "
-            "its cost below is the price sheet applied to the local run's token mix."
-        )
-    if local.incomplete:
-        out.append(
-            "The local run did not finish cleanly (killed or stopped mid-level); "
-            "its last level was rebuilt from the requests it recorded."
-        )
-    if ev is not None:
-        for g in ev.gates:
-            if g.verdict == "INCONCLUSIVE" and g.prompts_to_settle:
-                out.append(
-                    f"{g.name}: inconclusive; about {g.prompts_to_settle} prompts would "
-                    "likely settle it."
-                )
-    for name, comparison in compared.items():
-        if comparison.regressions:
-            what = ", ".join(f"{c.metric} at {c.level}" for c in comparison.regressions)
-            out.append(
-                f"Regression since {comparison.previous_run} ({name}): {what} got slower, "
-                "and the 95% interval of the change excludes zero."
-            )
-    for folder, reason in broken:
-        out.append(f"Run folder {folder.name} was skipped: {reason}")
-    return out
-
-
 def _gate(result: GateResult) -> Gate:
     """A gate of the evaluation as the decision JSON's entry."""
     return Gate(
@@ -452,13 +325,8 @@ def _write_decision(decision: DecisionReport, params: ReportParams, local: RunDa
     return dated
 
 
-def build_report(params: ReportParams | Mapping[str, Any], *, write: bool = True) -> ReportData:
-    """Select runs, evaluate the gates, price the options, and write the decision JSON.
-
-    :param params: ``ReportParams``, or a mapping of its fields or the notebook's flat names.
-    :raises ConfigError: bad parameters, or no ``results_dir``.
-    :raises RunFolderError: a named run that does not exist or cannot be read.
-    """
+def _report_params(params: ReportParams | Mapping[str, Any]) -> ReportParams:
+    """Validated parameters whose ``results_dir`` exists."""
     if not isinstance(params, ReportParams):
         params = validate_params(ReportParams, params, what="report parameters")
     if not Path(params.results_dir).is_dir():
@@ -466,6 +334,17 @@ def build_report(params: ReportParams | Mapping[str, Any], *, write: bool = True
             f"results_dir {params.results_dir} does not exist; run `make bench` "
             "first or point results_dir at your run folders"
         )
+    return params
+
+
+def build_report(params: ReportParams | Mapping[str, Any], *, write: bool = True) -> ReportData:
+    """Select runs, evaluate the gates, price the options, and write the decision JSON.
+
+    :param params: ``ReportParams``, or a mapping of its fields or the notebook's flat names.
+    :raises ConfigError: bad parameters, or no ``results_dir``.
+    :raises RunFolderError: a named run that does not exist or cannot be read.
+    """
+    params = _report_params(params)
     listed = list_runs(params.results_dir)  # once: selection and comparisons share it
     local, hosted, broken = select_runs(
         params.results_dir, params.local_run, params.hosted_run, listed=listed
@@ -480,7 +359,7 @@ def build_report(params: ReportParams | Mapping[str, Any], *, write: bool = True
         {"local": local, "hosted": hosted}, listed[0], min_change_ms=params.regression_min_ms
     )
     poc = load_poc_summaries(params.poc_summaries) if params.poc_summaries else []
-    caveats = _caveats(
+    notes = report_caveats(
         params,
         local,
         evaluation,
@@ -494,7 +373,7 @@ def build_report(params: ReportParams | Mapping[str, Any], *, write: bool = True
         hosted,
         evaluation,
         cost=cost,
-        caveats=caveats,
+        caveats=notes,
         compared=compared,
         poc=poc,
         capacity=capacity,
@@ -506,7 +385,7 @@ def build_report(params: ReportParams | Mapping[str, Any], *, write: bool = True
         hosted=hosted,
         evaluation=evaluation,
         cost=cost,
-        caveats=caveats,
+        caveats=notes,
         broken_runs=broken,
         comparisons=compared,
         poc=poc,

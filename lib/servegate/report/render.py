@@ -242,18 +242,7 @@ def render_html(
     out_html = Path(out_html)
     if page_size not in ("A4", "Letter"):
         raise RenderError(f"`page_size` must be 'A4' or 'Letter', got {page_size!r}")
-    if not executed_notebook.is_file():
-        raise RenderError(
-            f"executed notebook {str(executed_notebook)!r} not found; "
-            "run the notebook with papermill first, then render its output"
-        )
-    try:
-        nb = nbformat.read(executed_notebook, as_version=4)
-    except (OSError, ValueError) as exc:
-        raise RenderError(
-            f"{str(executed_notebook)!r} is not a readable notebook ({exc}); "
-            "re-run it with papermill to write it again"
-        ) from exc
+    nb = _read_notebook(executed_notebook)
     if title is not None:
         nb.metadata["title"] = title
     name = str(nb.metadata.get("title") or executed_notebook.stem)
@@ -275,6 +264,22 @@ def render_html(
     with atomic_path(out_html) as tmp:
         tmp.write_text(body, encoding="utf-8")
     return out_html
+
+
+def _read_notebook(path: Path) -> nbformat.NotebookNode:
+    """The executed notebook, or a RenderError saying how to get one."""
+    if not path.is_file():
+        raise RenderError(
+            f"executed notebook {str(path)!r} not found; "
+            "run the notebook with papermill first, then render its output"
+        )
+    try:
+        return nbformat.read(path, as_version=4)
+    except (OSError, ValueError) as exc:
+        raise RenderError(
+            f"{str(path)!r} is not a readable notebook ({exc}); "
+            "re-run it with papermill to write it again"
+        ) from exc
 
 
 class _ResourceFinder(HTMLParser):

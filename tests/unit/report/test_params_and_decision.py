@@ -23,10 +23,11 @@ from servegate.core.errors import ConfigError, RunFolderError
 from servegate.core.fsutil import json_safe
 from servegate.core.names import DECISION_SCHEMA_VERSION
 from servegate.report import build
-from servegate.report.build import ReportData, ReportParams, build_report
+from servegate.report.build import ReportData, build_report
 from servegate.report.decision import DecisionReport, Gate
 from servegate.report.html import badge, escape, number
 from servegate.report.ops import hosted_model_for
+from servegate.report.params import ReportParams
 from tests.conftest import REPO
 
 FIXTURES = REPO / "tests/fixtures/runs"
