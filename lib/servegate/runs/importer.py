@@ -166,7 +166,7 @@ def _rows(
     status: list[str],
     error: list[str],
     e2e_ms: np.ndarray,
-) -> list[dict[str, Any]]:  # requests.csv rows: CSV cells by column
+) -> list[dict[str, str | int | float]]:
     """requests.csv's rows: status, error and end-to-end time; the rest the source never had."""
     ids = frame[columns["id"]] if "id" in columns else pd.Series(range(1, len(frame) + 1))
     # Every other column stays empty: the source has no clock, queue, tokens or load level.
@@ -355,7 +355,7 @@ def _write(
     results_dir: Path,
     run_id: str,
     record: RunRecord,
-    rows: list[dict[str, Any]],  # requests.csv rows: CSV cells by column
+    rows: list[dict[str, str | int | float]],
     fail: Any,
 ) -> Path:
     """Build the folder in a hidden temporary folder (list_runs skips it), then rename it."""
