@@ -123,10 +123,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from servegate.jobs.pipeline import run_report_pipeline
 
     result = run_report_pipeline([] if args.no_bench else args.params)
-    print(
-        f"report: decision {result.decision.get('decision')} "
-        f"({', '.join(g['name'] + ' ' + g['verdict'] for g in result.decision.get('gates', []))})"
-    )
+    decision = result.decision
+    gates = ", ".join(f"{g.name} {g.verdict}" for g in (decision.gates if decision else []))
+    print(f"report: decision {decision.decision if decision else None} ({gates})")
     print(f"report: HTML {result.html}")
     if result.pdf is not None and result.pdf.path is not None:
         print(f"report: PDF  {result.pdf.path}")
@@ -172,21 +171,15 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
 
 def _cmd_regressions(args: argparse.Namespace) -> int:
-    from servegate.core.errors import ConfigError
+    from servegate.report.decision import load_decision
 
-    try:
-        decision = json.loads(args.decision.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ConfigError(
-            f"cannot read the decision JSON {args.decision} ({exc}); run `make report` first"
-        ) from None
-    print(f"decision: {decision.get('decision')} ({args.decision})")
+    decision = load_decision(args.decision)
+    print(f"decision: {decision.decision} ({args.decision})")
     flagged = 0
-    for name, comp in (decision.get("comparison") or {}).items():
-        found = comp.get("regressions") or []
-        flagged += len(found)
-        what = ", ".join(found) if found else "no statistically clear regression"
-        print(f"{name}: {comp.get('message')}: {what}")
+    for name, comp in decision.comparison.items():
+        flagged += len(comp.regressions)
+        what = ", ".join(comp.regressions) or "no statistically clear regression"
+        print(f"{name}: {comp.message}: {what}")
     return 1 if flagged else 0
 
 

@@ -8,11 +8,11 @@ server runs the same notebooks in tests/integration/test_vllm_notebooks.py.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import papermill
 import pytest
@@ -22,6 +22,12 @@ from servegate.analysis.gate_rule import decide
 from servegate.calibration.server import CalibrationConfig, CalibrationServer
 from servegate.history.aggregate import load_history
 from servegate.jobs.pipeline import NOTEBOOKS, PipelineResult, run_report_pipeline
+from servegate.report.decision import (
+    CapacityPlanEntry,
+    DecisionReport,
+    FallbackReplay,
+    load_decision,
+)
 from servegate.report.render import pdf_text, screenshot
 
 pytestmark = pytest.mark.notebooks
@@ -125,7 +131,7 @@ class PipelineRun:
     result: PipelineResult
     reports: Path
     history: Path
-    decision: dict[str, Any]
+    decision: DecisionReport
     html: str
     text: str  # the report's visible text: the HTML body without tags
 
@@ -165,8 +171,9 @@ def pipeline(
     # Code would show as highlighted source; compare the visible text of the body, since
     # highlighting splits source into many spans (and the theme's CSS names input areas).
     text = re.sub(r"<[^>]+>", "", html[html.index("<body") :])
-    decision = json.loads((reports / "latest.json").read_text())
-    return PipelineRun(root, result, reports, history, decision, html, text)
+    assert result.decision is not None
+    assert result.decision == load_decision(reports / "latest.json")  # what was published
+    return PipelineRun(root, result, reports, history, result.decision, html, text)
 
 
 def test_each_run_folder_records_every_request_and_keeps_its_notebook(
@@ -190,14 +197,14 @@ def test_the_history_has_a_row_per_run_and_level_and_the_poc_rows(pipeline: Pipe
 
 def test_the_decision_follows_the_gate_rule(pipeline: PipelineRun) -> None:
     decision = pipeline.decision
-    verdicts = [g["verdict"] for g in decision["gates"]]
-    assert decision["decision"] == str(decide(verdicts, decision["n_measured_prompts"], 20))
-    for g in decision["gates"]:
-        if g["verdict"] == "PASS" and g["name"].endswith("latency"):
-            assert g["ci_high"] is not None and g["ci_high"] <= g["threshold"]
-        if g["verdict"] == "FAIL" and g["name"].endswith("latency"):
-            assert g["ci_low"] is not None and g["ci_low"] > g["threshold"]
-    assert decision["hosted_status"] == "measured"
+    verdicts = [g.verdict for g in decision.gates]
+    assert decision.decision == decide(verdicts, decision.n_measured_prompts, 20)
+    for g in decision.gates:
+        if g.verdict == "PASS" and g.name.endswith("latency"):
+            assert g.ci_high is not None and g.ci_high <= g.threshold
+        if g.verdict == "FAIL" and g.name.endswith("latency"):
+            assert g.ci_low is not None and g.ci_low > g.threshold
+    assert decision.hosted_status == "measured"
 
 
 def test_the_html_shows_no_code_and_the_decision_first(pipeline: PipelineRun) -> None:
@@ -219,21 +226,22 @@ def test_a_first_run_shows_the_poc_start_and_nothing_to_compare(pipeline: Pipeli
     text = pipeline.text
     assert "POC start" in text and "47.60 s (20 rows)" in text
     assert text.count("no previous comparable run") == 2  # local and hosted
-    assert pipeline.decision["comparison"]["local"]["previous_run"] is None
+    assert pipeline.decision.comparison["local"].previous_run is None
 
 
 def test_the_capacity_plan_is_in_the_report(pipeline: PipelineRun) -> None:
-    capacity = pipeline.decision["capacity"]
-    assert capacity["available"] and capacity["replicas"] >= 1
+    capacity = pipeline.decision.capacity
+    assert isinstance(capacity, CapacityPlanEntry)
+    assert capacity.replicas is not None and capacity.replicas >= 1
     # the plan's sentence with its replica count, and its figure under the section's heading
-    assert f"{capacity['replicas']} replica(s) of " in pipeline.text
+    assert f"{capacity.replicas} replica(s) of " in pipeline.text
     assert 'alt="Figure: Capacity plan"' in pipeline.html
 
 
 def test_the_fallback_replay_of_both_runs_is_in_the_report(pipeline: PipelineRun) -> None:
-    fallback = pipeline.decision["fallback"]
-    assert fallback["simulated"] and fallback["level"] == "c4"
-    assert (fallback["rows"][0]["timeout_ms"], fallback["rows"][-1]["timeout_ms"]) == (0, "inf")
+    fallback = pipeline.decision.fallback
+    assert isinstance(fallback, FallbackReplay) and fallback.level == "c4"
+    assert (fallback.rows[0].timeout_ms, fallback.rows[-1].timeout_ms) == (0, math.inf)
     assert "Fall back after T" in pipeline.text
 
 
@@ -241,7 +249,7 @@ def test_the_pdf_printed_by_chromium_holds_the_decision(pipeline: PipelineRun) -
     result = pipeline.result
     assert result.pdf is not None and result.pdf.path is not None
     assert (pipeline.reports / "latest.pdf").read_bytes()[:4] == b"%PDF"
-    assert f"Decision: {pipeline.decision['decision']}" in pdf_text(pipeline.reports / "latest.pdf")
+    assert f"Decision: {pipeline.decision.decision}" in pdf_text(pipeline.reports / "latest.pdf")
 
 
 def test_a_screenshot_of_the_report_is_a_png(pipeline: PipelineRun, tmp_path: Path) -> None:

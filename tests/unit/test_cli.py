@@ -16,7 +16,7 @@ from servegate.cli import main
 from servegate.core.errors import ModelArtifactError
 from servegate.runs.reader import load_run
 from servegate.server.lifecycle import ServerConfig, VLLMServer
-from tests.helpers import CHAT
+from tests.helpers import CHAT, FIXTURES
 
 
 def test_model_verify_with_a_missing_manifest_is_one_clear_line(
@@ -101,17 +101,22 @@ def test_cli_import(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 def test_the_regressions_command_fails_a_scheduled_job_on_a_clear_regression(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    comparison = {
-        "message": "compared with q1",
-        "regressions": ["c8 e2e p95"],
-        "previous_run": "q1",
-    }
+    decision = json.loads((FIXTURES / "decision/fixture_runs_decision.json").read_text())
+    decision.update(servegate_version="0.1.0", git_commit=None)
+    local = decision["comparison"]["local"]
+    local.update(message="compared with q1", regressions=["c8 e2e p95"], previous_run="q1")
     path = tmp_path / "latest.json"
-    path.write_text(json.dumps({"decision": "PAUSE", "comparison": {"local": comparison}}))
+    path.write_text(json.dumps(decision))
     assert main(["regressions", str(path)]) == 1
-    assert "local: compared with q1: c8 e2e p95" in capsys.readouterr().out
-    comparison["regressions"] = []
-    path.write_text(json.dumps({"decision": "GO", "comparison": {"local": comparison}}))
+    out = capsys.readouterr().out
+    assert out.startswith(f"decision: {decision['decision']} ({path})\n")
+    assert "local: compared with q1: c8 e2e p95" in out
+    local["regressions"] = []
+    path.write_text(json.dumps(decision))
     assert main(["regressions", str(path)]) == 0
-    assert "no statistically clear regression" in capsys.readouterr().out
+    assert "local: compared with q1: no statistically clear regression" in capsys.readouterr().out
     assert main(["regressions", str(tmp_path / "missing.json")]) == 2
+    assert "run `make report` first" in capsys.readouterr().err
+    path.write_text(json.dumps({"decision": "GO", "comparison": {}}))  # not a decision JSON
+    assert main(["regressions", str(path)]) == 2
+    assert "schema_version" in capsys.readouterr().err

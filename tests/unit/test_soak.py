@@ -67,7 +67,7 @@ def test_2000_requests_at_256_streams_lose_nothing_and_stay_true(tmp_path: Path)
     with open(result.run_dir / "requests.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert result.state == "complete"
-    assert len(rows) == N == result.record["n_request_rows"]  # zero lost rows
+    assert len(rows) == N == result.record.n_request_rows  # zero lost rows
     assert len({r["prompt_id"] for r in rows}) == N
     assert {r["status"] for r in rows} == {"ok"}
     assert len(truth) == N

@@ -16,40 +16,53 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TypedDict
 
 from aiohttp import web
 
 from servegate.calibration.script import FAULTS, CalibrationConfig, RequestScript, script_for
 
-__all__ = ["STATE", "TOKEN_TEXT", "TRUTH_FIELDS", "CalibrationState", "build_app"]
+__all__ = ["STATE", "TOKEN_TEXT", "TRUTH_FIELDS", "CalibrationState", "TruthRow", "build_app"]
 
 #: The text of every content token.
 TOKEN_TEXT = " tok"
 
-#: The truth log's fields, one JSON object per scripted request (401/400/404 answers have none).
-#: Times are ms from the request's arrival at the handler, by ``time.perf_counter`` on the
-#: server. ``scripted_*`` is what ``script_for`` (capped by the request's ``max_tokens``) said;
-#: ``observed_*`` is when the server finished writing: the first content token (None when none
-#: was sent) and the last byte. For a non-streamed answer the first token comes with the whole
-#: body, so its scripted TTFT is its scripted end-to-end time. ``output_tokens`` counts content
-#: tokens actually written. ``interrupted`` is True when the request ended before its script
-#: did because the client left (e.g. its time-out during a stall) or the server stopped.
-TRUTH_FIELDS = (
-    "index",
-    "request_id",
-    "stream",
-    "fault",
-    "scripted_ttft_ms",
-    "scripted_e2e_ms",
-    "observed_ttft_ms",
-    "observed_e2e_ms",
-    "scripted_output_tokens",
-    "output_tokens",
-    "scripted_finish_reason",
-    "interrupted",
-    "arrival_unix_s",
-)
+
+class TruthRow(TypedDict):
+    """One truth-log row: what the server did for one scripted request (401/400/404 answers
+    have none).
+
+    Times are ms from the request's arrival at the handler, by ``time.perf_counter`` on the
+    server. ``scripted_*`` is what ``script_for`` (capped by the request's ``max_tokens``) said;
+    ``observed_*`` is when the server finished writing: the first content token (None when none
+    was sent) and the last byte (None until then). For a non-streamed answer the first token
+    comes with the whole body, so its scripted TTFT is its scripted end-to-end time.
+    ``output_tokens`` counts content tokens actually written. ``interrupted`` is True when the
+    request ended before its script did because the client left (e.g. its time-out during a
+    stall) or the server stopped.
+    """
+
+    index: int
+    request_id: str
+    stream: bool
+    fault: str | None
+    scripted_ttft_ms: float | None
+    scripted_e2e_ms: float
+    observed_ttft_ms: float | None
+    observed_e2e_ms: float | None
+    scripted_output_tokens: int
+    output_tokens: int
+    scripted_finish_reason: str | None
+    interrupted: bool
+    arrival_unix_s: float
+
+
+#: The truth log's fields, in the order of each JSON line.
+TRUTH_FIELDS: tuple[str, ...] = tuple(TruthRow.__annotations__)
+
+#: A chat request's JSON body as the client sent it, checked by ``_checked_request`` only as far
+#: as the server reads it (``model``, ``max_tokens``, ``stream``, ``messages``).
+RequestBody = dict[str, object]  # JSON boundary: the client's request body
 
 _SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
 _DONE = b"data: [DONE]\n\n"
@@ -61,7 +74,7 @@ class CalibrationState:
 
     config: CalibrationConfig
     truth_path: Path | None = None
-    truth: list[dict[str, Any]] = field(default_factory=list)
+    truth: list[TruthRow] = field(default_factory=list)
     next_index: int = 0
     running: int = 0
     output_tokens_total: int = 0
@@ -69,7 +82,7 @@ class CalibrationState:
     faults_total: dict[str, int] = field(default_factory=lambda: dict.fromkeys(FAULTS, 0))
     _truth_file: IO[str] | None = None
 
-    def record(self, row: dict[str, Any]) -> None:
+    def record(self, row: TruthRow) -> None:
         self.truth.append(row)
         if self._truth_file is not None:
             self._truth_file.write(json.dumps(row) + "\n")
@@ -86,7 +99,7 @@ def _error(
     return web.json_response(body, status=status)
 
 
-def _prompt_tokens(messages: Any) -> int:
+def _prompt_tokens(messages: object) -> int:
     """Whitespace-separated words in all message contents (strings or text parts)."""
     words = 0
     for message in messages if isinstance(messages, list) else []:
@@ -125,7 +138,7 @@ async def _send_now(request: web.Request, resp: web.StreamResponse) -> web.Strea
 async def _stream(
     request: web.Request,
     script: RequestScript,
-    row: dict[str, Any],
+    row: TruthRow,
     t0: float,
     usage: dict[str, int] | None,
 ) -> web.StreamResponse:
@@ -137,7 +150,7 @@ async def _stream(
         "model": state.config.model,
     }
 
-    def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
+    def chunk(delta: dict[str, str], finish: str | None = None) -> bytes:
         choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
         return b"data: " + json.dumps({**head, "choices": [choice]}).encode() + b"\n\n"
 
@@ -175,7 +188,7 @@ async def _stream(
 async def _complete(
     request: web.Request,
     script: RequestScript,
-    row: dict[str, Any],
+    row: TruthRow,
     t0: float,
     usage: dict[str, int],
 ) -> web.StreamResponse:
@@ -212,7 +225,7 @@ async def _complete(
 
 async def _checked_request(
     request: web.Request, config: CalibrationConfig
-) -> tuple[dict[str, Any], int | None] | web.Response:
+) -> tuple[RequestBody, int | None] | web.Response:
     """The request's JSON body and its token limit, or the error answer a real server would
     give: 401 for a bad key, 400 for a body that is not a JSON object or a bad ``max_tokens``,
     404 for a model it does not serve."""
@@ -238,30 +251,28 @@ async def _checked_request(
     return body, max_tokens
 
 
-def _truth_row(
-    index: int, script: RequestScript, stream: bool, arrival_unix_s: float
-) -> dict[str, Any]:
+def _truth_row(index: int, script: RequestScript, stream: bool, arrival_unix_s: float) -> TruthRow:
     """The request's truth row as it starts: what the script says; the observed fields empty."""
     sends_body = script.output_tokens > 0 and script.fault != "cut"
     whole_body_ms = script.e2e_ms if sends_body else None
-    row: dict[str, Any] = dict.fromkeys(TRUTH_FIELDS)
-    row.update(
+    return TruthRow(
         index=index,
         request_id=f"cal-{index:06d}",
         stream=stream,
         fault=script.fault,
         scripted_ttft_ms=script.ttft_ms if stream else whole_body_ms,
         scripted_e2e_ms=script.e2e_ms,
+        observed_ttft_ms=None,
+        observed_e2e_ms=None,
         scripted_output_tokens=script.output_tokens,
         output_tokens=0,
         scripted_finish_reason=script.finish_reason,
         interrupted=False,
         arrival_unix_s=round(arrival_unix_s, 6),
     )
-    return row
 
 
-def _usage(body: dict[str, Any], script: RequestScript) -> dict[str, int]:
+def _usage(body: RequestBody, script: RequestScript) -> dict[str, int]:
     """The answer's usage: prompt words as prompt tokens, the script's output tokens."""
     prompt = _prompt_tokens(body.get("messages"))
     return {
@@ -305,7 +316,8 @@ async def _chat(request: web.Request) -> web.StreamResponse:
     if script.fault is not None:
         state.faults_total[script.fault] += 1
     usage = _usage(body, script)
-    include_usage = stream and bool((body.get("stream_options") or {}).get("include_usage"))
+    options = body.get("stream_options")
+    include_usage = stream and isinstance(options, dict) and bool(options.get("include_usage"))
     state.running += 1
     try:
         if script.fault in ("http_429", "http_500"):

@@ -31,7 +31,7 @@ from typing import Any, Self
 
 import httpx
 
-from servegate.calibration.app import STATE, TRUTH_FIELDS, build_app
+from servegate.calibration.app import STATE, TRUTH_FIELDS, TruthRow, build_app
 from servegate.calibration.script import (
     CalibrationConfig,
     Dist,
@@ -52,6 +52,7 @@ __all__ = [
     "Dist",
     "FaultBurst",
     "RequestScript",
+    "TruthRow",
     "calibration_config_from_flags",
     "script_for",
     "serve",
@@ -159,7 +160,7 @@ class CalibrationServer(ManagedProcess):
 
         with CalibrationServer(CalibrationConfig(seed=1), truth_path=tmp / "truth.jsonl") as s:
             s.base_url  # http://127.0.0.1:<port>/v1
-            s.truth()   # what the server did, one dict per request
+            s.truth()   # what the server did, one TruthRow per request
 
     The child runs through ``servegate.server._orphan_guard`` in its own session, so it dies with
     this process even on SIGKILL; ``stop`` sends SIGTERM, then SIGKILL after ``stop_timeout_s``.
@@ -207,8 +208,11 @@ class CalibrationServer(ManagedProcess):
         """Where the child appends its truth log (None: not written)."""
         return self._truth_path
 
-    def truth(self) -> list[dict[str, Any]]:
-        """The truth log's rows written so far, in completion order (empty without a path)."""
+    def truth(self) -> list[TruthRow]:
+        """The truth log's rows written so far, in completion order (empty without a path).
+
+        The rows are read as written: the child is this package's own app (``TruthRow``).
+        """
         if self._truth_path is None or not self._truth_path.exists():
             return []
         with open(self._truth_path, encoding="utf-8") as fh:

@@ -17,25 +17,27 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Required, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from servegate.core.config import validate_params
 from servegate.core.environment import collect_environment
 from servegate.core.errors import ConfigError, ServerCrashError, ServerError
-from servegate.core.fsutil import sha256_file
+from servegate.core.fsutil import json_safe, sha256_file
 from servegate.core.names import SERVER_LOG, RunState
 from servegate.measure.eventloop import run_async
 from servegate.measure.loadgen import ChatTarget, LevelResult, LevelSpec, LoadGenerator
 from servegate.measure.prompts import Prompt, PromptSet, load_prompts
+from servegate.measure.tokens import TokenCounter
 from servegate.records.level import LevelSamples, LevelSummary, summarize_level
+from servegate.records.run import RunRecord
 from servegate.runs.writer import RunWriter, new_run_id
 from servegate.server.endpoint import Endpoint, attach, normalize_base_url, redact_url
-from servegate.server.lifecycle import ServerConfig, VLLMServer, handle_termination
-from servegate.server.metrics import GaugeSampler, MetricsSnapshot
+from servegate.server.lifecycle import ServerConfig, ServerStory, VLLMServer, handle_termination
+from servegate.server.metrics import GaugeSampler, MetricsSnapshot, level_metrics
 
-__all__ = ["BenchmarkParams", "RunResult", "TokenCounter", "run_benchmark"]
+__all__ = ["BenchmarkParams", "RunResult", "run_benchmark"]
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +53,9 @@ class BenchmarkParams(BaseModel):
     base_url: str = Field("", description='"" = launch vLLM (vllm) or the OpenAI default (openai)')
     model: str = Field("smollm2", min_length=1, description="model name as the server serves it")
     model_path: str = Field("data/models/smollm2-135m-instruct", description="folder vLLM loads")
-    server: dict[str, Any] = Field(default_factory=dict, description="ServerConfig settings")
+    server: dict[str, Any] = Field(  # YAML boundary: ServerConfig's, validated when it starts
+        default_factory=dict, description="ServerConfig settings"
+    )
     prompts: str = "data/prompts/interactive_v1.jsonl"
     n_prompts: int | None = Field(500, description="prompts per level (None = all)")
     concurrency: list[int] = Field(default_factory=lambda: [1, 8])
@@ -98,25 +102,6 @@ class BenchmarkParams(BaseModel):
         return self
 
 
-class TokenCounter:
-    """Counts tokens with the model's own tokenizer, loaded on first use.
-
-    Used only when a server sends no usage in its stream; transformers is imported then, not
-    before, because a benchmark against vLLM or OpenAI never needs it.
-    """
-
-    def __init__(self, model_path: str | Path) -> None:
-        self.model_path = str(model_path)
-        self._tokenizer: Any = None
-
-    def __call__(self, text: str) -> int:
-        if self._tokenizer is None:
-            from transformers import AutoTokenizer
-
-            self._tokenizer = AutoTokenizer.from_pretrained(self.model_path)
-        return len(self._tokenizer.encode(text, add_special_tokens=False))
-
-
 @dataclass(frozen=True)
 class RunResult:
     """Where a run landed and how it ended."""
@@ -124,7 +109,26 @@ class RunResult:
     run_id: str
     run_dir: Path
     state: RunState
-    record: dict[str, Any]
+    record: RunRecord
+
+
+class _Ending(TypedDict, total=False):
+    """run.json's fields that say how a run ended, beside its state."""
+
+    error: str
+    error_kind: str
+    log_tail: str
+    interrupted_by: str
+    server: ServerStory
+
+
+class _ModelManifest(TypedDict, total=False):
+    """run.json's ``manifest.model`` as a benchmark writes it (read as ``ModelInfo``)."""
+
+    name: Required[str]
+    path: str
+    weights: dict[str, str]  # file name -> sha256
+    sha256: str | None
 
 
 def _levels(params: BenchmarkParams, prompts: Sequence[Prompt]) -> list[LevelSpec]:
@@ -164,7 +168,9 @@ def _target(
             yield server, server
 
 
-def run_benchmark(params: BenchmarkParams | dict[str, Any], *, progress: bool = True) -> RunResult:
+def run_benchmark(
+    params: BenchmarkParams | Mapping[str, object], *, progress: bool = True
+) -> RunResult:
     """Run a benchmark and leave its run folder; returns where it is and how it ended.
 
     :raises ConfigError: for bad parameters or prompts, before anything is written.
@@ -179,7 +185,7 @@ def run_benchmark(params: BenchmarkParams | dict[str, Any], *, progress: bool = 
 
     writer = _start_run(params, prompt_set)
     state: RunState = "failed"
-    extra: dict[str, Any] = {}
+    extra: _Ending = {}
     server: VLLMServer | None = None
     try:
         with handle_termination(), _target(params, writer, progress) as (endpoint, server):
@@ -203,7 +209,7 @@ def run_benchmark(params: BenchmarkParams | dict[str, Any], *, progress: bool = 
         if server is not None:
             extra["server"] = server.story()
         writer.close(state, **extra)
-    return RunResult(writer.run_id, writer.dir, state, writer.record)
+    return _result(writer, state)
 
 
 def _check_prompt_counts(params: BenchmarkParams, available: int) -> None:
@@ -217,7 +223,7 @@ def _check_prompt_counts(params: BenchmarkParams, available: int) -> None:
             )
 
 
-def _public_params(params: BenchmarkParams) -> dict[str, Any]:
+def _public_params(params: BenchmarkParams) -> dict[str, object]:  # JSON boundary: as recorded
     """The parameters as run.json keeps them: the base URL redacted."""
     public = params.model_dump(mode="json")
     public["base_url"] = redact_url(params.base_url) if params.base_url else ""
@@ -263,7 +269,7 @@ def _run_levels(
     target: ChatTarget,
     prompts: Sequence[Prompt],
     progress: bool,
-) -> tuple[RunState, dict[str, Any]]:
+) -> tuple[RunState, _Ending]:
     gen = LoadGenerator(
         target,
         run_id=writer.run_id,
@@ -277,19 +283,19 @@ def _run_levels(
     )
     levels_out: list[LevelSummary] = []
     for spec in _levels(params, prompts):
-        snaps: dict[str, Any] = {}
+        snaps: dict[str, MetricsSnapshot] = {}
 
-        def snapshot(snaps: dict[str, Any] = snaps) -> None:
+        def snapshot(snaps: dict[str, MetricsSnapshot] = snaps) -> None:
             # After the connection warm-up, so the counters' deltas cover the measured requests.
-            if params.backend == "vllm":
-                snaps["before"] = endpoint.metrics_snapshot()
+            if params.backend == "vllm" and (snap := endpoint.metrics_snapshot()) is not None:
+                snaps["before"] = snap
 
         sampler = GaugeSampler(endpoint.metrics_snapshot) if params.backend == "vllm" else None
         with sampler or contextlib.nullcontext():
             result = run_async(partial(_watched, gen, spec, server, on_start=snapshot))
         before = snaps.get("before")
         after = endpoint.metrics_snapshot() if params.backend == "vllm" else None
-        metrics = _metrics_story(before, after)
+        metrics = level_metrics(before, after)
         if metrics is not None and sampler is not None:
             metrics["during"] = sampler.result()
         summary = summarize_level(
@@ -361,27 +367,9 @@ async def _exited(server: VLLMServer) -> None:
         os.close(fd)
 
 
-def _metrics_story(
-    before: MetricsSnapshot | None, after: MetricsSnapshot | None
-) -> dict[str, Any] | None:
-    if before is None or after is None:
-        return None
-    counters = (
-        "vllm:num_preemptions_total",
-        "vllm:generation_tokens_total",
-        "vllm:prompt_tokens_total",
-        "vllm:request_success_total",
-    )
-    return {
-        "before": before.key_values(),
-        "after": after.key_values(),
-        "delta": {name: after.delta(before, name) for name in counters},
-    }
-
-
-def _model_manifest(params: BenchmarkParams) -> dict[str, Any]:
+def _model_manifest(params: BenchmarkParams) -> _ModelManifest:
     """Model identity: name, and for a local folder its manifest or weight hashes."""
-    info: dict[str, Any] = {"name": params.model}
+    info: _ModelManifest = {"name": params.model}
     if params.backend != "vllm" or params.base_url:
         return info
     folder = Path(params.model_path)
@@ -397,4 +385,11 @@ def _skipped(params: BenchmarkParams, reason: str) -> RunResult:
     writer = RunWriter(params.results_dir, new_run_id(params.run_label, params.backend))
     writer.close("skipped", params=_public_params(params), skipped_reason=reason, levels=[])
     log.warning("%s benchmark skipped: %s", params.backend, reason)
-    return RunResult(writer.run_id, writer.dir, "skipped", writer.record)
+    return _result(writer, "skipped")
+
+
+def _result(writer: RunWriter, state: RunState) -> RunResult:
+    """The finished run, its run.json read back as the ``RunRecord`` every reader sees."""
+    return RunResult(
+        writer.run_id, writer.dir, state, RunRecord.model_validate(json_safe(writer.record))
+    )

@@ -11,10 +11,10 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import papermill
 from jupyter_client.manager import AsyncKernelManager
@@ -25,6 +25,7 @@ from servegate.core.errors import ServegateError
 from servegate.core.fsutil import REPO_ROOT
 from servegate.core.params_file import load_params_file
 from servegate.jobs.bench import BenchmarkParams
+from servegate.report.decision import DecisionReport, load_decision
 from servegate.report.render import PdfResult, html_to_pdf, render_html
 
 __all__ = ["PipelineResult", "execute_benchmark", "execute_notebook", "run_report_pipeline"]
@@ -46,14 +47,18 @@ class _IPCKernelManager(AsyncKernelManager):
 
 
 def execute_notebook(
-    name: str, output: Path, parameters: dict[str, Any], *, progress: bool = False
+    name: str,
+    output: Path,
+    parameters: Mapping[str, object],  # JSON boundary: papermill's notebook parameters
+    *,
+    progress: bool = False,
 ) -> Path:
     """Execute ``notebooks/<name>`` with papermill into ``output`` (kept even on failure)."""
     output.parent.mkdir(parents=True, exist_ok=True)
     papermill.execute_notebook(
         str(NOTEBOOKS / name),
         str(output),
-        parameters=parameters,
+        parameters=dict(parameters),
         kernel_name="python3",
         progress_bar=progress,
         log_output=False,
@@ -63,7 +68,7 @@ def execute_notebook(
     return output
 
 
-def execute_benchmark(params_file: str | Path, **overrides: Any) -> Path:
+def execute_benchmark(params_file: str | Path, **overrides: object) -> Path:
     """Run notebooks/01_benchmark.ipynb with a params file; return the run folder.
 
     The parameters are validated first (a typo fails here, before any server starts). The
@@ -99,7 +104,7 @@ class PipelineResult:
     notebook: Path | None = None
     html: Path | None = None
     pdf: PdfResult | None = None
-    decision: dict[str, Any] = field(default_factory=dict)
+    decision: DecisionReport | None = None
     latest: list[Path] = field(default_factory=list)
 
 
@@ -109,11 +114,9 @@ def run_report_pipeline(
     results_dir: str = "eval/results",
     history_path: str = "eval/reports/aggregate_history.csv",
     report_dir: str = "reports",
-    report_params: dict[str, Any] | None = None,
+    report_params: Mapping[str, object] | None = None,
 ) -> PipelineResult:
     """Benchmarks (one per params file), aggregate, decision report, HTML and PDF."""
-    import json
-
     result = PipelineResult()
     for params_file in bench_params:
         result.runs.append(execute_benchmark(params_file, results_dir=results_dir))
@@ -136,7 +139,7 @@ def run_report_pipeline(
         },
     )
     stem = _stem(out)
-    result.decision = json.loads((out / f"{stem}.json").read_text())
+    result.decision = load_decision(out / f"{stem}.json")
     result.notebook = out / f"{stem}.ipynb"
     shutil.copy(nb, result.notebook)
     result.html = render_html(nb, out / f"{stem}.html", title="Self-hosted LLM decision report")

@@ -14,11 +14,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from servegate.calibration.server import CalibrationConfig, CalibrationServer
+from servegate.calibration.server import CalibrationConfig, CalibrationServer, TruthRow
 from servegate.measure.eventloop import run_async
 from servegate.measure.loadgen import ChatTarget, LevelSpec, LoadGenerator
 from servegate.measure.prompts import Message, Prompt
@@ -45,7 +44,7 @@ class SelftestResult:
 
 
 def compare_to_truth(
-    ttft_ms: Sequence[float], e2e_ms: Sequence[float], truth: Sequence[dict[str, Any]]
+    ttft_ms: Sequence[float], e2e_ms: Sequence[float], truth: Sequence[TruthRow]
 ) -> dict[str, float]:
     """Client percentile minus the server's, for p50 and p95 of TTFT and end-to-end latency.
 
@@ -54,14 +53,24 @@ def compare_to_truth(
     linear ones over the same set of requests on both sides.
     """
     pairs = {
-        "ttft": (ttft_ms, [t["observed_ttft_ms"] for t in truth]),
-        "e2e": (e2e_ms, [t["observed_e2e_ms"] for t in truth]),
+        "ttft": (ttft_ms, _observed([t["observed_ttft_ms"] for t in truth], "observed_ttft_ms")),
+        "e2e": (e2e_ms, _observed([t["observed_e2e_ms"] for t in truth], "observed_e2e_ms")),
     }
     return {
         f"{name}_p{q}": float(np.percentile(ours, q) - np.percentile(theirs, q))
         for name, (ours, theirs) in pairs.items()
         for q in (50, 95)
     }
+
+
+def _observed(values: Sequence[float | None], name: str) -> list[float]:
+    """The server's times of the compared requests, each of which sent content.
+
+    :raises ValueError: when a row has none (a failed or empty answer was compared).
+    """
+    if any(v is None for v in values):
+        raise ValueError(f"a truth row has no {name}: compare only requests that sent content")
+    return [v for v in values if v is not None]
 
 
 def run_selftest(

@@ -9,13 +9,17 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+from pydantic import ValidationError
 
 from servegate.core.errors import ConfigError, ServegateError
 from servegate.server.metrics import MetricsSnapshot, parse_metrics
+
+if TYPE_CHECKING:  # imported where a reply is read: `import openai` takes about 1.5 s
+    from openai.types.chat import ChatCompletion
 
 __all__ = ["ChatReply", "Endpoint", "attach", "normalize_base_url", "redact_url"]
 
@@ -123,14 +127,42 @@ class Endpoint:
                 f"chat completion at {redact_url(self.base_url)} failed with HTTP "
                 f"{resp.status_code}: {resp.text[:200]}"
             )
-        data: dict[str, Any] = resp.json()
-        usage = data.get("usage") or {}
+        answer = self._completion(resp)
+        usage = answer.usage
         return ChatReply(
-            text=data["choices"][0]["message"].get("content") or "",
-            prompt_tokens=usage.get("prompt_tokens"),
-            completion_tokens=usage.get("completion_tokens"),
+            text=answer.choices[0].message.content or "",
+            prompt_tokens=usage.prompt_tokens if usage else None,
+            completion_tokens=usage.completion_tokens if usage else None,
             latency_ms=latency_ms,
         )
+
+    def _completion(self, resp: httpx.Response) -> ChatCompletion:
+        """The 200 reply read as the openai client's ``ChatCompletion``, with one choice at least.
+
+        :raises ServegateError: naming what is wrong when the body is not such a reply.
+        """
+        from openai.types.chat import ChatCompletion
+
+        try:
+            answer = ChatCompletion.model_validate(resp.json())
+        except ValueError as exc:  # not JSON, or not a chat completion (ValidationError)
+            if isinstance(exc, ValidationError):
+                first = exc.errors()[0]
+                where = ".".join(str(part) for part in first["loc"]) or "the body"
+                problem = f"{where}: {first['msg']}"
+            else:
+                problem = f"not JSON: {resp.text[:200]!r}"
+            raise ServegateError(
+                f"chat completion at {redact_url(self.base_url)} answered HTTP 200 with a body "
+                f"that is not an OpenAI chat completion ({problem}); check that base_url points "
+                "at an OpenAI-compatible API"
+            ) from None
+        if not answer.choices:
+            raise ServegateError(
+                f"chat completion at {redact_url(self.base_url)} answered with no choices; "
+                "check that base_url points at an OpenAI-compatible API"
+            )
+        return answer
 
     def warmup(self, n: int) -> list[float]:
         """Send ``n`` short chats so first-request costs (graphs, caches) are paid before measuring.

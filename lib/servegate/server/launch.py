@@ -10,8 +10,9 @@ from __future__ import annotations
 import os
 import socket
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -87,7 +88,7 @@ class ServerConfig(BaseModel):
     progress: bool = True
 
     @classmethod
-    def from_params(cls, params: dict[str, Any]) -> ServerConfig:
+    def from_params(cls, params: Mapping[str, object]) -> ServerConfig:
         """Validate a mapping (e.g. from a YAML params file) into a config, or raise ConfigError."""
         return validate_params(cls, params, what="vLLM server parameters")
 

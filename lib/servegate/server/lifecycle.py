@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
-from typing import IO, Any, Self
+from typing import IO, Self, TypedDict
 
 import httpx
 import psutil
@@ -45,7 +45,7 @@ from servegate.server.launch import (
 )
 from servegate.server.model_artifact import verify_model_dir
 
-__all__ = ["ManagedProcess", "ServerConfig", "VLLMServer", "handle_termination"]
+__all__ = ["ManagedProcess", "ServerConfig", "ServerStory", "VLLMServer", "handle_termination"]
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,26 @@ log = logging.getLogger(__name__)
 def _progress_interval() -> float:
     """Seconds between progress redraws: live in a terminal, sparse in logs and CI output."""
     return 0.5 if sys.stderr.isatty() else 15.0
+
+
+class ServerStory(TypedDict):
+    """What happened to a server we launched: run.json's ``server`` (``VLLMServer.story``).
+
+    Times are Unix seconds (None before the event); ``config`` is the ``ServerConfig`` as JSON,
+    without ``env`` (it may hold secrets).
+    """
+
+    engine: str
+    base_url: str
+    pid: int | None
+    log_path: str | None
+    started_at: float | None
+    ready_at: float | None
+    startup_s: float | None
+    exit_code: int | None
+    crashed: bool
+    oom: bool
+    config: dict[str, object]  # JSON boundary: ServerConfig.model_dump(mode="json")
 
 
 @contextlib.contextmanager
@@ -309,7 +329,7 @@ class VLLMServer(ManagedProcess, Endpoint):
         atexit.unregister(self.stop)
         return self.exit_code
 
-    def story(self) -> dict[str, Any]:
+    def story(self) -> ServerStory:
         """What happened to the server, for a run's record (no secrets: the argv has none)."""
         return {
             "engine": self.engine,

@@ -6,15 +6,19 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import NotRequired, TypedDict
 
 from prometheus_client.parser import text_string_to_metric_families
 
 __all__ = [
     "KEY_VLLM_METRICS",
+    "LEVEL_COUNTERS",
     "SATURATION_GAUGES",
     "GaugeSampler",
+    "GaugeStats",
+    "LevelMetrics",
     "MetricsSnapshot",
+    "level_metrics",
     "parse_metrics",
 ]
 
@@ -96,6 +100,16 @@ SATURATION_GAUGES = (
 )
 
 
+class GaugeStats(TypedDict):
+    """What ``GaugeSampler.result`` returns: the scrape interval, how many scrapes answered,
+    and each gauge's peak and mean (None where a gauge was never seen)."""
+
+    interval_s: float
+    samples: int
+    peak: dict[str, float | None]
+    mean: dict[str, float | None]
+
+
 class GaugeSampler:
     """Scrape gauges every ``interval_s`` in a background thread and keep their peak and mean.
 
@@ -138,12 +152,43 @@ class GaugeSampler:
         self._stop.set()
         self._thread.join(timeout=15)
 
-    def result(self) -> dict[str, Any]:
-        """``{"interval_s", "samples", "peak": {name: max}, "mean": {name: mean}}``; None
-        where a gauge was never seen."""
+    def result(self) -> GaugeStats:
+        """Each gauge's peak and mean over the scrapes; None where a gauge was never seen."""
         return {
             "interval_s": self._interval_s,
             "samples": self._samples,
             "peak": {n: max(v) if v else None for n, v in self._values.items()},
             "mean": {n: sum(v) / len(v) if v else None for n, v in self._values.items()},
         }
+
+
+#: The counters whose change over a level a run records (``LevelMetrics.delta``).
+LEVEL_COUNTERS = (
+    "vllm:num_preemptions_total",
+    "vllm:generation_tokens_total",
+    "vllm:prompt_tokens_total",
+    "vllm:request_success_total",
+)
+
+
+class LevelMetrics(TypedDict):
+    """A level's ``metrics`` in run.json: ``KEY_VLLM_METRICS`` before and after it, the change
+    of ``LEVEL_COUNTERS``, and the gauges sampled while it ran (``during``, when sampled)."""
+
+    before: dict[str, float | None]
+    after: dict[str, float | None]
+    delta: dict[str, float | None]
+    during: NotRequired[GaugeStats]
+
+
+def level_metrics(
+    before: MetricsSnapshot | None, after: MetricsSnapshot | None
+) -> LevelMetrics | None:
+    """The metrics story of a level from the snapshots around it; None without both."""
+    if before is None or after is None:
+        return None
+    return {
+        "before": before.key_values(),
+        "after": after.key_values(),
+        "delta": {name: after.delta(before, name) for name in LEVEL_COUNTERS},
+    }

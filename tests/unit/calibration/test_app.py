@@ -110,7 +110,7 @@ def test_timings_match_the_script_and_a_role_chunk_does_not_count_as_a_token(
     truth = {r["request_id"]: r for r in server.truth()}
     for request_id, script in rows.items():
         row = truth[request_id]
-        assert set(row) == set(TRUTH_FIELDS)
+        assert tuple(row) == TRUTH_FIELDS  # each JSON line in TruthRow's order
         assert row["scripted_ttft_ms"] == pytest.approx(script.ttft_ms, abs=1e-3)
         assert row["scripted_e2e_ms"] == pytest.approx(script.e2e_ms, abs=1e-3)
         assert row["output_tokens"] == script.output_tokens and not row["interrupted"]

@@ -45,7 +45,9 @@ def test_run_benchmark_leaves_a_consistent_run_folder(tmp_path: Path) -> None:
     with open(result.run_dir / "requests.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert tuple(rows[0]) == REQUEST_COLUMNS
-    assert len(rows) == 40 == result.record["n_request_rows"]
+    assert len(rows) == 40 == result.record.n_request_rows
+    assert result.record == load_run(result.run_dir).record  # what every reader sees
+    assert result.record.params.base_url == srv.root_url and result.record.state == "complete"
     record = json.loads((result.run_dir / "run.json").read_text())
     assert record["state"] == "complete" and record["schema_version"] == 1
     levels = {lv["level"]: lv for lv in record["levels"]}
@@ -93,7 +95,7 @@ def test_429_and_500_bursts_are_rows_and_the_run_stays_consistent(tmp_path: Path
     assert result.state == "complete"
     run = load_run(result.run_dir)
     rows = run.requests
-    assert len(rows) == 60 == result.record["n_request_rows"]
+    assert len(rows) == 60 == result.record.n_request_rows
     assert rows["prompt_id"].nunique() == 60
     assert Counter(rows["http_status"].astype(int)) == {200: 30, 429: 20, 500: 10}
     failed = rows[rows["status"] != "ok"]

@@ -146,7 +146,7 @@ def test_without_usage_tokens_are_counted_with_the_models_tokenizer(
     timed: CalibrationServer, repo: Path
 ) -> None:
     """A server that sends no usage: counts come from the tokenizer, marked as such."""
-    from servegate.jobs.bench import TokenCounter
+    from servegate.measure.tokens import TokenCounter
 
     model = repo / "data/models/smollm2-135m-instruct"
     if not model.is_dir():

@@ -6,7 +6,12 @@ import re
 
 import pytest
 
-from servegate.server.metrics import KEY_VLLM_METRICS, parse_metrics
+from servegate.server.metrics import (
+    KEY_VLLM_METRICS,
+    LEVEL_COUNTERS,
+    level_metrics,
+    parse_metrics,
+)
 from tests.helpers import FIXTURES
 
 
@@ -41,6 +46,22 @@ def test_delta_and_absent_series() -> None:
     assert after.delta(before, "a_total") == 5
     assert after.get("missing") is None
     assert after.delta(before, "missing") is None
+
+
+def test_a_levels_metrics_hold_both_snapshots_and_the_counters_change() -> None:
+    before = parse_metrics(
+        "# TYPE vllm:generation_tokens counter\nvllm:generation_tokens_total 10\n"
+    )
+    after = parse_metrics(
+        "# TYPE vllm:generation_tokens counter\nvllm:generation_tokens_total 42\n"
+    )
+    story = level_metrics(before, after)
+    assert story is not None and set(story) == {"before", "after", "delta"}
+    assert set(story["delta"]) == set(LEVEL_COUNTERS)
+    assert story["delta"]["vllm:generation_tokens_total"] == 32
+    assert story["delta"]["vllm:num_preemptions_total"] is None  # absent from both scrapes
+    assert story["after"]["vllm:generation_tokens_total"] == 42
+    assert level_metrics(None, after) is None and level_metrics(before, None) is None
 
 
 def test_text_that_is_not_prometheus_is_an_error() -> None:
