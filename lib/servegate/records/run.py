@@ -68,7 +68,7 @@ class ModelInfo(_Open):
     name: str | None = None
     path: str | None = None
     sha256: str | None = None
-    weights: dict[str, Any] | None = None  # JSON boundary: file -> {sha256, size}
+    weights: dict[str, str] | None = None  # weight file name -> sha256
 
 
 class PromptSetInfo(_Open):
