@@ -109,11 +109,11 @@ class RunWriter:
             fields["levels"] = [
                 lv.to_json() if isinstance(lv, LevelSummary) else lv for lv in fields["levels"]
             ]
-        self.record.update(fields)
-        self.record["updated_at"] = datetime.now(UTC).isoformat(timespec="seconds")
-        self.record["n_request_rows"] = self.n_rows
-        RunRecord.model_validate(json_safe(self.record))
-        atomic_write_json(self.run_json_path, self.record)
+        record = {**self.record, **fields, "n_request_rows": self.n_rows}
+        record["updated_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+        RunRecord.model_validate(json_safe(record))  # before anything changes, here or on disk
+        atomic_write_json(self.run_json_path, record)
+        self.record = record
 
     def close(self, state: str, **fields: Any) -> None:
         """Final run.json with ``state``; closes requests.csv."""
