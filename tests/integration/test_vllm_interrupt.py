@@ -79,5 +79,5 @@ def test_sigterm_mid_run_stops_vllm_and_records_interrupted(
     assert {r["status"] for r in rows} <= {"ok", "cancelled"}
     # The stopped level has no summary in run.json; reading the run rebuilds it from the rows.
     run = load_run(run_dir)
-    assert run.incomplete and run.levels[0]["n_requests"] == len(rows)
+    assert run.incomplete and run.levels[0].n_requests == len(rows)
     assert (run_dir / "server.log").stat().st_size > 0
