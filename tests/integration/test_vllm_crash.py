@@ -3,6 +3,7 @@ finished request, and the gates call it a stability failure, not missing data.""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -38,7 +39,7 @@ def _kill_vllm_after_rows(results: Path, rows: int, others: set[int], killed: di
         for path in results.glob("*/requests.csv"):
             if len(path.read_text().splitlines()) > rows:
                 for pid in _vllm_servers() - others:
-                    killed["pid"] = pid
+                    killed["pid"], killed["pgid"] = pid, os.getpgid(pid)
                     os.kill(pid, signal.SIGKILL)
                     return
         time.sleep(0.2)
@@ -99,3 +100,16 @@ def test_vllm_killed_mid_run_is_a_recorded_crash(built_model: Path, tmp_path: Pa
         for p in psutil.process_iter(["cmdline"])
         if "vllm.entrypoints" in " ".join(p.info["cmdline"] or []) and p.pid == killed["pid"]
     ]
+    # Its engine processes (EngineCore, workers) outlive a SIGKILLed API server unless stopped:
+    # nothing of the crashed server's process group may be left holding memory.
+    _, left = psutil.wait_procs(_group(killed["pgid"]), timeout=15)
+    assert not left, f"processes of the crashed server left: {[p.name() for p in left]}"
+
+
+def _group(pgid: int) -> list[psutil.Process]:
+    out = []
+    for proc in psutil.process_iter():
+        with contextlib.suppress(psutil.Error, ProcessLookupError):
+            if os.getpgid(proc.pid) == pgid:
+                out.append(proc)
+    return out

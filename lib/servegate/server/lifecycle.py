@@ -322,6 +322,12 @@ class VLLMServer(ManagedProcess, Endpoint):
             for child in alive:
                 with contextlib.suppress(psutil.Error):
                     child.kill()
+        else:
+            # The server died on its own (a crash, the OOM killer): its engine processes live on
+            # in its process group, holding gigabytes, unless they are killed too. The group
+            # keeps its id while any member lives, so this reaches only vLLM's own processes.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
         self.exit_code = proc.returncode
         if self._log_file is not None:
             self._log_file.close()
