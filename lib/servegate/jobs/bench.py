@@ -26,12 +26,14 @@ from servegate.core.environment import collect_environment
 from servegate.core.errors import ConfigError, ServerCrashError, ServerError
 from servegate.core.fsutil import json_safe, sha256_file
 from servegate.core.names import SERVER_LOG, RunState
+from servegate.core.progress import Reporter, plural, reporter
 from servegate.measure.eventloop import run_async
 from servegate.measure.loadgen import ChatTarget, LevelResult, LevelSpec, LoadGenerator
 from servegate.measure.prompts import Prompt, PromptSet, load_prompts
 from servegate.measure.tokens import TokenCounter
 from servegate.records.level import LevelSamples, LevelSummary, summarize_level
 from servegate.records.run import RunRecord
+from servegate.runs.startup import usual_startup
 from servegate.runs.writer import RunWriter, new_run_id
 from servegate.server.endpoint import Endpoint, attach, normalize_base_url, redact_url
 from servegate.server.lifecycle import ServerConfig, ServerStory, VLLMServer, handle_termination
@@ -151,48 +153,60 @@ def _levels(params: BenchmarkParams, prompts: Sequence[Prompt]) -> list[LevelSpe
 
 @contextlib.contextmanager
 def _target(
-    params: BenchmarkParams, writer: RunWriter, progress: bool
+    params: BenchmarkParams, writer: RunWriter, progress: Reporter
 ) -> Iterator[tuple[Endpoint, VLLMServer | None]]:
     if params.backend == "openai":
         key = os.environ.get("OPENAI_API_KEY")
         url = params.base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_DEFAULT_BASE_URL
+        progress.stage(f"hosted API {redact_url(url)}, model {params.model}")
         yield attach(url, params.model, api_key=key), None
     elif params.base_url:
+        progress.stage(f"attaching to {redact_url(params.base_url)}, model {params.model}")
         yield attach(params.base_url, params.model, api_key=os.environ.get("VLLM_API_KEY")), None
     else:
         settings = {"model": params.model_path, "served_model_name": params.model, **params.server}
         settings.setdefault("log_path", str(writer.dir / SERVER_LOG))
-        settings.setdefault("progress", progress)
         config = ServerConfig.from_params(settings)
-        with VLLMServer(config) as server:
+        usual_s, usual_note = usual_startup(writer.dir.parent, params.model)
+        with VLLMServer(
+            config, progress=progress, usual_startup_s=usual_s, usual_note=usual_note
+        ) as server:
             yield server, server
 
 
 def run_benchmark(
-    params: BenchmarkParams | Mapping[str, object], *, progress: bool = True
+    params: BenchmarkParams | Mapping[str, object], *, progress: Reporter | bool = True
 ) -> RunResult:
     """Run a benchmark and leave its run folder; returns where it is and how it ended.
 
+    :param progress: where to say what is happening (``servegate.core.progress``); True: the
+        mode that suits where this runs (widget bars in Jupyter, lines in a log), False: quiet.
     :raises ConfigError: for bad parameters or prompts, before anything is written.
     """
+    say = progress if not isinstance(progress, bool) else reporter(None if progress else "off")
     if not isinstance(params, BenchmarkParams):
         params = validate_params(BenchmarkParams, params, what="benchmark parameters")
     prompt_set = load_prompts(params.prompts)
     prompts = prompt_set.prompts  # read once: the levels use these, run.json their hash
     _check_prompt_counts(params, len(prompts))
     if params.backend == "openai" and not os.environ.get("OPENAI_API_KEY"):
-        return _skipped(params, "OPENAI_API_KEY is not set in the environment")
+        skipped = _skipped(params, "OPENAI_API_KEY is not set in the environment")
+        say.stage(f"{params.backend} run skipped: OPENAI_API_KEY is not set in the environment")
+        say.stage(f"run folder {skipped.run_dir} (skipped)")
+        return skipped
 
     writer = _start_run(params, prompt_set)
+    say.stage(f"{params.backend} run {writer.run_id}: {_plan(params, prompts)}")
     state: RunState = "failed"
     extra: _Ending = {}
     server: VLLMServer | None = None
     try:
-        with handle_termination(), _target(params, writer, progress) as (endpoint, server):
+        with handle_termination(), _target(params, writer, say) as (endpoint, server):
             target = _chat_target(params, endpoint, writer)
             if server is None and params.warmup_requests:
+                say.stage(f"warm-up: {plural(params.warmup_requests, 'request')}, not measured")
                 endpoint.warmup(params.warmup_requests)
-            state, extra = _run_levels(params, writer, endpoint, server, target, prompts, progress)
+            state, extra = _run_levels(params, writer, endpoint, server, target, prompts, say)
     except KeyboardInterrupt as exc:
         state, extra = "interrupted", {"interrupted_by": str(exc) or "KeyboardInterrupt"}
         raise
@@ -209,7 +223,16 @@ def run_benchmark(
         if server is not None:
             extra["server"] = server.story()
         writer.close(state, **extra)
+        say.stage(f"run folder {writer.dir} ({state})")
     return _result(writer, state)
+
+
+def _plan(params: BenchmarkParams, prompts: Sequence[Prompt]) -> str:
+    """The levels a run will measure, for its first progress line."""
+    levels = ", ".join(
+        f"{spec.label} ({len(spec.prompts)} prompts)" for spec in _levels(params, prompts)
+    )
+    return f"{params.model}, levels {levels}"
 
 
 def _check_prompt_counts(params: BenchmarkParams, available: int) -> None:
@@ -268,7 +291,7 @@ def _run_levels(
     server: VLLMServer | None,
     target: ChatTarget,
     prompts: Sequence[Prompt],
-    progress: bool,
+    progress: Reporter,
 ) -> tuple[RunState, _Ending]:
     gen = LoadGenerator(
         target,

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import IO
 
 import papermill
 from jupyter_client.manager import AsyncKernelManager
@@ -24,6 +25,7 @@ from servegate.core.config import validate_params
 from servegate.core.errors import ServegateError
 from servegate.core.fsutil import REPO_ROOT
 from servegate.core.params_file import load_params_file
+from servegate.core.progress import relay
 from servegate.jobs.bench import BenchmarkParams
 from servegate.report.decision import DecisionReport, load_decision
 from servegate.report.render import PdfResult, html_to_pdf, render_html
@@ -51,20 +53,26 @@ def execute_notebook(
     output: Path,
     parameters: Mapping[str, object],  # JSON boundary: papermill's notebook parameters
     *,
-    progress: bool = False,
+    progress_to: IO[str] | None = None,
 ) -> Path:
-    """Execute ``notebooks/<name>`` with papermill into ``output`` (kept even on failure)."""
+    """Execute ``notebooks/<name>`` with papermill into ``output`` (kept even on failure).
+
+    The kernel reports progress in plain lines (``servegate.core.progress.relay``): each line
+    appears on ``progress_to`` as it happens (None: shown nowhere), and the executed notebook
+    keeps the stage and summary lines only.
+    """
     output.parent.mkdir(parents=True, exist_ok=True)
-    papermill.execute_notebook(
-        str(NOTEBOOKS / name),
-        str(output),
-        parameters=dict(parameters),
-        kernel_name="python3",
-        progress_bar=progress,
-        log_output=False,
-        cwd=str(Path.cwd()),
-        kernel_manager_class=_IPCKernelManager,
-    )
+    with relay(progress_to):
+        papermill.execute_notebook(
+            str(NOTEBOOKS / name),
+            str(output),
+            parameters=dict(parameters),
+            kernel_name="python3",
+            progress_bar=False,
+            log_output=False,
+            cwd=str(Path.cwd()),
+            kernel_manager_class=_IPCKernelManager,
+        )
     return output
 
 

@@ -28,6 +28,7 @@ import aiohttp
 import numpy as np
 
 from servegate.core.names import Status
+from servegate.core.progress import Reporter, reporter
 from servegate.measure.attempt import Attempt, RecordContext, error_message, to_record
 from servegate.measure.prompts import Prompt
 from servegate.records.request import RequestRecord
@@ -125,7 +126,7 @@ class LoadGenerator:
         seed: int = 0,
         token_counter: Callable[[str], int] | None = None,
         on_record: Callable[[RequestRecord], None] | None = None,
-        progress: bool = True,
+        progress: Reporter | bool = True,
         warm_connections: bool = True,
     ) -> None:
         self.target = target
@@ -136,7 +137,10 @@ class LoadGenerator:
         self.seed = seed
         self.token_counter = token_counter
         self.on_record = on_record
-        self.progress = progress
+        # True: the mode that suits where this runs (core.progress); False: silent.
+        self.progress: Reporter = (
+            progress if not isinstance(progress, bool) else reporter(None if progress else "off")
+        )
         self.warm_connections = warm_connections
         self._url = f"{target.base_url}/chat/completions"
 
@@ -167,18 +171,9 @@ class LoadGenerator:
         ``on_start`` runs after the connection warm-up, just before the clock starts (e.g. to
         snapshot the server's counters so they cover exactly the measured requests).
         """
-        from tqdm.auto import tqdm
-
         bodies = [self._body(p) for p in spec.prompts]  # built before the clock starts
         records: list[RequestRecord] = []
         n = len(spec.prompts)
-        bar = tqdm(
-            total=n,
-            desc=f"{self.target.backend} {spec.label}",
-            unit="req",
-            disable=not self.progress,
-            mininterval=0.5,
-        )
         context = RecordContext(
             run_id=self.run_id,
             backend=self.target.backend,
@@ -194,7 +189,7 @@ class LoadGenerator:
             records.append(record)
             if self.on_record is not None:
                 self.on_record(record)
-            bar.update(1)
+            bar.advance(record.status == Status.OK)
 
         limit = spec.concurrency or spec.max_inflight or 0
         async with self._session(limit) as session:
@@ -202,6 +197,7 @@ class LoadGenerator:
                 await self._warm(session, min(limit or n, n), spec.prompts[0])
             if on_start is not None:
                 on_start()
+            bar = self.progress.counter(f"{self.target.backend} {spec.label}", n)
             with _gc_frozen():
                 started_unix = time.time()
                 t0 = time.perf_counter()

@@ -34,6 +34,7 @@ from servegate.core.errors import (
     ServerStartError,
     SignalInterrupt,
 )
+from servegate.core.progress import Reporter, format_duration, plural, reporter
 from servegate.server.endpoint import Endpoint
 from servegate.server.failures import OOM_ADVICE, classify_start_failure, read_tail
 from servegate.server.launch import (
@@ -48,11 +49,6 @@ from servegate.server.model_artifact import verify_model_dir
 __all__ = ["ManagedProcess", "ServerConfig", "ServerStory", "VLLMServer", "handle_termination"]
 
 log = logging.getLogger(__name__)
-
-
-def _progress_interval() -> float:
-    """Seconds between progress redraws: live in a terminal, sparse in logs and CI output."""
-    return 0.5 if sys.stderr.isatty() else 15.0
 
 
 class ServerStory(TypedDict):
@@ -139,8 +135,23 @@ class VLLMServer(ManagedProcess, Endpoint):
     first). ``check`` raises ``ServerCrashError`` when the process has exited since.
     """
 
-    def __init__(self, config: ServerConfig) -> None:
+    def __init__(
+        self,
+        config: ServerConfig,
+        *,
+        progress: Reporter | None = None,
+        usual_startup_s: float | None = None,
+        usual_note: str = "",
+    ) -> None:
+        """:param progress: where the start is reported (default: the mode that suits where
+            this runs, or nothing with ``config.progress`` False).
+        :param usual_startup_s: how long a start usually takes here (earlier runs), shown
+            beside the elapsed time instead of a count-down of the time-out.
+        """
         self.config = config
+        self.progress: Reporter = progress or reporter(None if config.progress else "off")
+        self.usual_startup_s = usual_startup_s
+        self.usual_note = usual_note
         self.engine = engine_kind()
         self.process: subprocess.Popen[bytes] | None = None
         self.port: int | None = None
@@ -189,6 +200,10 @@ class VLLMServer(ManagedProcess, Endpoint):
         try:
             self._wait_healthy()
             self.ready_at = time.time()
+            if cfg.warmup_requests:
+                self.progress.stage(
+                    f"warm-up: {plural(cfg.warmup_requests, 'request')}, not measured"
+                )
             self.warmup(cfg.warmup_requests)
         except BaseException:
             self.stop()
@@ -197,33 +212,25 @@ class VLLMServer(ManagedProcess, Endpoint):
         return self
 
     def _wait_healthy(self) -> None:
-        from tqdm.auto import tqdm
-
         cfg = self.config
         assert self.process is not None and self.log_path is not None
         deadline = time.monotonic() + cfg.startup_timeout_s
         started = time.monotonic()
-        total = round(cfg.startup_timeout_s)
-        with (
-            tqdm(
-                total=total,
-                unit="s",
-                desc="starting vLLM",
-                disable=not cfg.progress,
-                leave=False,
-                mininterval=_progress_interval(),
-            ) as bar,
-            httpx.Client(timeout=2.0) as client,
-        ):
+        wait = self.progress.waiter("vLLM starting", self.usual_startup_s, self.usual_note)
+        with httpx.Client(timeout=2.0) as client:
             while True:
                 code = self.process.poll()
                 if code is not None:
                     self.exit_code = code
+                    wait.close(f"vLLM exited during start-up (code {code})")
                     raise self._start_error(code)
                 with contextlib.suppress(httpx.HTTPError):
                     if client.get(f"{self.root_url}/health").status_code == 200:
+                        elapsed = format_duration(time.monotonic() - started)
+                        wait.close(f"vLLM ready after {elapsed}")
                         return
                 if time.monotonic() > deadline:
+                    wait.close(f"vLLM did not start within {cfg.startup_timeout_s:g} s")
                     tail = read_tail(self.log_path)
                     raise ServerHangError(
                         f"vLLM did not answer /health within {cfg.startup_timeout_s:g} s "
@@ -233,10 +240,7 @@ class VLLMServer(ManagedProcess, Endpoint):
                         log_tail=tail,
                     )
                 time.sleep(0.5)
-                elapsed = min(round(time.monotonic() - started), total)
-                if elapsed > bar.n:
-                    bar.set_postfix_str(read_tail(self.log_path, 1).strip()[-60:], refresh=False)
-                    bar.update(elapsed - bar.n)
+                wait.tick(read_tail(self.log_path, 1))
 
     def _start_error(self, code: int) -> ServerError:
         assert self.log_path is not None
