@@ -13,8 +13,9 @@ PARAMS ?= params/cpu_default.yaml
 MANIFEST ?= data/models/smollm2-135m-instruct.json
 RUN ?=
 PYTEST_ARGS ?=
+LAB_ARGS ?=
 
-.PHONY: help setup system model report render smoke test test-fast lint format lab bench aggregate quarterly selftest verify lock clean
+.PHONY: help setup system model report render smoke test test-fast lint format lab notebooks bench aggregate quarterly selftest verify lock clean
 
 help: ## list the targets
 	@echo "servegate — quick start: make report (main job), make test (test suite)"
@@ -72,8 +73,13 @@ format: setup ## ruff format and autofix
 	$(PY) -m ruff format lib tests
 	$(PY) -m ruff check --fix lib tests
 
-lab: model ## open JupyterLab on the notebooks
-	$(VENV)/bin/jupyter lab notebooks/
+# Lab's root is the project (so every file is browsable), opened on notebooks/; its kernels run
+# in notebooks/, and servegate reads relative paths from the project root (core/paths.py).
+lab: model ## open JupyterLab on the notebooks (LAB_ARGS=--no-browser on a headless machine)
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=$(CURDIR) --LabApp.default_url=/lab/tree/notebooks $(LAB_ARGS)
+
+notebooks: $(STAMP) ## rewrite notebooks/0*.ipynb from scripts/make_notebooks.py (outputs cleared)
+	$(PY) scripts/make_notebooks.py
 
 verify: setup ## re-check a run's manifest against this machine (RUN=eval/results/<id>, default newest)
 	$(VENV)/bin/servegate verify $(RUN)

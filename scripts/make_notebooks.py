@@ -47,20 +47,27 @@ backend = "vllm"  # "vllm" | "openai"
 base_url = ""  # "": launch vLLM here, or OpenAI's default for openai; else http://HOST:PORT/v1
 model = "smollm2"  # model name as the server serves it
 model_path = "data/models/smollm2-135m-instruct"  # folder vLLM loads when launched here
-server = {}  # vLLM launch settings: dtype, max_model_len, kv_cache_space_gib, max_num_seqs, ...
+server = {  # vLLM launch settings: dtype, max_model_len, kv_cache_space_gib, max_num_seqs, ...
+    "dtype": "float32",  # vLLM CPU 0.32 answers SmolLM2 wrongly in bfloat16
+    "max_model_len": 2048,
+    "kv_cache_space_gib": 2,  # GiB of RAM for the KV cache (CPU build)
+    "startup_timeout_s": 600,
+    "warmup_requests": 2,
+    "env": {"VLLM_CPU_NUM_OF_RESERVED_CPU": "0"},  # give the CPU engine every core
+}
 prompts = "data/prompts/interactive_v1.jsonl"  # prompt set, JSONL
-n_prompts = 500  # prompts per load level; None: all
-concurrency = [1, 8]  # closed-loop levels; 1 is the single-request baseline
-baseline_prompts = 32  # prompts at concurrency 1
+n_prompts = 250  # prompts per load level; None: all
+concurrency = [1, 8, 32]  # closed-loop levels; 1 is the single-request baseline
+baseline_prompts = 16  # prompts at concurrency 1
 request_rate = None  # None: closed loop; or requests/s for a Poisson open loop
-max_tokens = None  # None: each prompt's own max_tokens; a number caps them
+max_tokens = 32  # caps each prompt's own max_tokens; None: each prompt's own
 temperature = 0.0
-timeout_s = 60.0  # per request; a slower request is a `timeout` row, never dropped
-results_dir = "eval/results"
-run_label = "run"  # letters, digits, '.', '_', '-'
+timeout_s = 120.0  # per request; a slower request is a `timeout` row, never dropped
+results_dir = "eval/results"  # relative paths are under the project root, from any folder
+run_label = "cpu-default"  # letters, digits, '.', '_', '-'
 seed = 42
 warmup_requests = 4  # sent before measuring, never recorded
-gate_concurrency = None  # the level the report's latency gates judge
+gate_concurrency = 8  # the level the report's latency gates judge
 machine = None  # data/pricing.yaml machine key for cost; None: by hardware
 hourly_usd = None  # machine price in USD/h; beats `machine`
 """),

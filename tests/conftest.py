@@ -7,12 +7,25 @@ from pathlib import Path
 
 import pytest
 
+from servegate.core.paths import ROOT_ENV
 from tests.helpers import REPO
 
 
 @pytest.fixture
 def repo() -> Path:
     return REPO
+
+
+@pytest.fixture
+def lab_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A throw-away servegate project (a ``[tool.servegate]`` pyproject) whose ``notebooks/`` is
+    the working directory, as JupyterLab starts a notebook's kernel; returns the project root."""
+    root = tmp_path / "project"
+    (root / "notebooks").mkdir(parents=True)
+    (root / "pyproject.toml").write_text('[project]\nname = "team"\n\n[tool.servegate]\n')
+    monkeypatch.delenv(ROOT_ENV, raising=False)
+    monkeypatch.chdir(root / "notebooks")
+    return root
 
 
 @pytest.fixture

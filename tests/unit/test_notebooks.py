@@ -17,12 +17,28 @@ import papermill
 import pytest
 from pydantic import BaseModel
 
+from servegate.core.params_file import load_params_file
 from servegate.jobs.bench import BenchmarkParams
 from servegate.report.params import ReportParams
 from tests.helpers import REPO
 
 NOTEBOOKS = REPO / "notebooks"
 GENERATOR = REPO / "scripts" / "make_notebooks.py"
+NOTEBOOK_NAMES = [
+    "01_benchmark.ipynb",
+    "02_aggregate.ipynb",
+    "03_decision_report.ipynb",
+    "04_capacity_plan.ipynb",
+]
+#: The embedded default: what a notebook opened as is, and ``make report``, run.
+EMBEDDED = REPO / "params" / "cpu_default.yaml"
+#: Notebook parameters that differ from the embedded default on purpose, and why. In the report
+#: notebooks, ``gate_concurrency = None`` means "the level the run itself names" (which the CPU
+#: default sets to 8), so None there is the same judgement as 8, and stays right for other runs.
+NOT_THE_EMBEDDED_DEFAULT = {
+    ("03_decision_report.ipynb", "gate_concurrency"): None,
+    ("04_capacity_plan.ipynb", "gate_concurrency"): None,
+}
 
 #: The notebooks that validate their parameters with a model (``Model.from_namespace(globals())``)
 #: and that model. 02 and 04 pass their parameters to functions one by one: no model to match.
@@ -47,12 +63,7 @@ def make_notebooks() -> ModuleType:
 
 def test_the_committed_notebooks_are_what_the_generator_writes() -> None:
     committed = sorted(NOTEBOOKS.glob("0*.ipynb"))
-    assert [p.name for p in committed] == [
-        "01_benchmark.ipynb",
-        "02_aggregate.ipynb",
-        "03_decision_report.ipynb",
-        "04_capacity_plan.ipynb",
-    ]
+    assert [p.name for p in committed] == NOTEBOOK_NAMES
     before = {p: p.stat().st_mtime_ns for p in committed}
     env = {**os.environ, "PYTHONPATH": str(REPO / "lib")}
     proc = subprocess.run(
@@ -141,3 +152,103 @@ def test_notebook_defaults_are_the_params_models_defaults(
         if in_notebook != in_model:
             differ[name] = (in_notebook, in_model)
     assert differ == {}, f"{notebook} default != {model.__name__} default: {differ}"
+
+
+def _parameters_cell(path: Path) -> dict[str, object]:
+    """The literal value of each name the notebook's parameters cell assigns, read with ast (as
+    Python reads it, comments and layout aside)."""
+    cells = json.loads(path.read_text())["cells"]
+    tagged = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(tagged) == 1, f"{path.name} needs exactly one cell tagged 'parameters'"
+    values: dict[str, object] = {}
+    for node in ast.parse("".join(tagged[0]["source"])).body:
+        assert isinstance(node, ast.Assign) and len(node.targets) == 1, (
+            f"{path.name}: the parameters cell holds only `name = literal` lines"
+        )
+        target = node.targets[0]
+        assert isinstance(target, ast.Name)
+        values[target.id] = ast.literal_eval(node.value)
+    return values
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOK_NAMES)
+def test_notebook_defaults_are_the_embedded_default(notebook: str) -> None:
+    """A notebook opened in JupyterLab and run as is runs what `make report` runs."""
+    embedded = load_params_file(EMBEDDED)
+    cell = _parameters_cell(NOTEBOOKS / notebook)
+    shared = sorted(set(cell) & set(embedded))
+    assert "results_dir" in shared  # every notebook reads the runs
+    differ = {
+        name: (cell[name], embedded[name])
+        for name in shared
+        if cell[name] != embedded[name]
+        and NOT_THE_EMBEDDED_DEFAULT.get((notebook, name), "no exemption") != cell[name]
+    }
+    assert differ == {}, f"{notebook} parameters cell != {EMBEDDED.name}: {differ}"
+
+
+def test_the_benchmark_notebook_sets_every_embedded_parameter() -> None:
+    embedded = load_params_file(EMBEDDED)
+    cell = _parameters_cell(NOTEBOOKS / "01_benchmark.ipynb")
+    assert sorted(set(embedded) - set(cell)) == []
+    assert cell["server"] == embedded["server"]  # the launch settings, env included
+    assert cell["server"]["env"] == {"VLLM_CPU_NUM_OF_RESERVED_CPU": "0"}  # type: ignore[index]
+
+
+@pytest.mark.parametrize(("notebook", "model"), sorted(PARAMS_MODELS.items()))
+def test_the_params_models_defaults_are_the_embedded_default(
+    notebook: str, model: type[BaseModel]
+) -> None:
+    """The library's defaults (a script calling ``run_benchmark({...})``) are the embedded default
+    too, for every name the file sets, bar the exemptions above."""
+    embedded = load_params_file(EMBEDDED)
+    defaults = _flat_defaults(model)
+    shared = sorted(set(defaults) & set(embedded))
+    differ = {
+        name: (defaults[name], embedded[name])
+        for name in shared
+        if defaults[name] != embedded[name]
+        and NOT_THE_EMBEDDED_DEFAULT.get((notebook, name), "no exemption") != defaults[name]
+    }
+    assert differ == {}, f"{model.__name__} default != {EMBEDDED.name}: {differ}"
+    if model is BenchmarkParams:
+        assert shared == sorted(embedded)
+
+
+# --- hygiene -------------------------------------------------------------------------------------
+
+
+def _saved_results(path: Path) -> list[str]:
+    """The code cells of a notebook file saved with outputs or an execution count."""
+    cells = json.loads(path.read_text())["cells"]
+    return [
+        f"cell {index} (id {cell.get('id', '?')})"
+        for index, cell in enumerate(cells)
+        if cell["cell_type"] == "code" and (cell.get("outputs") or cell.get("execution_count"))
+    ]
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOK_NAMES)
+def test_committed_notebooks_hold_no_outputs(notebook: str) -> None:
+    """Outputs in git are stale results and noisy diffs; Lab saves them when a notebook is run."""
+    dirty = _saved_results(NOTEBOOKS / notebook)
+    assert not dirty, (
+        f"notebooks/{notebook} was saved with outputs or execution counts in {', '.join(dirty)}; "
+        "run `python scripts/make_notebooks.py` (or `make notebooks`) to write it clean, "
+        "then commit it"
+    )
+
+
+def test_a_notebook_saved_after_a_run_is_caught(tmp_path: Path) -> None:
+    nb = json.loads((NOTEBOOKS / "02_aggregate.ipynb").read_text())
+    code_cells = [i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code"]
+    nb["cells"][code_cells[0]]["execution_count"] = 1
+    nb["cells"][code_cells[1]]["outputs"] = [
+        {"output_type": "stream", "name": "stdout", "text": ["3 rows\n"]}
+    ]
+    saved = tmp_path / "02_aggregate.ipynb"
+    saved.write_text(json.dumps(nb))
+    assert _saved_results(saved) == [
+        f"cell {code_cells[0]} (id 02-{code_cells[0]:02d})",
+        f"cell {code_cells[1]} (id 02-{code_cells[1]:02d})",
+    ]

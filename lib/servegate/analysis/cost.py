@@ -27,7 +27,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from servegate.core.errors import PricingError
-from servegate.core.fsutil import REPO_ROOT
+from servegate.core.paths import resolve_path
 
 __all__ = [
     "DEFAULT_PRICING_PATH",
@@ -45,7 +45,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 DEFAULT_PRICING_PATH = "data/pricing.yaml"
-_REPO_ROOT = REPO_ROOT
 _AS_OF = re.compile(r"^\d{4}-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?$")
 _DATED = "every price needs as_of (when it was read, YYYY-MM or YYYY-MM-DD) and source (its URL)"
 
@@ -170,28 +169,21 @@ def _problem(err: Mapping[str, Any]) -> str:
     return f"{where}: {msg}, got {err.get('input')!r:.80}"
 
 
-def _resolve(path: str | Path) -> Path:
-    path = Path(path)
-    if not path.is_absolute() and not path.exists() and (_REPO_ROOT / path).exists():
-        return _REPO_ROOT / path  # a notebook runs in notebooks/, not at the repository root
-    return path
-
-
 def load_pricing(path: str | Path = DEFAULT_PRICING_PATH) -> Pricing:
     """Read and validate a pricing file (``data/pricing.yaml``).
 
-    A relative ``path`` that does not exist from the current folder is looked up from the
-    repository root, so notebooks (which run in ``notebooks/``) find the default file.
+    A relative ``path`` is under the project root (``servegate.core.paths``), so a notebook
+    (which runs in ``notebooks/``) and a command line read the same file.
 
     :raises PricingError: when the file is missing, not YAML, or invalid: an unknown key, a
         negative price, a missing ``as_of`` or ``source``, a default that names no machine.
         The message lists every problem.
     """
-    resolved = _resolve(path)
+    resolved = resolve_path(path)
     if not resolved.is_file():
         raise PricingError(
-            f"pricing file {path} not found; use data/pricing.yaml from the repository, "
-            "or pass the path of your own copy"
+            f"pricing file {resolved} not found; use {DEFAULT_PRICING_PATH} (relative paths are "
+            "under the project root), or pass the path of your own copy"
         )
     try:
         data = yaml.safe_load(resolved.read_text(encoding="utf-8"))

@@ -47,6 +47,7 @@ from servegate.analysis.cost import (
 )
 from servegate.core.errors import HistoryError, PricingError
 from servegate.core.fsutil import atomic_path
+from servegate.core.paths import resolve_path
 from servegate.history.format import HISTORY_COLUMNS, HistoryRow, parse_history, render_history
 from servegate.history.poc import load_poc_summaries, poc_history_rows
 from servegate.records.level import LevelSummary
@@ -252,6 +253,9 @@ def rebuild_history(
 ) -> HistoryResult:
     """Rebuild the history CSV from every run folder under ``results_dir`` (see the module doc).
 
+    Relative paths are under the project root (``servegate.core.paths``), never the working
+    directory: a notebook in ``notebooks/`` writes the same file as ``make aggregate``.
+
     :param results_dir: the folder of run folders.
     :param history_path: the CSV to write; its folder is created.
     :param pricing: a ``Pricing``, the path of a pricing file, or None for no costs.
@@ -265,7 +269,7 @@ def rebuild_history(
     :raises PricingError: when the pricing file is missing or invalid.
     :raises ConfigError: when the POC summaries file is invalid.
     """
-    history_path = Path(history_path)
+    results_dir, history_path = resolve_path(results_dir), resolve_path(history_path)
     poc_rows = poc_history_rows(load_poc_summaries(poc_summaries)) if poc_summaries else []
     if pricing is not None and not isinstance(pricing, Pricing):
         pricing = load_pricing(pricing)
@@ -297,7 +301,8 @@ def rebuild_history(
 
 
 def load_history(path: str | Path = DEFAULT_HISTORY_PATH) -> pd.DataFrame:
-    """Read the history CSV with typed columns, checking its header is ``HISTORY_COLUMNS``.
+    """Read the history CSV (relative: under the project root) with typed columns, checking its
+    header is ``HISTORY_COLUMNS``.
 
     Floats are ``float64`` (NaN where empty, ``inf`` where a percentile landed among failed
     requests), counts nullable ``Int64``, ``incomplete`` bool, the rest strings ("" where empty).
@@ -305,7 +310,7 @@ def load_history(path: str | Path = DEFAULT_HISTORY_PATH) -> pd.DataFrame:
     :raises HistoryError: when the file is missing, has other columns, or a cell is not of its
         column's type.
     """
-    path = Path(path)
+    path = resolve_path(path)
     if not path.is_file():
         raise HistoryError(
             f"history {path} not found; build it with `make aggregate` "

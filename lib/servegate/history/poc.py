@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from servegate.core.config import validate_params
 from servegate.core.errors import ConfigError
+from servegate.core.paths import resolve_path
 from servegate.history.format import HistoryRow
 
 __all__ = [
@@ -85,11 +86,12 @@ class _PocFile(BaseModel):
 
 
 def load_poc_summaries(path: str | Path = DEFAULT_POC_PATH) -> list[PocRun]:
-    """The POC summaries in ``path``; ``[]`` when the file does not exist (a team without a POC).
+    """The POC summaries in ``path`` (relative: under the project root); ``[]`` when the file
+    does not exist (a team without a POC).
 
     :raises ConfigError: when the file is not YAML or an entry is invalid (named with the fix).
     """
-    path = Path(path)
+    path = resolve_path(path)
     if not path.is_file():
         return []
     try:

@@ -26,6 +26,7 @@ from servegate.core.environment import collect_environment
 from servegate.core.errors import ConfigError, ServerCrashError, ServerError
 from servegate.core.fsutil import json_safe, sha256_file
 from servegate.core.names import SERVER_LOG, RunState
+from servegate.core.paths import resolve_path
 from servegate.core.progress import Reporter, plural, reporter
 from servegate.measure.eventloop import run_async
 from servegate.measure.loadgen import ChatTarget, LevelResult, LevelSpec, LoadGenerator
@@ -51,26 +52,36 @@ class BenchmarkParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    # Defaults: params/cpu_default.yaml's (a test holds them together). Relative paths are
+    # under the project root (servegate.core.paths), whatever the working directory.
     backend: Literal["vllm", "openai"] = "vllm"
     base_url: str = Field("", description='"" = launch vLLM (vllm) or the OpenAI default (openai)')
     model: str = Field("smollm2", min_length=1, description="model name as the server serves it")
     model_path: str = Field("data/models/smollm2-135m-instruct", description="folder vLLM loads")
     server: dict[str, Any] = Field(  # YAML boundary: ServerConfig's, validated when it starts
-        default_factory=dict, description="ServerConfig settings"
+        default_factory=lambda: {
+            "dtype": "float32",
+            "max_model_len": 2048,
+            "kv_cache_space_gib": 2,
+            "startup_timeout_s": 600,
+            "warmup_requests": 2,
+            "env": {"VLLM_CPU_NUM_OF_RESERVED_CPU": "0"},
+        },
+        description="ServerConfig settings",
     )
     prompts: str = "data/prompts/interactive_v1.jsonl"
-    n_prompts: int | None = Field(500, description="prompts per level (None = all)")
-    concurrency: list[int] = Field(default_factory=lambda: [1, 8])
-    baseline_prompts: int | None = Field(32, description="prompts at concurrency 1")
+    n_prompts: int | None = Field(250, description="prompts per level (None = all)")
+    concurrency: list[int] = Field(default_factory=lambda: [1, 8, 32])
+    baseline_prompts: int | None = Field(16, description="prompts at concurrency 1")
     request_rate: float | None = Field(None, description="req/s, Poisson open loop; None = closed")
-    max_tokens: int | None = Field(None, description="cap on each prompt's own max_tokens")
+    max_tokens: int | None = Field(32, description="cap on each prompt's own max_tokens")
     temperature: float = Field(0.0, ge=0, le=2)
-    timeout_s: float = Field(60.0, gt=0)
+    timeout_s: float = Field(120.0, gt=0)
     results_dir: str = "eval/results"
-    run_label: str = "run"
+    run_label: str = "cpu-default"
     seed: int = 42
     warmup_requests: int = Field(4, ge=0)
-    gate_concurrency: int | None = Field(None, description="the level the gates judge")
+    gate_concurrency: int | None = Field(8, description="the level the gates judge")
     machine: str | None = Field(None, description="data/pricing.yaml machine key for the cost")
     hourly_usd: float | None = Field(None, gt=0, description="machine price; beats `machine`")
 
@@ -164,7 +175,8 @@ def _target(
         progress.stage(f"attaching to {redact_url(params.base_url)}, model {params.model}")
         yield attach(params.base_url, params.model, api_key=os.environ.get("VLLM_API_KEY")), None
     else:
-        settings = {"model": params.model_path, "served_model_name": params.model, **params.server}
+        model = str(resolve_path(params.model_path))
+        settings = {"model": model, "served_model_name": params.model, **params.server}
         settings.setdefault("log_path", str(writer.dir / SERVER_LOG))
         config = ServerConfig.from_params(settings)
         usual_s, usual_note = usual_startup(writer.dir.parent, params.model)
@@ -186,7 +198,7 @@ def run_benchmark(
     say = progress if not isinstance(progress, bool) else reporter(None if progress else "off")
     if not isinstance(params, BenchmarkParams):
         params = validate_params(BenchmarkParams, params, what="benchmark parameters")
-    prompt_set = load_prompts(params.prompts)
+    prompt_set = load_prompts(resolve_path(params.prompts))
     prompts = prompt_set.prompts  # read once: the levels use these, run.json their hash
     _check_prompt_counts(params, len(prompts))
     if params.backend == "openai" and not os.environ.get("OPENAI_API_KEY"):
@@ -256,7 +268,7 @@ def _public_params(params: BenchmarkParams) -> dict[str, object]:  # JSON bounda
 def _start_run(params: BenchmarkParams, prompt_set: PromptSet) -> RunWriter:
     """A new run folder whose run.json holds the parameters and the manifest: the machine's
     environment, the prompt set's hash and the model's identity."""
-    writer = RunWriter(params.results_dir, new_run_id(params.run_label, params.backend))
+    writer = _new_writer(params)
     writer.update(
         params=_public_params(params),
         manifest={
@@ -293,6 +305,7 @@ def _run_levels(
     prompts: Sequence[Prompt],
     progress: Reporter,
 ) -> tuple[RunState, _Ending]:
+    model_dir = resolve_path(params.model_path)
     gen = LoadGenerator(
         target,
         run_id=writer.run_id,
@@ -302,7 +315,7 @@ def _run_levels(
         seed=params.seed,
         on_record=writer.append,
         progress=progress,
-        token_counter=TokenCounter(params.model_path) if Path(params.model_path).is_dir() else None,
+        token_counter=TokenCounter(model_dir) if model_dir.is_dir() else None,
     )
     levels_out: list[LevelSummary] = []
     for spec in _levels(params, prompts):
@@ -395,8 +408,8 @@ def _model_manifest(params: BenchmarkParams) -> _ModelManifest:
     info: _ModelManifest = {"name": params.model}
     if params.backend != "vllm" or params.base_url:
         return info
-    folder = Path(params.model_path)
-    info["path"] = str(folder)
+    folder = resolve_path(params.model_path)
+    info["path"] = params.model_path  # as given: `make verify` resolves it in its own checkout
     weights = sorted(folder.glob("*.safetensors"))
     if weights:
         info["weights"] = {p.name: sha256_file(p) for p in weights}
@@ -404,8 +417,13 @@ def _model_manifest(params: BenchmarkParams) -> _ModelManifest:
     return info
 
 
+def _new_writer(params: BenchmarkParams) -> RunWriter:
+    """A new run folder under ``results_dir``, which is under the project root when relative."""
+    return RunWriter(resolve_path(params.results_dir), new_run_id(params.run_label, params.backend))
+
+
 def _skipped(params: BenchmarkParams, reason: str) -> RunResult:
-    writer = RunWriter(params.results_dir, new_run_id(params.run_label, params.backend))
+    writer = _new_writer(params)
     writer.close("skipped", params=_public_params(params), skipped_reason=reason, levels=[])
     log.warning("%s benchmark skipped: %s", params.backend, reason)
     return _result(writer, "skipped")

@@ -25,6 +25,7 @@ from servegate.core.config import validate_params
 from servegate.core.errors import ServegateError
 from servegate.core.fsutil import REPO_ROOT
 from servegate.core.params_file import load_params_file
+from servegate.core.paths import resolve_path
 from servegate.core.progress import relay
 from servegate.jobs.bench import BenchmarkParams
 from servegate.report.decision import DecisionReport, load_decision
@@ -84,7 +85,7 @@ def execute_benchmark(params_file: str | Path, **overrides: object) -> Path:
     """
     params = {**load_params_file(params_file), **overrides}
     validated = validate_params(BenchmarkParams, params, what=f"parameters in {params_file}")
-    results = Path(validated.results_dir)
+    results = resolve_path(validated.results_dir)  # where the notebook's library writes it
     results.mkdir(parents=True, exist_ok=True)
     before = {p.name for p in results.iterdir()}
     tmp = Path(tempfile.mkdtemp(prefix="servegate-nb-")) / EXECUTED_NAME
@@ -128,13 +129,15 @@ def run_report_pipeline(
     result = PipelineResult()
     for params_file in bench_params:
         result.runs.append(execute_benchmark(params_file, results_dir=results_dir))
+    # The notebooks read relative paths under the project root, as resolve_path does here.
+    history = resolve_path(history_path)
     execute_notebook(
         "02_aggregate.ipynb",
-        Path(history_path).parent / "02_aggregate.ipynb",
+        history.parent / "02_aggregate.ipynb",
         {"results_dir": results_dir, "history_path": history_path},
     )
-    result.history = Path(history_path)
-    out = Path(report_dir)
+    result.history = history
+    out = resolve_path(report_dir)
     work = Path(tempfile.mkdtemp(prefix="servegate-report-"))
     nb = execute_notebook(
         "03_decision_report.ipynb",

@@ -11,12 +11,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from servegate.core.errors import ConfigError, PromptFileError
+from servegate.core.paths import project_root, resolve_path
 
 __all__ = ["Message", "Prompt", "PromptSet", "load_prompts"]
 
 _SHOWN = 5  # bad lines quoted in one error; the rest are counted
 _SHAPE = '{"id", "category", "messages": [{"role", "content"}, ...], "max_tokens"}'
 _REGENERATE = "or regenerate the set with python data/prompts/make_prompts.py"
+_PROMPT_DIR = "data/prompts"
 
 
 class Message(BaseModel):
@@ -142,6 +144,28 @@ def _check_line(raw: bytes) -> tuple[Prompt | None, str]:
         return None, "; ".join(_reason(err) for err in exc.errors())
 
 
+def _missing(path: Path) -> str:
+    """Why ``path`` cannot be the prompt set, and the prompt sets the project does have, as
+    ``prompts`` values that work from any folder (they are under the project root)."""
+    try:
+        root = project_root()
+    except ConfigError as exc:
+        return f"prompt file {path} does not exist, and {exc}"
+    found = sorted((root / _PROMPT_DIR).glob("*.jsonl"))
+    if found:
+        names = ", ".join(p.relative_to(root).as_posix() for p in found)
+        fix = f"use one of the prompt sets under {root / _PROMPT_DIR}: {names}"
+    else:
+        fix = (
+            f"there is none under {root / _PROMPT_DIR}: generate one with "
+            f"python {_PROMPT_DIR}/make_prompts.py, or give the path of yours"
+        )
+    return (
+        f"prompt file {path} does not exist; a relative `prompts` is read from the project root "
+        f"{root}, whatever the working directory; {fix}"
+    )
+
+
 def load_prompts(path: str | Path) -> PromptSet:
     """Read and validate every line of a JSONL prompt file.
 
@@ -149,20 +173,17 @@ def load_prompts(path: str | Path) -> PromptSet:
     and ids must be unique. All lines are checked before anything is returned, so one error
     lists every bad line (the first five quoted, the rest counted).
 
-    :param path: the ``.jsonl`` file, e.g. ``data/prompts/interactive_v1.jsonl``.
+    :param path: the ``.jsonl`` file, e.g. ``data/prompts/interactive_v1.jsonl``; a relative
+        path is under the project root (``servegate.core.paths``).
     :returns: the prompts in file order, with the sha256 of the exact bytes that were parsed.
     :raises PromptFileError: when the file cannot be read, holds no prompt, or has a bad line;
         the message names the file, each bad line's 1-based number and the reason.
     """
-    path = Path(path)
+    path = resolve_path(path)
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise PromptFileError(
-            f"prompt file {path} does not exist; point `prompts` at a JSONL prompt set, "
-            "e.g. data/prompts/interactive_v1.jsonl",
-            path=str(path),
-        ) from None
+        raise PromptFileError(_missing(path), path=str(path)) from None
     except OSError as exc:
         raise PromptFileError(
             f"prompt file {path} cannot be read ({exc.strerror}); expected a JSONL file",

@@ -25,8 +25,9 @@ from servegate.analysis.fallback import FallbackResult
 from servegate.analysis.gates import Evaluation, GateResult, evaluate_gates
 from servegate.core.config import validate_params
 from servegate.core.environment import git_state
-from servegate.core.errors import ConfigError, ServegateError
+from servegate.core.errors import ServegateError
 from servegate.core.fsutil import REPO_ROOT, atomic_write_json
+from servegate.core.paths import resolve_path
 from servegate.history.aggregate import load_history
 from servegate.history.poc import PocRun, load_poc_summaries
 from servegate.report.caveats import report_caveats
@@ -164,10 +165,11 @@ def select_runs(
     run is the newest OpenAI-backend run on the same prompt set (sha256); failing that, the
     newest skipped one, so the report can say why hosted numbers are missing.
 
+    :param results_dir: the folder of run folders; a relative one is under the project root.
     :param listed: ``list_runs(results_dir)``, when the caller has already read the folder (a
         report reads it once); read here otherwise.
     """
-    results_dir = Path(results_dir)
+    results_dir = resolve_path(results_dir)
     if local_run or hosted_run:
         read = {r.run_dir.name: r for r in listed[0]} if listed is not None else {}
 
@@ -318,33 +320,28 @@ def _decision_report(
 def _write_decision(decision: DecisionReport, params: ReportParams, local: RunData | None) -> Path:
     """Write the decision JSON to ``report_dir/<date>_<label>_decision.json``, atomically."""
     label = params.report_label or (local.label if local is not None else "") or "report"
-    dated = Path(params.report_dir) / f"{datetime.now(UTC):%Y-%m-%d}_{label}_decision.json"
+    name = f"{datetime.now(UTC):%Y-%m-%d}_{label}_decision.json"
+    dated = resolve_path(params.report_dir) / name
     # latest.json moves with latest.html and latest.pdf, once all of them are rendered
     # (servegate.jobs.pipeline), so the three never disagree.
     atomic_write_json(dated, decision.model_dump(mode="python"))
     return dated
 
 
-def _report_params(params: ReportParams | Mapping[str, Any]) -> ReportParams:
-    """Validated parameters whose ``results_dir`` exists."""
-    if not isinstance(params, ReportParams):
-        params = validate_params(ReportParams, params, what="report parameters")
-    if not Path(params.results_dir).is_dir():
-        raise ConfigError(
-            f"results_dir {params.results_dir} does not exist; run `make bench` "
-            "first or point results_dir at your run folders"
-        )
-    return params
-
-
 def build_report(params: ReportParams | Mapping[str, Any], *, write: bool = True) -> ReportData:
     """Select runs, evaluate the gates, price the options, and write the decision JSON.
 
+    Relative paths in ``params`` are under the project root (``servegate.core.paths``), never
+    the working directory: the notebook in ``notebooks/`` reads and writes what ``make report``
+    does.
+
     :param params: ``ReportParams``, or a mapping of its fields or the notebook's flat names.
-    :raises ConfigError: bad parameters, or no ``results_dir``.
+    :raises ConfigError: bad parameters, or no ``results_dir`` (the message says where it
+        looked and how to make runs).
     :raises RunFolderError: a named run that does not exist or cannot be read.
     """
-    params = _report_params(params)
+    if not isinstance(params, ReportParams):
+        params = validate_params(ReportParams, params, what="report parameters")
     listed = list_runs(params.results_dir)  # once: selection and comparisons share it
     local, hosted, broken = select_runs(
         params.results_dir, params.local_run, params.hosted_run, listed=listed

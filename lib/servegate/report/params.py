@@ -35,6 +35,8 @@ class ReportParams(BaseModel):
     The gate thresholds are ``gates`` (``GateParams``) and the capacity plan's forecast is
     ``capacity`` (``CapacityForecast``); both also take their fields' names flat, as the
     notebook's parameters are named: ``{"p95_ms": 2000}`` is ``{"gates": {"p95_ms": 2000}}``.
+    The paths are kept as given; a relative one is read under the project root
+    (``servegate.core.paths``) where it is opened, never from the working directory.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -52,6 +52,7 @@ from servegate.core.names import (
     RUN_SCHEMA_VERSION,
     STATUSES,
 )
+from servegate.core.paths import resolve_path
 from servegate.records.level import LevelSamples, LevelSummary, summarize_level
 from servegate.records.run import Manifest, RecordedParams, RunRecord
 from servegate.runs.writer import new_run_id
@@ -128,7 +129,7 @@ def import_latency_csv(
     ok, status, error = _statuses(frame, columns)
     e2e_ms = _latencies(frame[latency_column], UNITS[unit], ok, fail)
     digest = sha256_file(path)
-    results_dir = Path(results_dir)
+    results_dir = resolve_path(results_dir)  # relative: under the project root, as every reader's
     _refuse_duplicate(results_dir, digest, fail)
 
     rows = _rows(frame, columns, backend, model, status, error, e2e_ms)

@@ -28,6 +28,7 @@ from pydantic import ValidationError
 
 from servegate.core.errors import ConfigError, RunFolderError
 from servegate.core.names import RUN_JSON, RUN_SCHEMA_VERSION
+from servegate.core.paths import project_root, resolve_path
 from servegate.records.level import LevelSummary
 from servegate.records.run import RunRecord
 from servegate.runs.requests_csv import FIX_EDITED, read_requests, reconcile_levels
@@ -127,8 +128,20 @@ def load_run(run_dir: str | Path) -> RunData:
     return RunData(run_dir, record, frame, incomplete, tuple(recomputed), tuple(notes))
 
 
+def _no_results_dir(given: Path, where: Path) -> str:
+    """Where a missing ``results_dir`` was looked for, and how to make runs there."""
+    root = project_root() if not given.expanduser().is_absolute() else None
+    where_from = f" (a relative results_dir is read from the project root {root})" if root else ""
+    return (
+        f"results_dir {where} does not exist{where_from}; run a benchmark first "
+        "(`servegate bench --params params/cpu_default.yaml`, or make bench) or point "
+        "results_dir at the folder that holds the run folders"
+    )
+
+
 def list_runs(results_dir: str | Path) -> tuple[list[RunData], list[tuple[Path, str]]]:
-    """Every run folder under ``results_dir``, oldest first, and the broken ones with reasons.
+    """Every run folder under ``results_dir`` (relative: under the project root), oldest first,
+    and the broken ones with reasons.
 
     Folders whose name starts with ``.`` are ignored. A folder that cannot be read is logged as a
     warning and returned as ``(folder, reason)``; it never stops the others from loading. Runs
@@ -136,12 +149,10 @@ def list_runs(results_dir: str | Path) -> tuple[list[RunData], list[tuple[Path, 
 
     :raises ConfigError: when ``results_dir`` does not exist.
     """
-    results_dir = Path(results_dir)
+    given = Path(results_dir)
+    results_dir = resolve_path(given)
     if not results_dir.is_dir():
-        raise ConfigError(
-            f"results_dir {results_dir} does not exist; run a benchmark first "
-            "(make bench PARAMS=params/cpu_default.yaml) or pass the folder that holds the runs"
-        )
+        raise ConfigError(_no_results_dir(given, results_dir))
     runs: list[RunData] = []
     broken: list[tuple[Path, str]] = []
     for folder in sorted(p for p in results_dir.iterdir() if p.is_dir()):

@@ -17,6 +17,7 @@ from typing import Any
 from servegate.core.environment import collect_environment
 from servegate.core.errors import RunFolderError
 from servegate.core.fsutil import sha256_file
+from servegate.core.paths import project_root, resolve_path
 from servegate.records.run import Manifest, ModelInfo, PromptSetInfo
 from servegate.runs.reader import RunData, list_runs, load_run
 
@@ -77,7 +78,7 @@ def _text(value: Any) -> str:
 
 def _model_checks(model: ModelInfo, repo_dir: Path) -> Iterator[Check]:
     weights = model.weights or {}
-    folder = repo_dir / (model.path or "")
+    folder = resolve_path(model.path or "", root=repo_dir)
     for name, digest in sorted(weights.items()):
         path = folder / name
         now = sha256_file(path) if path.is_file() else None
@@ -88,7 +89,7 @@ def _model_checks(model: ModelInfo, repo_dir: Path) -> Iterator[Check]:
 def _prompt_check(prompts: PromptSetInfo, repo_dir: Path) -> Iterator[Check]:
     if not prompts.path:
         return
-    path = repo_dir / prompts.path
+    path = resolve_path(prompts.path, root=repo_dir)
     now = sha256_file(path) if path.is_file() else None
     yield Check("prompt set", f"{prompts.path} sha256", _text(prompts.sha256), now)
 
@@ -140,16 +141,17 @@ def _environment_checks(manifest: Manifest, now: Mapping[str, Any]) -> Iterator[
 
 def verify_run(
     run_dir: str | Path,
-    repo_dir: str | Path = ".",
+    repo_dir: str | Path | None = None,
     environment: Callable[[], Mapping[str, Any]] | None = None,
 ) -> VerifyResult:
     """Compare run ``run_dir``'s manifest with this machine and checkout now.
 
-    :param repo_dir: the checkout the run's relative paths (model, prompts) are resolved in.
+    :param repo_dir: the project the run's relative paths (model, prompts) are resolved in; the
+        project root (``servegate.core.paths``) by default, whatever the working directory.
     :param environment: what ``servegate.core.environment.collect_environment`` returns, for tests.
     :raises RunFolderError: when the run folder cannot be read.
     """
-    repo = Path(repo_dir)
+    repo = Path(repo_dir) if repo_dir is not None else project_root()
     run = load_run(run_dir)
     manifest = run.record.manifest
     if not run.manifest:  # nothing was recorded: a skipped run

@@ -59,6 +59,22 @@ def test_load_pricing_finds_the_default_file_from_another_folder(
     assert "gpt-4o-mini" in load_pricing().hosted
 
 
+def test_load_pricing_reads_the_projects_file_from_its_notebooks_folder(lab_project: Path) -> None:
+    """A relative path is the project's file (here with its own price), not the checkout's."""
+    (lab_project / "data").mkdir()
+    own = _write_edited(
+        lab_project / "data",
+        lambda d: d["machines"]["aws-c7a.large"].update(hourly_usd=0.5),
+    )
+    assert own == lab_project / "data" / "pricing.yaml"
+    assert load_pricing().machines["aws-c7a.large"].hourly_usd == 0.5
+    assert load_pricing("data/pricing.yaml").machines["aws-c7a.large"].hourly_usd == 0.5
+    own.unlink()
+    with pytest.raises(PricingError) as info:
+        load_pricing()  # the checkout's file is no fallback: the project has none
+    assert f"pricing file {lab_project / 'data' / 'pricing.yaml'} not found" in str(info.value)
+
+
 def test_self_hosted_cost_by_hand() -> None:
     # 1 USD/h at 1000 tok/s: 3.6M tokens per hour, so 1/3.6 USD per 1M tokens.
     assert self_hosted_cost_per_1m_output_tokens(1.0, 1000.0) == pytest.approx(1 / 3.6)

@@ -7,6 +7,7 @@ import logging
 import math
 import multiprocessing
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from servegate.history.aggregate import HISTORY_COLUMNS, load_history, rebuild_h
 from tests.helpers import (
     HOSTED_RUN,
     PRICING,
+    REPO,
     SKIPPED_RUN,
     VLLM_RUN,
     clone_run,
@@ -71,6 +73,25 @@ def results(tmp_path: Path) -> Path:
 def _rebuild(results: Path, out: Path, **kwargs) -> history.HistoryResult:
     kwargs.setdefault("pricing", PRICING)
     return rebuild_history(results, out, **kwargs)
+
+
+def test_relative_paths_are_under_the_project_root_not_the_working_directory(
+    lab_project: Path,
+) -> None:
+    """From notebooks/ (JupyterLab's working directory) the defaults read and write the project's
+    eval/ and data/, and nothing lands in notebooks/ (not even the lock file)."""
+    copy_fixtures(lab_project / "eval/results")
+    (lab_project / "data/history").mkdir(parents=True)
+    shutil.copy(PRICING, lab_project / "data/pricing.yaml")
+    shutil.copy(REPO / "data/history/poc_summaries.yaml", lab_project / "data/history")
+    built = rebuild_history(poc_summaries="data/history/poc_summaries.yaml")
+    written = lab_project / "eval/reports/aggregate_history.csv"
+    assert built.path == written and written.is_file()
+    assert (lab_project / "eval/reports/aggregate_history.csv.lock").is_file()
+    assert set(built.rows["run_id"]) >= {VLLM_RUN, HOSTED_RUN, SKIPPED_RUN}
+    assert (built.rows["source"] == "summary_only").any()  # the POC file was found
+    assert list((lab_project / "notebooks").iterdir()) == []
+    assert load_history().equals(built.rows)
 
 
 def test_columns_are_designs_then_extras(results: Path, tmp_path: Path) -> None:

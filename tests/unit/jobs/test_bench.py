@@ -6,6 +6,7 @@ import asyncio
 import csv
 import json
 import os
+import shutil
 import subprocess
 from collections import Counter
 from pathlib import Path
@@ -13,10 +14,11 @@ from pathlib import Path
 import pytest
 
 from servegate.calibration.server import CalibrationConfig, CalibrationServer
+from servegate.core.errors import PromptFileError
 from servegate.core.names import REQUEST_COLUMNS
-from servegate.jobs.bench import _exited, run_benchmark
+from servegate.jobs.bench import BenchmarkParams, _exited, _model_manifest, run_benchmark
 from servegate.runs.reader import load_run
-from tests.helpers import TEST_PROMPTS
+from tests.helpers import REPO, TEST_PROMPTS
 
 
 def test_run_benchmark_leaves_a_consistent_run_folder(tmp_path: Path) -> None:
@@ -59,6 +61,50 @@ def test_run_benchmark_leaves_a_consistent_run_folder(tmp_path: Path) -> None:
     assert record["manifest"]["prompt_set"]["sha256"]
     assert record["manifest"]["hardware"]["cpu_logical_cores"] >= 1
     assert record["params"]["base_url"] == srv.root_url
+
+
+def test_relative_paths_are_under_the_project_root_from_its_notebooks_folder(
+    lab_project: Path, fake_model_dir: Path
+) -> None:
+    """JupyterLab runs 01 in notebooks/: the default paths still mean the project's files, and
+    run.json keeps them as given (relative), so the run reads the same from any checkout."""
+    with pytest.raises(PromptFileError, match=r"python data/prompts/make_prompts\.py") as info:
+        run_benchmark({"base_url": "http://127.0.0.1:9/v1"}, progress=False)
+    where = lab_project / "data/prompts/interactive_v1.jsonl"
+    assert str(info.value).startswith(f"prompt file {where} does not exist; a relative")
+    assert not (lab_project / "eval").exists()  # refused before anything was written
+    (lab_project / "data/prompts").mkdir(parents=True)
+    shutil.copy(REPO / "data/prompts/interactive_v1.jsonl", lab_project / "data/prompts")
+    config = CalibrationConfig(
+        seed=3, ttft_ms=2, itl_ms=1, output_tokens_min=2, output_tokens_max=4
+    )
+    with CalibrationServer(config) as srv:
+        result = run_benchmark(
+            {
+                "base_url": srv.root_url,
+                "model": "calibration",
+                "n_prompts": 6,
+                "baseline_prompts": 3,
+                "concurrency": [1, 2],
+                "warmup_requests": 0,
+            },
+            progress=False,
+        )
+    assert result.state == "complete"
+    assert result.run_dir.parent == lab_project / "eval/results"
+    assert result.run_id.endswith("_cpu-default_vllm")  # the embedded default's label
+    params = result.record.params
+    assert (params.prompts, params.results_dir) == (
+        "data/prompts/interactive_v1.jsonl",
+        "eval/results",
+    )
+    assert result.record.manifest.prompt_set.path == "data/prompts/interactive_v1.jsonl"
+    assert list((lab_project / "notebooks").iterdir()) == []
+    # A launched model's folder is the project's too; run.json records the path as given.
+    shutil.copytree(fake_model_dir, lab_project / "data/models/m")
+    manifest = _model_manifest(BenchmarkParams(model_path="data/models/m"))
+    assert manifest.get("path") == "data/models/m"
+    assert set(manifest.get("weights", {})) == {"model.safetensors"}
 
 
 def test_429_and_500_bursts_are_rows_and_the_run_stays_consistent(tmp_path: Path) -> None:

@@ -199,6 +199,36 @@ def test_missing_file(tmp_path: Path) -> None:
         load_prompts(path)
 
 
+def test_a_relative_prompt_file_is_read_from_the_project_root(lab_project: Path) -> None:
+    (lab_project / "data/prompts").mkdir(parents=True)
+    (lab_project / "data/prompts/mine.jsonl").write_bytes(PROMPTS.read_bytes())
+    loaded = load_prompts("data/prompts/mine.jsonl")  # the working directory is notebooks/
+    assert loaded.path == lab_project / "data/prompts/mine.jsonl"
+    assert len(loaded) == len(load_prompts(PROMPTS))
+
+
+def test_a_missing_prompt_file_names_where_it_looked_and_the_sets_there(
+    lab_project: Path,
+) -> None:
+    with pytest.raises(PromptFileError) as info:
+        load_prompts("data/prompts/interactive_v1.jsonl")
+    message = str(info.value)
+    where = lab_project / "data/prompts/interactive_v1.jsonl"
+    assert f"prompt file {where} does not exist" in message
+    assert f"read from the project root {lab_project}" in message
+    assert "python data/prompts/make_prompts.py" in message  # none there: how to make one
+    assert info.value.path == str(where)
+    (lab_project / "data/prompts").mkdir(parents=True)
+    for name in ("b_v2.jsonl", "a_v1.jsonl"):
+        (lab_project / "data/prompts" / name).write_text("")
+    with pytest.raises(PromptFileError) as info:
+        load_prompts("data/prompts/interactive_v1.jsonl")
+    assert str(info.value).endswith(
+        f"use one of the prompt sets under {lab_project / 'data/prompts'}: "
+        "data/prompts/a_v1.jsonl, data/prompts/b_v2.jsonl"
+    )
+
+
 @pytest.mark.parametrize("text", ["", "\n\n  \n"])
 def test_a_file_without_prompts(tmp_path: Path, text: str) -> None:
     path = tmp_path / "set.jsonl"

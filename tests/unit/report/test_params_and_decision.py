@@ -7,6 +7,7 @@ import ast
 import dataclasses
 import json
 import math
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from servegate.core.config import validate_params
 from servegate.core.errors import ConfigError, RunFolderError
 from servegate.core.fsutil import json_safe
 from servegate.core.names import DECISION_SCHEMA_VERSION
+from servegate.history.aggregate import rebuild_history
 from servegate.report import build
 from servegate.report.build import ReportData, build_report
 from servegate.report.decision import DecisionReport, Gate
@@ -29,6 +31,7 @@ from servegate.report.html import badge, escape, number
 from servegate.report.ops import hosted_model_for
 from servegate.report.params import ReportParams
 from tests.conftest import REPO
+from tests.helpers import PRICING, VLLM_RUN, copy_fixtures
 
 FIXTURES = REPO / "tests/fixtures/runs"
 BASE = {"results_dir": str(FIXTURES), "history_path": "/nonexistent.csv"}
@@ -206,6 +209,30 @@ def test_run_folders_are_listed_once_per_report(
 def test_a_named_run_that_does_not_exist_is_named_in_the_error() -> None:
     with pytest.raises(RunFolderError, match=r"run folder .*nope does not exist"):
         build_report({**BASE, "local_run": "nope"}, write=False)
+
+
+def test_the_default_paths_are_the_projects_from_its_notebooks_folder(lab_project: Path) -> None:
+    """JupyterLab runs 03 and 04 in notebooks/: the defaults still read the project's eval/ and
+    data/ and write its reports/, and nothing lands in notebooks/."""
+    with pytest.raises(ConfigError, match=rf"results_dir {lab_project / 'eval/results'} does"):
+        build_report({}, write=False)
+    copy_fixtures(lab_project / "eval/results")
+    (lab_project / "data/history").mkdir(parents=True)
+    shutil.copy(PRICING, lab_project / "data/pricing.yaml")
+    shutil.copy(REPO / "data/history/poc_summaries.yaml", lab_project / "data/history")
+    rebuild_history()
+    report = build_report({})
+    assert report.local is not None and report.local.run_id == VLLM_RUN
+    assert report.poc  # data/history/poc_summaries.yaml, read from the project root
+    history, why_empty = report.history()
+    assert why_empty == "" and len(history)
+    [written] = report.written
+    assert written.parent == lab_project / "reports" and written.is_file()
+    local, hosted, _ = build.select_runs("eval/results")  # as notebook 04 calls it
+    assert local is not None and local.run_dir == lab_project / "eval/results" / VLLM_RUN
+    assert hosted is not None and report.hosted is not None
+    assert hosted.run_id == report.hosted.run_id
+    assert list((lab_project / "notebooks").iterdir()) == []
 
 
 def test_the_default_hosted_model_is_the_hosted_benchmarks_model() -> None:

@@ -112,3 +112,16 @@ def test_list_runs_sorts_and_reports_broken_folders(
 def test_list_runs_needs_the_results_dir(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"results_dir .*nowhere does not exist; run a bench"):
         list_runs(tmp_path / "nowhere")
+
+
+def test_a_relative_results_dir_is_under_the_project_root(lab_project: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        list_runs("eval/results")  # from notebooks/, as JupyterLab runs a notebook
+    assert str(info.value).startswith(
+        f"results_dir {lab_project / 'eval/results'} does not exist (a relative results_dir is "
+        f"read from the project root {lab_project}); run a benchmark first (`servegate bench "
+    )
+    copy_fixtures(lab_project / "eval/results")
+    runs, broken = list_runs("eval/results")
+    assert [r.run_id for r in runs] == [VLLM_RUN, HOSTED_RUN, SKIPPED_RUN] and broken == []
+    assert runs[0].run_dir == lab_project / "eval/results" / VLLM_RUN

@@ -14,6 +14,7 @@ from servegate.cli import main
 from servegate.core.environment import collect_environment
 from servegate.core.errors import RunFolderError
 from servegate.core.fsutil import sha256_file
+from servegate.core.paths import ROOT_ENV
 from servegate.runs.verify import latest_run_dir, verify_run
 from tests.helpers import FIXTURE_RUNS, REPO, SKIPPED_RUN, VLLM_RUN
 
@@ -30,6 +31,7 @@ def checkout(tmp_path: Path, now: dict[str, Any]) -> tuple[Path, Path]:
     """A checkout with a model and prompt set, and a run recorded on this very machine."""
     repo = tmp_path / "repo"
     (repo / "data/models/m").mkdir(parents=True)
+    (repo / "pyproject.toml").write_text('[project]\nname = "team"\n\n[tool.servegate]\n')
     (repo / "data/models/m/model.safetensors").write_bytes(b"weights v1")
     (repo / "data/prompts").mkdir(parents=True)
     (repo / "data/prompts/p.jsonl").write_text('{"id": "p1"}\n')
@@ -93,11 +95,14 @@ def test_the_command_exits_1_on_a_difference_and_0_when_same(
     checkout: tuple[Path, Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     repo, run_dir = checkout
-    monkeypatch.chdir(repo)
+    monkeypatch.delenv(ROOT_ENV, raising=False)
+    (repo / "notebooks").mkdir()
+    monkeypatch.chdir(repo / "notebooks")  # the recorded paths are under the project root
     # the checkout has no git: the recorded commit now reads as unknown, a difference
     assert main(["verify", str(run_dir)]) == 1
     out = capsys.readouterr().out
     assert "DIFFERS  code: git commit" in out
+    assert "DIFFERS  model" not in out and "DIFFERS  prompt set" not in out, out
     assert main(["verify", "--results-dir", str(run_dir.parent)]) == 1  # newest vLLM run
     assert f"verify {run_dir.name}" in capsys.readouterr().out
 
