@@ -153,14 +153,23 @@ def pipeline(
         model="smollm2",
         run_label="local-test",
     )
-    hosted_params = _params(
-        root / "hosted.yaml", backend="openai", model="gpt-4o-mini", run_label="hosted-test"
+    hosted_layer = root / "hosted.yaml"  # over local.yaml: the same workload by construction
+    hosted_layer.write_text(
+        yaml.safe_dump(
+            {
+                "backend": "openai",
+                "base_url": "",
+                "model": "gpt-4o-mini",
+                "run_label": "hosted-test",
+            }
+        )
     )
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("OPENAI_API_KEY", CANARY)
         mp.setenv("OPENAI_BASE_URL", hosted.base_url)
         result = run_report_pipeline(
-            [local_params, hosted_params],
+            [local_params],
+            hosted=hosted_layer,
             results_dir=str(results),
             history_path=str(history),
             report_dir=str(reports),
