@@ -25,6 +25,7 @@ __all__ = ["build_parser", "main", "version"]
 DEFAULT_MANIFEST = Path("data/models/smollm2-135m-instruct.json")
 DEFAULT_PARAMS = Path("params/cpu_default.yaml")
 DEFAULT_HOSTED = Path("params/hosted_openai.yaml")
+_QUIET_HELP = "print only results and errors: no effective parameters, no progress"
 
 
 def version() -> str:
@@ -315,8 +316,12 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def _subcommand(sub: Subparsers, name: str, help: str) -> argparse.ArgumentParser:
-    """A subcommand whose ``--help`` shows each flag's default."""
-    return sub.add_parser(name, help=help, description=help, formatter_class=_HelpFormatter)
+    """A subcommand whose ``--help`` shows each flag's default; ``-q`` works after it too."""
+    parser = sub.add_parser(name, help=help, description=help, formatter_class=_HelpFormatter)
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help=_QUIET_HELP
+    )
+    return parser
 
 
 def _add_params(parser: argparse.ArgumentParser, *, what: str) -> None:
@@ -522,7 +527,7 @@ def build_parser() -> argparse.ArgumentParser:
         "-q",
         "--quiet",
         action="store_true",
-        help="print only results and errors: no effective parameters, no progress",
+        help=_QUIET_HELP,
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (_add_model_and_server, _add_runs_and_report, _add_checks):

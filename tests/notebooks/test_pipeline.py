@@ -189,6 +189,13 @@ def test_each_run_folder_records_every_request_and_keeps_its_notebook(
     pipeline: PipelineRun,
 ) -> None:
     assert len(pipeline.result.runs) == 2
+    # the hosted run is layered over the local run's parameters: the same workload
+    local, hosted = (
+        json.loads((d / "run.json").read_text())["params"] for d in pipeline.result.runs
+    )
+    assert (local["backend"], hosted["backend"]) == ("vllm", "openai")
+    for name in ("prompts", "n_prompts", "concurrency", "baseline_prompts", "max_tokens", "seed"):
+        assert local[name] == hosted[name], name
     for run_dir in pipeline.result.runs:
         record = json.loads((run_dir / "run.json").read_text())
         assert record["state"] == "complete"

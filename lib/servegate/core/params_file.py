@@ -25,14 +25,19 @@ __all__ = [
     "LayeredParams",
     "load_layered_params",
     "load_params_file",
+    "looks_secret",
     "merge_params",
     "parse_override",
 ]
 
 #: The key with which a params file names the file it starts from.
 EXTENDS = "extends"
-# Key names that look like a credential ("max_tokens" is a count, not a token).
-_SECRET = re.compile(r"key|token(?!s)|secret|password|auth", re.IGNORECASE)
+# A key is a credential when one of its words (split at _ - . and case changes) is one of these:
+# HF_TOKEN, VLLM_API_KEY, api_key, password. "max_tokens" is a count; so is "max_token" (a typo
+# the validation names), hence the count words that make "token" a number of tokens.
+_SECRET_WORDS = {"key", "apikey", "token", "secret", "password", "passwd", "auth", "credentials"}
+_COUNT_WORDS = {"max", "min", "num", "n"}
+_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+")
 _SECRET_FIX = (
     "secrets come from the environment only (a launched vLLM inherits it): export it "
     "instead of putting it in a params file or -p"
@@ -194,15 +199,22 @@ def _set_dotted(
     return {**values, path[0]: _set_dotted(dict(inner), path[1:], value, shown)}
 
 
+def looks_secret(name: str) -> bool:
+    """Whether a key or flag name looks like a credential (``HF_TOKEN``, ``--api-key``)."""
+    words = {w.lower() for w in _WORD.findall(name)}
+    found = words & _SECRET_WORDS
+    return bool(found - {"token"} or ("token" in found and not words & _COUNT_WORDS))
+
+
 def _refuse_secrets(data: Mapping[str, Any], where: str) -> None:
     """``ConfigError`` when a key in ``data`` (at any depth) looks like a credential."""
     for key, value in data.items():
-        if isinstance(key, str) and _SECRET.search(key):
+        if isinstance(key, str) and looks_secret(key):
             raise ConfigError(f"{where}: {key!r} looks like a secret; {_SECRET_FIX}")
         if isinstance(value, Mapping):
             _refuse_secrets(value, where)
         elif isinstance(value, list) and any(
-            isinstance(v, str) and v.startswith("--") and _SECRET.search(v) for v in value
+            isinstance(v, str) and v.startswith("--") and looks_secret(v) for v in value
         ):
             raise ConfigError(f"{where}: {key!r} passes a secret-looking flag; {_SECRET_FIX}")
 

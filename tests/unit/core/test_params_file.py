@@ -9,7 +9,12 @@ import yaml
 
 from servegate.core.config import validate_params
 from servegate.core.errors import ConfigError
-from servegate.core.params_file import load_layered_params, merge_params, parse_override
+from servegate.core.params_file import (
+    load_layered_params,
+    looks_secret,
+    merge_params,
+    parse_override,
+)
 from servegate.jobs.bench import BenchmarkParams
 from tests.helpers import REPO
 
@@ -128,6 +133,25 @@ def test_a_secret_is_refused_without_echoing_it(
     with pytest.raises(ConfigError, match=r"looks like a secret|secret-looking flag") as info:
         load_layered_params([path], [override] if override else [])
     assert "abc" not in str(info.value) and "from the environment" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "secret"),
+    [
+        ("HF_TOKEN", True),
+        ("OPENAI_API_KEY", True),
+        ("apiKey", True),
+        ("--api-key", True),
+        ("password", True),
+        ("max_tokens", False),
+        ("max_token", False),  # a typo of max_tokens: the validation names it
+        ("max_num_batched_tokens", False),
+        ("VLLM_CPU_KVCACHE_SPACE", False),
+        ("author", False),
+    ],
+)
+def test_what_looks_like_a_secret(name: str, secret: bool) -> None:
+    assert looks_secret(name) is secret
 
 
 def test_max_tokens_is_a_count_not_a_secret(tmp_path: Path) -> None:
