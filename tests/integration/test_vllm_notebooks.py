@@ -41,20 +41,15 @@ def test_report_pipeline_on_real_vllm(
             }
         )
     )
-    hosted = tmp_path / "hosted.yaml"
+    hosted = tmp_path / "hosted.yaml"  # a layer over local.yaml: the same workload
     hosted.write_text(
         yaml.safe_dump(
-            {
-                **common,
-                "backend": "openai",
-                "model": "gpt-4o-mini",
-                "concurrency": [1, 4],
-                "run_label": "hosted-it",
-            }
+            {"backend": "openai", "base_url": "", "model": "gpt-4o-mini", "run_label": "hosted-it"}
         )
     )
     result = run_report_pipeline(
-        [local, hosted],
+        local,
+        hosted=hosted,
         results_dir=str(tmp_path / "results"),
         history_path=str(tmp_path / "history.csv"),
         report_dir=str(tmp_path / "reports"),

@@ -153,14 +153,23 @@ def pipeline(
         model="smollm2",
         run_label="local-test",
     )
-    hosted_params = _params(
-        root / "hosted.yaml", backend="openai", model="gpt-4o-mini", run_label="hosted-test"
+    hosted_layer = root / "hosted.yaml"  # over local.yaml: the same workload by construction
+    hosted_layer.write_text(
+        yaml.safe_dump(
+            {
+                "backend": "openai",
+                "base_url": "",
+                "model": "gpt-4o-mini",
+                "run_label": "hosted-test",
+            }
+        )
     )
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("OPENAI_API_KEY", CANARY)
         mp.setenv("OPENAI_BASE_URL", hosted.base_url)
         result = run_report_pipeline(
-            [local_params, hosted_params],
+            [local_params],
+            hosted=hosted_layer,
             results_dir=str(results),
             history_path=str(history),
             report_dir=str(reports),
@@ -180,6 +189,13 @@ def test_each_run_folder_records_every_request_and_keeps_its_notebook(
     pipeline: PipelineRun,
 ) -> None:
     assert len(pipeline.result.runs) == 2
+    # the hosted run is layered over the local run's parameters: the same workload
+    local, hosted = (
+        json.loads((d / "run.json").read_text())["params"] for d in pipeline.result.runs
+    )
+    assert (local["backend"], hosted["backend"]) == ("vllm", "openai")
+    for name in ("prompts", "n_prompts", "concurrency", "baseline_prompts", "max_tokens", "seed"):
+        assert local[name] == hosted[name], name
     for run_dir in pipeline.result.runs:
         record = json.loads((run_dir / "run.json").read_text())
         assert record["state"] == "complete"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import importlib.metadata
 import json
 import signal
 import socket
@@ -12,11 +14,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from servegate.cli import main
+from servegate.cli import build_parser, main, version
 from servegate.core.errors import ModelArtifactError
+from servegate.jobs.preflight import gpu_visible
 from servegate.runs.reader import load_run
 from servegate.server.lifecycle import ServerConfig, VLLMServer
-from tests.helpers import CHAT, FIXTURES
+from tests.helpers import CHAT, FIXTURES, REPO
 
 
 def test_model_verify_with_a_missing_manifest_is_one_clear_line(
@@ -120,3 +123,88 @@ def test_the_regressions_command_fails_a_scheduled_job_on_a_clear_regression(
     path.write_text(json.dumps({"decision": "GO", "comparison": {}}))  # not a decision JSON
     assert main(["regressions", str(path)]) == 2
     assert "schema_version" in capsys.readouterr().err
+
+
+def test_version_prints_the_installed_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"servegate {version()}"
+    assert version() == importlib.metadata.version("servegate")
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return dict(sub.choices)
+
+
+def test_every_flag_of_every_subcommand_has_help_and_shows_its_default() -> None:
+    parser = build_parser()
+    subparsers = _subparsers(parser)
+    assert {"bench", "report", "smoke", "aggregate", "import", "verify"} <= set(subparsers)
+    for name, sub in [("servegate", parser), *subparsers.items()]:
+        for action in sub._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                continue
+            assert action.help, f"{name} {action.option_strings or action.dest} has no help"
+        formatter = sub._get_formatter()
+        for action in sub._actions:
+            default = action.default
+            shown = isinstance(default, int | float | str | Path) and default not in (False, "")
+            if action.option_strings and shown and default != argparse.SUPPRESS:
+                helped = formatter._get_help_string(action) or ""
+                assert "(default: %(default)s)" in helped, f"{name} {action.option_strings}"
+    report_help = " ".join(subparsers["report"].format_help().split())
+    assert "(default: params/cpu_default.yaml)" in report_help
+    assert "(default: params/hosted_openai.yaml)" in report_help
+
+
+def test_gpu_params_here_stop_with_one_message_and_no_traceback() -> None:
+    if gpu_visible():
+        pytest.skip("this machine has a GPU")
+    argv = [sys.executable, "-m", "servegate.cli", "bench", "--params", "params/gpu_24gb.yaml"]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert proc.returncode == 2, proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith("servegate: error: this machine cannot run these parameters")
+    assert "/models/Meta-Llama-3.1-8B-Instruct-AWQ-INT4 does not exist" in line
+    assert "need an NVIDIA GPU" in line and "Traceback" not in proc.stderr
+    # the effective parameters came first: the layer, then what it sets
+    assert "layers: [" in proc.stdout and "gpu_memory_utilization: 0.9" in proc.stdout
+
+
+def test_a_malformed_override_is_one_clear_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["-q", "bench", "-p", "n_prompts"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("servegate: error: -p 'n_prompts' is not key=value") and "\n" not in err
+
+
+def test_overrides_and_layers_are_printed_unless_quiet(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A prompt file that does not exist stops the run in preflight, after the print.
+    argv = ["bench", "--params", "params/quarterly.yaml", "-p", "prompts=nope.jsonl"]
+    argv += ["-p", "base_url=http://user:pw@h:1/v1", "-p", "concurrency=[1,2]"]
+    assert main(argv) == 2
+    out = capsys.readouterr()
+    assert "cpu_default.yaml, " in out.out and "quarterly.yaml, -p prompts=nope.jsonl" in out.out
+    assert "concurrency: [1, 2]" in out.out and "run_label: quarterly" in out.out
+    assert "base_url: http://h:1/v1" in out.out and "pw" not in out.out
+    assert "the prompt file" in out.err
+    assert main(["--quiet", *argv]) == 2
+    assert capsys.readouterr().out == ""
+
+
+def test_report_layers_the_hosted_file_over_the_local_runs(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    argv = ["report", "--params", "params/cpu_default.yaml", "-p", "n_prompts=7"]
+    assert main([*argv, "-p", "prompts=nope.jsonl"]) == 2
+    out = capsys.readouterr()
+    local, hosted = out.out.split("report: hosted run: effective parameters")
+    assert "backend: vllm" in local and "backend: openai" in hosted
+    assert "hosted_openai.yaml, -p n_prompts=7" in hosted and "n_prompts: 7" in hosted
+    assert "(1) local run: the prompt file" in out.err and "hosted run: the prompt file" in out.err
+    assert main(["-q", *argv, "--no-hosted", "-p", "prompts=nope.jsonl"]) == 2
+    assert "hosted run" not in capsys.readouterr().err

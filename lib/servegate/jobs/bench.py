@@ -26,6 +26,7 @@ from servegate.core.environment import collect_environment
 from servegate.core.errors import ConfigError, ServerCrashError, ServerError
 from servegate.core.fsutil import json_safe, sha256_file
 from servegate.core.names import SERVER_LOG, RunState
+from servegate.core.nbparams import check_injected_parameters
 from servegate.core.paths import resolve_path
 from servegate.core.progress import Reporter, plural, reporter
 from servegate.measure.eventloop import run_async
@@ -87,7 +88,9 @@ class BenchmarkParams(BaseModel):
 
     @classmethod
     def from_namespace(cls, namespace: Mapping[str, Any]) -> BenchmarkParams:
-        """Validate the notebook's parameter variables (the names of this model's fields)."""
+        """Validate the notebook's parameter variables (the names of this model's fields); a
+        misspelt name papermill injected is refused, not silently left unread."""
+        check_injected_parameters(namespace, also_known=cls.model_fields)
         picked = {k: namespace[k] for k in cls.model_fields if k in namespace}
         return validate_params(cls, picked, what="benchmark parameters")
 

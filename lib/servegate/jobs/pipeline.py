@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,19 +24,29 @@ from traitlets import default
 from servegate.core.config import validate_params
 from servegate.core.errors import ServegateError
 from servegate.core.fsutil import REPO_ROOT
-from servegate.core.params_file import load_params_file
+from servegate.core.params_file import LayeredParams, load_layered_params
 from servegate.core.paths import resolve_path
 from servegate.core.progress import relay
 from servegate.jobs.bench import BenchmarkParams
 from servegate.report.decision import DecisionReport, load_decision
 from servegate.report.render import PdfResult, html_to_pdf, render_html
 
-__all__ = ["PipelineResult", "execute_benchmark", "execute_notebook", "run_report_pipeline"]
+__all__ = [
+    "ParamsSource",
+    "PipelineResult",
+    "as_layered",
+    "execute_benchmark",
+    "execute_notebook",
+    "report_runs",
+    "run_report_pipeline",
+]
 
 log = logging.getLogger(__name__)
 
 NOTEBOOKS = REPO_ROOT / "notebooks"
 EXECUTED_NAME = "01_benchmark.ipynb"
+#: A benchmark's parameters: a params file, several (layered, later wins), or already layered.
+ParamsSource = str | Path | Sequence[str | Path] | LayeredParams
 
 
 class _IPCKernelManager(AsyncKernelManager):
@@ -77,20 +87,26 @@ def execute_notebook(
     return output
 
 
-def execute_benchmark(params_file: str | Path, **overrides: object) -> Path:
-    """Run notebooks/01_benchmark.ipynb with a params file; return the run folder.
+def execute_benchmark(params: ParamsSource, **overrides: object) -> Path:
+    """Run notebooks/01_benchmark.ipynb with layered parameters; return the run folder.
+
+    :param params: a params file, several (layered, later wins), or ``LayeredParams``.
+    :param overrides: top-level values set last (e.g. ``results_dir``).
 
     The parameters are validated first (a typo fails here, before any server starts). The
     executed notebook is moved into the run folder it created, also when it failed.
     """
-    params = {**load_params_file(params_file), **overrides}
-    validated = validate_params(BenchmarkParams, params, what=f"parameters in {params_file}")
+    layered = as_layered(params)
+    params_map = {**layered.values, **overrides}
+    validated = validate_params(
+        BenchmarkParams, params_map, what=f"parameters in {layered.describe()}"
+    )
     results = resolve_path(validated.results_dir)  # where the notebook's library writes it
     results.mkdir(parents=True, exist_ok=True)
     before = {p.name for p in results.iterdir()}
     tmp = Path(tempfile.mkdtemp(prefix="servegate-nb-")) / EXECUTED_NAME
     try:
-        execute_notebook(EXECUTED_NAME, tmp, params)
+        execute_notebook(EXECUTED_NAME, tmp, params_map)
     finally:
         created = sorted(p for p in results.iterdir() if p.name not in before and p.is_dir())
         if created:
@@ -100,8 +116,33 @@ def execute_benchmark(params_file: str | Path, **overrides: object) -> Path:
             shutil.move(str(tmp), keep)
             log.error("the benchmark created no run folder; its notebook is kept at %s", keep)
     if not created:
-        raise ServegateError(f"the benchmark with {params_file} created no run folder")
+        raise ServegateError(f"the benchmark with {layered.describe()} created no run folder")
     return created[-1]
+
+
+def as_layered(params: ParamsSource) -> LayeredParams:
+    """``params`` as ``LayeredParams``: one file or several loaded in layers, or kept."""
+    if isinstance(params, LayeredParams):
+        return params
+    return load_layered_params([params] if isinstance(params, str | Path) else params)
+
+
+def report_runs(
+    bench_params: str | Path | Sequence[str | Path] | None,
+    hosted: str | Path | None = None,
+    overrides: Sequence[str] | Mapping[str, object] = (),
+) -> list[tuple[str, LayeredParams]]:
+    """The report's benchmarks by name: ``local`` is ``bench_params``' layers then
+    ``overrides``; ``hosted`` the same layers, then the hosted file, then ``overrides``, so its
+    workload (prompts, counts, caps, levels) is the local run's by construction. None or ``[]``
+    for ``bench_params`` means no benchmark; None for ``hosted``, no hosted run."""
+    if not bench_params:
+        return []
+    files = [bench_params] if isinstance(bench_params, str | Path) else list(bench_params)
+    runs = [("local", load_layered_params(files, overrides))]
+    if hosted is not None:
+        runs.append(("hosted", load_layered_params([*files, hosted], overrides)))
+    return runs
 
 
 @dataclass
@@ -118,17 +159,22 @@ class PipelineResult:
 
 
 def run_report_pipeline(
-    bench_params: list[str | Path],
+    bench_params: str | Path | Sequence[str | Path] | None,
     *,
+    hosted: str | Path | None = None,
+    overrides: Sequence[str] | Mapping[str, object] = (),
     results_dir: str = "eval/results",
     history_path: str = "eval/reports/aggregate_history.csv",
     report_dir: str = "reports",
     report_params: Mapping[str, object] | None = None,
 ) -> PipelineResult:
-    """Benchmarks (one per params file), aggregate, decision report, HTML and PDF."""
+    """The local and hosted benchmarks (``report_runs``), aggregate, decision report, HTML, PDF.
+
+    ``results_dir`` is where both runs go, whatever their layers say.
+    """
     result = PipelineResult()
-    for params_file in bench_params:
-        result.runs.append(execute_benchmark(params_file, results_dir=results_dir))
+    for _, layered in report_runs(bench_params, hosted, overrides):
+        result.runs.append(execute_benchmark(layered, results_dir=results_dir))
     # The notebooks read relative paths under the project root, as resolve_path does here.
     history = resolve_path(history_path)
     execute_notebook(

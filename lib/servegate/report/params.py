@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from servegate.analysis.gates import GateParams
 from servegate.analysis.ops_params import CapacityForecast
 from servegate.core.config import validate_params
+from servegate.core.nbparams import check_injected_parameters
 from servegate.history.poc import DEFAULT_POC_PATH
 
 __all__ = ["ReportParams"]
@@ -68,7 +69,9 @@ class ReportParams(BaseModel):
 
     @classmethod
     def from_namespace(cls, namespace: Mapping[str, Any]) -> ReportParams:
-        """Validate the notebook's parameter variables (``accepted_names``)."""
+        """Validate the notebook's parameter variables (``accepted_names``); a misspelt name
+        papermill injected is refused, not silently left unread."""
+        check_injected_parameters(namespace, also_known=cls.accepted_names())
         picked = {k: namespace[k] for k in cls.accepted_names() if k in namespace}
         return validate_params(cls, picked, what="report parameters")
 
