@@ -8,7 +8,7 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from servegate.core.errors import ServegateError
 
@@ -163,12 +163,17 @@ def _run_state(run_dir: Path) -> tuple[str, str]:
     return state, str(why or "")
 
 
+def _progress_stream(args: argparse.Namespace) -> TextIO | None:
+    """Where live progress goes: stderr (stdout keeps the results), nowhere with ``-q``."""
+    return None if getattr(args, "quiet", False) else sys.stderr
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     layered = _layers(args, "bench")
     _check_benchmarks(args, [("bench", layered)])
     from servegate.jobs.pipeline import execute_benchmark
 
-    run_dir = execute_benchmark(layered)
+    run_dir = execute_benchmark(layered, progress_to=_progress_stream(args))
     state, why = _run_state(run_dir)
     print(f"bench: run folder {run_dir}")
     print(f"bench: {state}" + (f": {why}" if why and state != "complete" else ""))
@@ -224,6 +229,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         hosted=hosted,
         overrides=args.set,
         results_dir=str(local.get("results_dir") or "eval/results"),
+        progress_to=_progress_stream(args),
     )
     for run_dir in result.runs:
         state, why = _run_state(run_dir)

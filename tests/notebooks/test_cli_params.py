@@ -6,12 +6,12 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-import papermill
 import pytest
 import yaml
 
 from servegate.calibration.server import CalibrationConfig, CalibrationServer
 from servegate.cli import main
+from servegate.core.errors import NotebookError
 from servegate.jobs.pipeline import execute_notebook
 
 pytestmark = pytest.mark.notebooks
@@ -73,7 +73,7 @@ def test_a_misspelt_papermill_parameter_stops_the_notebook(tmp_path: Path) -> No
         "resluts_dir": "eval/results",
     }
     (tmp_path / "results").mkdir()
-    with pytest.raises(papermill.PapermillExecutionError) as info:
+    with pytest.raises(NotebookError) as info:
         execute_notebook("02_aggregate.ipynb", tmp_path / "02.ipynb", params)
     assert "unknown parameter 'resluts_dir' (did you mean 'results_dir'?)" in str(info.value)
     assert not (tmp_path / "history.csv").exists()

@@ -20,6 +20,7 @@ import yaml
 
 from servegate.analysis.gate_rule import decide
 from servegate.calibration.server import CalibrationConfig, CalibrationServer
+from servegate.core.errors import NotebookError
 from servegate.history.aggregate import load_history
 from servegate.jobs.pipeline import NOTEBOOKS, PipelineResult, run_report_pipeline
 from servegate.report.decision import (
@@ -300,7 +301,7 @@ def test_a_hosted_run_without_a_key_is_recorded_as_skipped(
 
 def test_a_failed_step_publishes_nothing(tmp_path: Path) -> None:
     reports = tmp_path / "reports"
-    with pytest.raises(papermill.PapermillExecutionError, match="does not exist"):
+    with pytest.raises(NotebookError, match="does not exist"):
         run_report_pipeline(
             [],
             results_dir=str(tmp_path / "no-such-results"),

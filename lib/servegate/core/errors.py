@@ -11,6 +11,7 @@ __all__ = [
     "HistoryError",
     "ImportFileError",
     "ModelArtifactError",
+    "NotebookError",
     "PortInUseError",
     "PricingError",
     "PromptFileError",
@@ -120,6 +121,20 @@ class RenderError(ServegateError):
         self.tool = tool
         self.stderr_tail = stderr_tail
         self.urls = urls
+
+
+class NotebookError(ServegateError):
+    """A notebook run by papermill stopped at a cell.
+
+    The message is the cell's own error (a servegate error already names the problem and the
+    fix) and where the executed notebook with the whole traceback is kept; ``ename`` and
+    ``evalue`` are the kernel's exception name and text.
+    """
+
+    def __init__(self, message: str, *, ename: str = "", evalue: str = "") -> None:
+        super().__init__(message)
+        self.ename = ename
+        self.evalue = evalue
 
 
 class PortInUseError(ServegateError):

@@ -8,10 +8,11 @@ every step succeeded, so a failed run never leaves an output that looks done.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +23,7 @@ from jupyter_client.manager import AsyncKernelManager
 from traitlets import default
 
 from servegate.core.config import validate_params
-from servegate.core.errors import ServegateError
+from servegate.core.errors import NotebookError, ServegateError
 from servegate.core.fsutil import REPO_ROOT
 from servegate.core.params_file import LayeredParams, load_layered_params
 from servegate.core.paths import resolve_path
@@ -59,6 +60,20 @@ class _IPCKernelManager(AsyncKernelManager):
         return "ipc"
 
 
+@contextlib.contextmanager
+def _stopped_cell(name: str, output: Path) -> Iterator[None]:
+    """A cell's error as one ``NotebookError`` line instead of papermill's traceback dump."""
+    try:
+        yield
+    except papermill.PapermillExecutionError as exc:
+        raise NotebookError(
+            f"{name} stopped at cell {exc.exec_count}: {exc.ename}: {exc.evalue} "
+            f"(the executed notebook with the whole traceback: {output})",
+            ename=exc.ename,
+            evalue=exc.evalue,
+        ) from exc
+
+
 def execute_notebook(
     name: str,
     output: Path,
@@ -73,7 +88,7 @@ def execute_notebook(
     keeps the stage and summary lines only.
     """
     output.parent.mkdir(parents=True, exist_ok=True)
-    with relay(progress_to):
+    with relay(progress_to), _stopped_cell(name, output):
         papermill.execute_notebook(
             str(NOTEBOOKS / name),
             str(output),
@@ -87,8 +102,12 @@ def execute_notebook(
     return output
 
 
-def execute_benchmark(params: ParamsSource, **overrides: object) -> Path:
+def execute_benchmark(
+    params: ParamsSource, *, progress_to: IO[str] | None = None, **overrides: object
+) -> Path:
     """Run notebooks/01_benchmark.ipynb with layered parameters; return the run folder.
+
+    Progress lines (vLLM starting, warm-up, each level's counts) reach ``progress_to`` live.
 
     :param params: a params file, several (layered, later wins), or ``LayeredParams``.
     :param overrides: top-level values set last (e.g. ``results_dir``).
@@ -105,16 +124,25 @@ def execute_benchmark(params: ParamsSource, **overrides: object) -> Path:
     results.mkdir(parents=True, exist_ok=True)
     before = {p.name for p in results.iterdir()}
     tmp = Path(tempfile.mkdtemp(prefix="servegate-nb-")) / EXECUTED_NAME
+    kept = tmp
     try:
-        execute_notebook(EXECUTED_NAME, tmp, params_map)
+        execute_notebook(EXECUTED_NAME, tmp, params_map, progress_to=progress_to)
+    except NotebookError as exc:
+        failure: NotebookError | None = exc
+    else:
+        failure = None
     finally:
         created = sorted(p for p in results.iterdir() if p.name not in before and p.is_dir())
         if created:
-            shutil.move(str(tmp), created[-1] / EXECUTED_NAME)
+            kept = created[-1] / EXECUTED_NAME
+            shutil.move(str(tmp), kept)
         elif tmp.exists():
-            keep = results / f"failed_{datetime.now(UTC):%Y%m%dT%H%M%SZ}_{EXECUTED_NAME}"
-            shutil.move(str(tmp), keep)
-            log.error("the benchmark created no run folder; its notebook is kept at %s", keep)
+            kept = results / f"failed_{datetime.now(UTC):%Y%m%dT%H%M%SZ}_{EXECUTED_NAME}"
+            shutil.move(str(tmp), kept)
+            log.error("the benchmark created no run folder; its notebook is kept at %s", kept)
+    if failure is not None:  # the same one line, naming where the notebook now is
+        message = str(failure).replace(str(tmp), str(kept))
+        raise NotebookError(message, ename=failure.ename, evalue=failure.evalue) from failure
     if not created:
         raise ServegateError(f"the benchmark with {layered.describe()} created no run folder")
     return created[-1]
@@ -167,24 +195,37 @@ def run_report_pipeline(
     history_path: str = "eval/reports/aggregate_history.csv",
     report_dir: str = "reports",
     report_params: Mapping[str, object] | None = None,
+    progress_to: IO[str] | None = None,
 ) -> PipelineResult:
     """The local and hosted benchmarks (``report_runs``), aggregate, decision report, HTML, PDF.
 
-    ``results_dir`` is where both runs go, whatever their layers say.
+    ``results_dir`` is where both runs go, whatever their layers say. Each step says what it
+    does on ``progress_to`` (None: nothing), the benchmarks' progress included.
     """
+
+    def say(text: str) -> None:
+        if progress_to is not None:
+            progress_to.write(text + "\n")
+            progress_to.flush()
+
     result = PipelineResult()
-    for _, layered in report_runs(bench_params, hosted, overrides):
-        result.runs.append(execute_benchmark(layered, results_dir=results_dir))
+    for name, layered in report_runs(bench_params, hosted, overrides):
+        say(f"{name} run: {layered.describe()}")
+        run_dir = execute_benchmark(layered, results_dir=results_dir, progress_to=progress_to)
+        result.runs.append(run_dir)
     # The notebooks read relative paths under the project root, as resolve_path does here.
     history = resolve_path(history_path)
+    say(f"history: rebuilding {history} from the run folders in {resolve_path(results_dir)}")
     execute_notebook(
         "02_aggregate.ipynb",
         history.parent / "02_aggregate.ipynb",
         {"results_dir": results_dir, "history_path": history_path},
+        progress_to=progress_to,
     )
     result.history = history
     out = resolve_path(report_dir)
     work = Path(tempfile.mkdtemp(prefix="servegate-report-"))
+    say("report: running the decision notebook (gates, plots, cost, capacity, fallback)")
     nb = execute_notebook(
         "03_decision_report.ipynb",
         work / "03_decision_report.ipynb",
@@ -194,11 +235,13 @@ def run_report_pipeline(
             "report_dir": str(out),
             **(report_params or {}),
         },
+        progress_to=progress_to,
     )
     stem = _stem(out)
     result.decision = load_decision(out / f"{stem}.json")
     result.notebook = out / f"{stem}.ipynb"
     shutil.copy(nb, result.notebook)
+    say(f"report: rendering {out / stem}.html, then the PDF with Chromium")
     result.html = render_html(nb, out / f"{stem}.html", title="Self-hosted LLM decision report")
     result.pdf = html_to_pdf(result.html, out / f"{stem}.pdf")
     # Only now, with every step done, do the `latest` names move.
