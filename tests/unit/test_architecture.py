@@ -18,7 +18,7 @@ from tests.helpers import REPO
 
 LIB = REPO / "lib"
 
-#: Each subpackage's layer, bottom to top (servegate/__init__.py is core's, servegate/cli.py is
+#: Each subpackage's layer, bottom to top (servegate/__init__.py is core's, servegate/cli/ is
 #: cli). A new subpackage must be added here on purpose, at the layer its docstring states.
 LAYERS = {
     "core": 0,

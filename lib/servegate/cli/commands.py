@@ -1,0 +1,309 @@
+"""The ``servegate`` subcommands: each turns its parsed flags into one library call and prints
+what came of it (results on stdout, progress and notices on stderr)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:  # imported where used: `servegate --help` stays fast
+    from servegate.core.params_file import LayeredParams
+    from servegate.server.lifecycle import ServerConfig
+
+__all__ = [
+    "DEFAULT_HOSTED",
+    "DEFAULT_MANIFEST",
+    "DEFAULT_PARAMS",
+    "cmd_aggregate",
+    "cmd_bench",
+    "cmd_calibrate",
+    "cmd_env",
+    "cmd_import",
+    "cmd_model",
+    "cmd_regressions",
+    "cmd_report",
+    "cmd_selftest",
+    "cmd_smoke",
+    "cmd_verify",
+]
+
+DEFAULT_MANIFEST = Path("data/models/smollm2-135m-instruct.json")
+DEFAULT_PARAMS = Path("params/cpu_default.yaml")
+DEFAULT_HOSTED = Path("params/hosted_openai.yaml")
+
+
+def cmd_model(args: argparse.Namespace) -> int:
+    from servegate.server.model_artifact import (
+        build_model,
+        ensure_model,
+        load_manifest,
+        verify_model_dir,
+    )
+
+    if args.action == "verify":
+        manifest = load_manifest(args.manifest)
+        folder = manifest.output_dir(args.manifest.parent)
+        verify_model_dir(folder, manifest)
+        print(f"model: {folder} matches {args.manifest} ({len(manifest.outputs)} files)")
+    elif args.action == "build" and (args.force or args.update_manifest):
+        folder = build_model(args.manifest, update_manifest=args.update_manifest)
+        print(f"model: built {folder}")
+    else:
+        folder, done = ensure_model(args.manifest)
+        print(f"model: {folder} {done} against {args.manifest}")
+    return 0
+
+
+def _server_config(params: dict[str, object], overrides: dict[str, object]) -> ServerConfig:
+    from servegate.core.paths import resolve_path
+    from servegate.server.lifecycle import ServerConfig
+
+    server = params.get("server") or {}
+    settings = dict(server) if isinstance(server, dict) else {}
+    model_path = params.get("model_path")
+    if isinstance(model_path, str) and model_path:  # read under the project root, as bench does
+        settings.setdefault("model", str(resolve_path(model_path)))
+    settings.setdefault("served_model_name", params.get("model", "smollm2"))
+    settings.update({k: v for k, v in overrides.items() if v is not None})
+    return ServerConfig.from_params(settings)
+
+
+def cmd_smoke(args: argparse.Namespace) -> int:
+    from servegate.server.lifecycle import VLLMServer
+
+    layered = _layers(args, "smoke")
+    config = _server_config(layered.values, {"port": args.port, "log_path": args.log})
+    _preflight(args, [("smoke", layered.values)])
+    with VLLMServer(config) as server:
+        story = server.story()
+        reply = server.chat(args.prompt, max_tokens=32)
+        metrics = server.metrics_snapshot()
+    print(
+        f"vLLM ({story['engine']} build) was ready after {story['startup_s']:.1f} s "
+        f"on {story['base_url']}"
+    )
+    print(f"prompt: {args.prompt}\nanswer: {reply.text.strip()}")
+    print(
+        f"usage: {reply.prompt_tokens} prompt + {reply.completion_tokens} completion tokens "
+        f"in {reply.latency_ms:.0f} ms"
+    )
+    if metrics is not None:
+        print(f"/metrics: {metrics.get('vllm:generation_tokens_total')} generation tokens counted")
+    print(f"server stopped (exit code {server.exit_code}); log: {story['log_path']}")
+    return 0
+
+
+def _layers(args: argparse.Namespace, name: str) -> LayeredParams:
+    """``--params`` layered with ``-p``, printed (unless ``--quiet``) as the run will see them."""
+    from servegate.core.params_file import load_layered_params
+
+    layered = load_layered_params(args.params, args.set)
+    _show(args, name, layered)
+    return layered
+
+
+def _show(args: argparse.Namespace, name: str, layered: LayeredParams) -> None:
+    if args.quiet:
+        return
+    from servegate.core.params_file import LayeredParams
+    from servegate.server.endpoint import redact_url
+
+    values = dict(layered.values)
+    if isinstance(values.get("base_url"), str) and values["base_url"]:
+        values["base_url"] = redact_url(values["base_url"])  # as run.json records it
+    flag = "-p base_url="
+    layers = tuple(
+        flag + redact_url(x.removeprefix(flag)) if x.startswith(flag) else x for x in layered.layers
+    )
+    block = LayeredParams(layers, values).to_yaml()
+    print(f"{name}: effective parameters\n  " + block.replace("\n", "\n  "), flush=True)
+
+
+def _check_benchmarks(args: argparse.Namespace, runs: list[tuple[str, LayeredParams]]) -> None:
+    """Validate each benchmark's parameters (a typo first), then preflight them all."""
+    from servegate.core.config import validate_params
+    from servegate.jobs.bench import BenchmarkParams
+
+    for name, layered in runs:
+        validate_params(BenchmarkParams, layered.values, what=f"{name} parameters")
+    _preflight(args, [(name, layered.values) for name, layered in runs])
+
+
+def _preflight(args: argparse.Namespace, runs: list[tuple[str, dict[str, object]]]) -> None:
+    """Stop (ConfigError) on everything this machine lacks for ``runs``; print the notices."""
+    from servegate.jobs.preflight import check_runs
+
+    for notice in check_runs(runs):
+        print(f"servegate: notice: {notice}", file=sys.stderr, flush=True)
+
+
+def _run_state(run_dir: Path) -> tuple[str, str]:
+    """A run folder's state and, when it did not complete, why (from its run.json)."""
+    try:
+        record = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return "unknown", f"run.json unreadable: {exc}"
+    state = str(record.get("state", "unknown"))
+    why = record.get("skipped_reason") or record.get("error") or record.get("interrupted_by")
+    return state, str(why or "")
+
+
+def _progress_stream(args: argparse.Namespace) -> TextIO | None:
+    """Where live progress goes: stderr (stdout keeps the results), nowhere with ``-q``."""
+    return None if getattr(args, "quiet", False) else sys.stderr
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    layered = _layers(args, "bench")
+    _check_benchmarks(args, [("bench", layered)])
+    from servegate.jobs.pipeline import execute_benchmark
+
+    run_dir = execute_benchmark(layered, progress_to=_progress_stream(args))
+    state, why = _run_state(run_dir)
+    print(f"bench: run folder {run_dir}")
+    print(f"bench: {state}" + (f": {why}" if why and state != "complete" else ""))
+    return 0 if state in ("complete", "skipped") else 1
+
+
+def cmd_aggregate(args: argparse.Namespace) -> int:
+    from servegate.history.aggregate import rebuild_history
+
+    result = rebuild_history(
+        args.results_dir, args.history, poc_summaries=args.poc_summaries or None
+    )
+    for folder, reason in result.skipped:
+        print(f"aggregate: warning: skipped {folder}: {reason}", file=sys.stderr)
+    print(f"aggregate: {len(result.rows)} rows -> {result.path}")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from servegate.runs.importer import import_latency_csv
+
+    result = import_latency_csv(
+        args.csv,
+        latency_column=args.latency_column,
+        unit=args.unit,
+        results_dir=args.results_dir,
+        model=args.model,
+        backend=args.backend,
+        label=args.label,
+        id_column=args.id_column,
+        status_column=args.status_column,
+        error_column=args.error_column,
+        run_date=args.run_date,
+    )
+    used = ", ".join(f"{role} {name!r}" for role, name in result.columns.items())
+    print(f"import: {result.n_rows} rows, {result.n_errors} failed ({used}) -> {result.run_dir}")
+    print("import: run `servegate aggregate` to add it to the history")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from servegate.jobs.pipeline import report_runs, run_report_pipeline
+
+    hosted = None if args.no_hosted else args.hosted
+    bench = None if args.no_bench else args.params
+    runs = report_runs(bench, hosted, args.set)
+    for name, layered in runs:
+        _show(args, f"report: {name} run", layered)
+    _check_benchmarks(args, [(f"{name} run", layered) for name, layered in runs])
+    local = runs[0][1].values if runs else {}
+    result = run_report_pipeline(
+        bench,
+        hosted=hosted,
+        overrides=args.set,
+        results_dir=str(local.get("results_dir") or "eval/results"),
+        progress_to=_progress_stream(args),
+    )
+    for run_dir in result.runs:
+        state, why = _run_state(run_dir)
+        print(f"report: run {run_dir.name}: {state}" + (f": {why}" if why else ""))
+    decision = result.decision
+    gates = ", ".join(f"{g.name} {g.verdict}" for g in (decision.gates if decision else []))
+    print(f"report: decision {decision.decision if decision else None} ({gates})")
+    print(f"report: HTML {result.html}")
+    if result.pdf is not None and result.pdf.path is not None:
+        print(f"report: PDF  {result.pdf.path}")
+    elif result.pdf is not None:
+        print(f"report: PDF skipped: {result.pdf.skipped_reason}")
+    for path in result.latest:
+        print(f"report: {path}")
+    return 0
+
+
+def cmd_selftest(args: argparse.Namespace) -> int:
+    from servegate.jobs.selftest import run_selftest
+
+    result = run_selftest(
+        streams=args.streams, n_requests=args.requests, tolerance_ms=args.tolerance_ms
+    )
+    print(
+        f"selftest: {result.n_requests} requests at {result.streams} streams against the "
+        f"calibration server, {result.n_failed} failed"
+    )
+    for name, err in result.errors_ms.items():
+        print(f"  {name:8s} client - server truth: {err:+7.2f} ms")
+    print(f"  client CPU: {result.client_cpu_s_per_1k_tokens:.3f} s per 1,000 streamed tokens")
+    verdict = "PASS" if result.passed else "FAIL"
+    print(f"selftest: {verdict} (tolerance {result.tolerance_ms:g} ms)")
+    return 0 if result.passed else 1
+
+
+def cmd_env(args: argparse.Namespace) -> int:
+    from servegate.core.environment import collect_environment
+
+    print(json.dumps(collect_environment(), indent=2))
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from servegate.runs.verify import latest_run_dir, verify_run
+
+    run_dir = args.run or latest_run_dir(args.results_dir)
+    result = verify_run(run_dir)
+    print(result.text())
+    return 0 if result.ok else 1
+
+
+def cmd_regressions(args: argparse.Namespace) -> int:
+    from servegate.report.decision import load_decision
+
+    decision = load_decision(args.decision)
+    print(f"decision: {decision.decision} ({args.decision})")
+    flagged = 0
+    for name, comp in decision.comparison.items():
+        flagged += len(comp.regressions)
+        what = ", ".join(comp.regressions) or "no statistically clear regression"
+        print(f"{name}: {comp.message}: {what}")
+    return 1 if flagged else 0
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from servegate.calibration.server import calibration_config_from_flags, serve
+
+    config = calibration_config_from_flags(
+        seed=args.seed,
+        ttft_ms=args.ttft_ms,
+        itl_ms=args.itl_ms,
+        tokens=args.tokens,
+        p_http_429=args.p_429,
+        p_http_500=args.p_500,
+        p_stall=args.p_stall,
+        p_cut=args.p_cut,
+        p_empty=args.p_empty,
+        bursts=args.burst,
+    )
+    serve(
+        config,
+        args.host,
+        args.port,
+        args.truth,
+        on_ready=lambda url: print(
+            f"calibration server on {url} (model {config.model!r}); Ctrl-C stops it", flush=True
+        ),
+    )
+    return 0
