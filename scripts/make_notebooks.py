@@ -87,7 +87,6 @@ from servegate.runs.frames import levels_frame
 params = BenchmarkParams.from_namespace(globals())
 result = run_benchmark(params)
 run = load_run(result.run_dir)
-print(f"run {result.run_id}: {result.state} -> {result.run_dir}")
 """),
     md("## Summary per load level"),
     code("""

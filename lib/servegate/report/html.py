@@ -24,7 +24,8 @@ def escape(text: Any) -> str:
 
 
 def number(value: Any, unit: str) -> str:
-    """A figure for a table: ``ms`` as ms or s, ``x`` as a ratio, "—" for none, ∞ for +inf."""
+    """A figure for a table: ``ms`` as ms or s, ``x`` as a ratio, ``tok/s`` to one decimal,
+    "—" for none, ∞ for +inf."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
     if isinstance(value, float) and math.isinf(value):
@@ -33,6 +34,8 @@ def number(value: Any, unit: str) -> str:
         return f"{value / 1000:.2f} s" if abs(value) >= 1000 else f"{value:.0f} ms"
     if unit == "x":
         return f"{value:.2f}×"
+    if unit == "tok/s":  # a rate measured to a few percent: one decimal says it all
+        return f"{value:,.1f}"
     return f"{value:g}"
 
 

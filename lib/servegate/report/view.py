@@ -175,7 +175,7 @@ def run_summary_html(levels: pd.DataFrame | None) -> str:
         rows.append(
             f"<tr><td>{escape(lv['backend'])}</td><td>{escape(lv['level'])}</td>"
             f"<td>{escape(lv['n_requests'])}</td><td>{escape(lv.get('n_ok', ''))}</td>"
-            f"<td>{number(lv['output_tok_per_s'], '')}</td>"
+            f"<td>{number(lv['output_tok_per_s'], 'tok/s')}</td>"
             f"<td>{number(lv['ttft_p50_ms'], 'ms')}</td>"
             f"<td>{number(lv['ttft_p95_ms'], 'ms')}</td>"
             f"<td>{number(lv['e2e_p50_ms'], 'ms')}</td>"

@@ -189,8 +189,9 @@ def fallback_html(fallback: FallbackReplay | FallbackNotRun | None) -> str:
         return (
             f"<p>Not simulated: {escape(reason.removeprefix('cannot simulate: '))}. The "
             "simulation replays a local run and a hosted run on the same prompts; set "
-            "<code>OPENAI_API_KEY</code> (or run <code>make bench "
-            "PARAMS=params/hosted_openai.yaml</code>) to record a hosted run.</p>"
+            "<code>OPENAI_API_KEY</code> and run <code>make report</code> (or <code>servegate "
+            "bench --params params/cpu_default.yaml params/hosted_openai.yaml</code>, the local "
+            "run's workload with the hosted target) to record a hosted run.</p>"
         )
     passing = [t for t in fallback.passing_timeouts_ms if t is not None]
     finite = [t for t in passing if math.isfinite(t) and t > 0]

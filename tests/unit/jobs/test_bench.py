@@ -16,6 +16,7 @@ import pytest
 from servegate.calibration.server import CalibrationConfig, CalibrationServer
 from servegate.core.errors import PromptFileError
 from servegate.core.names import REQUEST_COLUMNS
+from servegate.core.progress import reporter
 from servegate.jobs.bench import BenchmarkParams, _exited, _model_manifest, run_benchmark
 from servegate.runs.reader import load_run
 from tests.helpers import REPO, TEST_PROMPTS
@@ -193,3 +194,33 @@ def test_the_level_watcher_wakes_when_the_server_dies(
     assert not still_running
     # and a server that is already gone returns at once
     asyncio.run(asyncio.wait_for(_exited(owned), 5))  # type: ignore[arg-type]
+
+
+def test_a_gate_level_that_is_not_measured_is_said_at_the_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A user who changes `concurrency` in Lab and keeps the default `gate_concurrency` 8
+    learns it from the first lines, not from an INCONCLUSIVE report."""
+    monkeypatch.delenv("SERVEGATE_PROGRESS_FILE", raising=False)
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text("".join(p.model_dump_json() + "\n" for p in TEST_PROMPTS[:4]))
+    config = CalibrationConfig(
+        seed=2, ttft_ms=5, itl_ms=1, output_tokens_min=2, output_tokens_max=4
+    )
+    with CalibrationServer(config) as srv:
+        params = {
+            "base_url": srv.root_url,
+            "model": "calibration",
+            "prompts": str(prompts),
+            "n_prompts": 4,
+            "baseline_prompts": 2,
+            "concurrency": [1, 2],
+            "results_dir": str(tmp_path / "results"),
+            "warmup_requests": 0,
+        }
+        assert BenchmarkParams.model_validate(params).gate_concurrency == 8
+        result = run_benchmark(params, progress=reporter("lines"))
+    assert result.state == "complete"
+    err = capsys.readouterr().err
+    assert "notice: gate_concurrency 8 is not a measured level ([1, 2])" in err
+    assert "vllm c2: 4/4 requests (4 ok, 0 failed)" in err
