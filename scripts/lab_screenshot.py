@@ -18,6 +18,7 @@ Playwright: its browsers download from a CDN this machine cannot reach).
 from __future__ import annotations
 
 import argparse
+import ast
 import base64
 import contextlib
 import json
@@ -163,8 +164,18 @@ def _set_parameters(page: _Page, assignments: dict[str, object]) -> None:
     )
 
 
-def capture(out: Path, target: str, *, width: int, height: int, timeout_s: float) -> None:
-    """Run 01_benchmark in JupyterLab against ``target`` and save the page as ``out``."""
+def capture(
+    out: Path,
+    target: str,
+    *,
+    changes: list[dict[str, object]],
+    width: int,
+    height: int,
+    timeout_s: float,
+) -> None:
+    """Run 01_benchmark in JupyterLab against ``target`` and save the page as ``out``; with
+    ``changes``, run again after each change of parameters and also capture the comparison
+    with the previous run (``<out>_compare.png``)."""
     tmp = Path(tempfile.mkdtemp(prefix="servegate-lab-"))
     root = _project(tmp)
     token, lab_port = secrets.token_hex(16), _free_port()
@@ -227,26 +238,39 @@ def capture(out: Path, target: str, *, width: int, height: int, timeout_s: float
         page = _Page(next(t for t in targets if t["type"] == "page")["webSocketDebuggerUrl"])
         _wait_for("the notebook open with an idle kernel", lambda: page.js(READY), 180)
         _set_parameters(page, assignments)
-        page.js('window.jupyterapp.commands.execute("notebook:run-all-cells").then(() => true)')
-        started = time.monotonic()
-        _wait_for("every cell run", lambda: page.js(DONE), timeout_s)
-        print(f"lab_screenshot: all cells ran in {time.monotonic() - started:.0f} s")
-        failed = page.js(FAILED)
-        # Show the run's progress bars and the summary table: scroll to the benchmark cell.
-        page.js(
-            f"""(() => {{
+        for attempt, change in enumerate([{}, *changes]):
+            _set_parameters(page, change)
+            started = time.monotonic()
+            page.js('window.jupyterapp.commands.execute("notebook:run-all-cells").then(() => true)')
+            _wait_for("every cell run", lambda: page.js(DONE), timeout_s)
+            took = time.monotonic() - started
+            print(
+                f"lab_screenshot: run {attempt + 1} ({change or 'as set'}): "
+                f"all cells in {took:.0f} s"
+            )
+            if failed := page.js(FAILED):
+                break
+        # The run's progress bars and summary table, then the comparison with the run before.
+        shots = [
+            ("run_benchmark(", out),
+            ("since_previous(", out.with_name(f"{out.stem}_compare.png")),
+        ]
+        out.parent.mkdir(parents=True, exist_ok=True)
+        for needle, path in shots[: 2 if changes else 1]:
+            page.js(
+                f"""(() => {{
   const nb = {PANEL}.content;
-  const i = nb.widgets.findIndex(c => c.model.sharedModel.getSource().includes("run_benchmark("));
+  const i = nb.widgets.findIndex(
+    c => c.model.sharedModel.getSource().includes({json.dumps(needle)}));
   nb.activeCellIndex = i;
   nb.widgets[i].node.scrollIntoView({{block: "start"}});
   return true;
 }})()"""
-        )
-        time.sleep(2)  # let the widgets and the table paint after the scroll
-        shot = page.call("Page.captureScreenshot", format="png")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_bytes(base64.b64decode(shot["data"]))
-        print(f"lab_screenshot: {out} ({out.stat().st_size // 1024} KiB); run in {root}")
+            )
+            time.sleep(2)  # let the widgets and the table paint after the scroll
+            shot = page.call("Page.captureScreenshot", format="png")
+            path.write_bytes(base64.b64decode(shot["data"]))
+            print(f"lab_screenshot: {path} ({path.stat().st_size // 1024} KiB); run in {root}")
         if failed:
             raise SystemExit(f"lab_screenshot: a cell failed: {failed}")
 
@@ -260,13 +284,31 @@ def main(argv: list[str] | None = None) -> int:
         default="vllm",
         help="what 01_benchmark measures: the embedded vLLM default, or the calibration server",
     )
+    parser.add_argument(
+        "--change",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="after the first run, set NAME (a Python literal) and run all again; repeatable",
+    )
     parser.add_argument("--width", type=int, default=1400, help="window width, px")
     parser.add_argument("--height", type=int, default=1500, help="window height, px")
     parser.add_argument(
         "--timeout-s", type=float, default=900.0, help="longest wait for the run, s"
     )
     args = parser.parse_args(argv)
-    capture(args.out, args.target, width=args.width, height=args.height, timeout_s=args.timeout_s)
+    changes = []
+    for item in args.change:
+        name, _, value = item.partition("=")
+        changes.append({name: ast.literal_eval(value)})
+    capture(
+        args.out,
+        args.target,
+        changes=changes,
+        width=args.width,
+        height=args.height,
+        timeout_s=args.timeout_s,
+    )
     return 0
 
 

@@ -80,6 +80,7 @@ from servegate import plots
 from servegate.report import view as report_view
 from servegate.report import view_ops as report_view_ops
 from servegate.runs.frames import levels_frame
+from servegate.report.ops import since_previous
 """
         + SETUP
     ),
@@ -101,6 +102,16 @@ plots.latency_distributions(run.requests, p50_ms=1000, p95_ms=3000)
     md("## Server metrics around each level (vLLM only)"),
     code("""
 display(HTML(report_view_ops.server_metrics_html(run.levels)))
+"""),
+    md("""
+## Since the previous comparable run
+
+This run against the newest earlier run of the same backend, model, hardware, prompt set and
+answer cap in `results_dir`: the change in p50/p95 per level with a 95% interval. Changed
+settings (e.g. `server`, `concurrency`) are listed. Change a parameter above, run all, read here.
+"""),
+    code("""
+display(HTML(report_view_ops.comparison_html(since_previous(run, results_dir))))
 """),
 ]
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from servegate.analysis.capacity import CapacityParams, CapacityPlan, capacity_plan, plan_frame
@@ -39,7 +40,7 @@ from servegate.report.decision import (
     RefusedRun,
     RunComparison,
 )
-from servegate.runs.reader import RunData
+from servegate.runs.reader import RunData, list_runs
 
 __all__ = [
     "CapacitySection",
@@ -51,6 +52,7 @@ __all__ = [
     "fallback_section",
     "hosted_model_for",
     "poc_entry",
+    "since_previous",
 ]
 
 
@@ -242,3 +244,14 @@ def comparisons(
         if run is not None and run.state != "skipped" and len(run.requests):
             out[name] = quarterly_comparison(run, runs, min_change_ms=min_change_ms)
     return out
+
+
+def since_previous(run: RunData, results_dir: str | Path) -> dict[str, RunComparison]:
+    """``run`` against the previous comparable run in ``results_dir``, keyed ``local`` or
+    ``hosted`` as in the report: what 01_benchmark's last section shows after a change."""
+    runs, _ = list_runs(results_dir)
+    name = {"vllm": "local", "openai": "hosted"}.get(run.backend, run.backend)  # as the report
+    return {
+        key: comparison_entry(c)
+        for key, c in comparisons({name: run}, runs, min_change_ms=0.0).items()
+    }
