@@ -102,7 +102,9 @@ def test_each_notebook_runs_in_its_own_folder_with_its_default_paths(
 
     runs = sorted(p.name for p in (root / "eval/results").iterdir())
     [new_run] = [r for r in runs if r.endswith("_cpu-default_vllm")]
-    assert f"-> {root / 'eval/results' / new_run}" in _text_output(out / NAMES[0])
+    assert f"run folder {root / 'eval/results' / new_run} (complete)" in _text_output(
+        out / NAMES[0]
+    )
     assert json.loads((root / "eval/results" / new_run / "run.json").read_text())["state"] == (
         "complete"
     )

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import yaml
 
@@ -23,12 +23,17 @@ from servegate.core.paths import find_input
 __all__ = [
     "EXTENDS",
     "LayeredParams",
+    "Params",
     "load_layered_params",
     "load_params_file",
     "looks_secret",
     "merge_params",
     "parse_override",
 ]
+
+#: A mapping of parameters as YAML gives it: the one loose type here, checked by the pydantic
+#: model that reads it (``BenchmarkParams``, ``ReportParams``) before anything runs.
+Params: TypeAlias = dict[str, Any]
 
 #: The key with which a params file names the file it starts from.
 EXTENDS = "extends"
@@ -44,7 +49,7 @@ _SECRET_FIX = (
 )
 
 
-def load_params_file(path: str | Path) -> dict[str, Any]:  # YAML boundary: validated later
+def load_params_file(path: str | Path) -> Params:
     """Load a YAML mapping of parameters (one file as written: ``extends`` is not followed).
 
     :raises ConfigError: when the file is missing, not YAML, or not a mapping.
@@ -67,9 +72,7 @@ def load_params_file(path: str | Path) -> dict[str, Any]:  # YAML boundary: vali
     return data
 
 
-def merge_params(
-    base: Mapping[str, Any], top: Mapping[str, Any]
-) -> dict[str, Any]:  # YAML boundary: parameter mappings
+def merge_params(base: Mapping[str, Any], top: Mapping[str, Any]) -> Params:
     """``top`` over ``base``: a mapping in both is merged key by key, anything else replaced."""
     out = dict(base)
     for key, value in top.items():
@@ -109,7 +112,7 @@ class LayeredParams:
     """One run's parameters: where each layer came from, in order, and the result."""
 
     layers: tuple[str, ...]  # each file (its bases first), then each "-p key=value"
-    values: dict[str, Any] = field(default_factory=dict)  # YAML boundary: validated by the run
+    values: Params = field(default_factory=dict)
 
     def describe(self) -> str:
         """The layers as an error message names them: ``"a.yaml + b.yaml + -p n_prompts=20"``."""
@@ -139,7 +142,7 @@ def load_layered_params(
         malformed override, or a key that looks like a secret.
     """
     layers: list[str] = []
-    values: dict[str, Any] = {}
+    values: Params = {}
     for name in files:
         values = merge_params(values, _load_with_bases(find_input(name), layers, ()))
     items = overrides.items() if isinstance(overrides, Mapping) else map(parse_override, overrides)
@@ -152,9 +155,7 @@ def load_layered_params(
     return LayeredParams(tuple(layers), values)
 
 
-def _load_with_bases(
-    path: Path, layers: list[str], chain: tuple[Path, ...]
-) -> dict[str, Any]:  # YAML boundary
+def _load_with_bases(path: Path, layers: list[str], chain: tuple[Path, ...]) -> Params:
     """``path``'s parameters over those of its ``extends`` chain; appends each file to layers."""
     if path in chain:
         cycle = " -> ".join(str(p) for p in (*chain, path))
@@ -163,7 +164,7 @@ def _load_with_bases(
         )
     data = load_params_file(path)
     base_name = data.pop(EXTENDS, None)
-    base: dict[str, Any] = {}
+    base: Params = {}
     if base_name is not None:
         if not isinstance(base_name, str) or not base_name:
             raise ConfigError(
@@ -182,9 +183,7 @@ def _load_with_bases(
     return merge_params(base, data)
 
 
-def _set_dotted(
-    values: dict[str, Any], path: list[str], value: Any, shown: str
-) -> dict[str, Any]:  # YAML boundary
+def _set_dotted(values: Params, path: list[str], value: Any, shown: str) -> Params:
     """``values`` with ``path`` set to ``value``, creating the nested mappings on the way."""
     if len(path) == 1:
         return {**values, path[0]: value}

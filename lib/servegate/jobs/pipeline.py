@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import IO
 
@@ -203,11 +204,7 @@ def run_report_pipeline(
     does on ``progress_to`` (None: nothing), the benchmarks' progress included.
     """
 
-    def say(text: str) -> None:
-        if progress_to is not None:
-            progress_to.write(text + "\n")
-            progress_to.flush()
-
+    say = partial(_say, progress_to)
     result = PipelineResult()
     for name, layered in report_runs(bench_params, hosted, overrides):
         say(f"{name} run: {layered.describe()}")
@@ -245,19 +242,29 @@ def run_report_pipeline(
     result.html = render_html(nb, out / f"{stem}.html", title="Self-hosted LLM decision report")
     result.pdf = html_to_pdf(result.html, out / f"{stem}.pdf")
     # Only now, with every step done, do the `latest` names move.
-    published = (
-        (out / f"{stem}.json", "latest.json"),
-        (result.html, "latest.html"),
-        (result.pdf.path, "latest.pdf"),
-    )
-    for src, name in published:
+    result.latest = _publish_latest(out, [out / f"{stem}.json", result.html, result.pdf.path], stem)
+    return result
+
+
+def _say(stream: IO[str] | None, text: str) -> None:
+    """One line of the pipeline's own progress (its steps between the notebooks)."""
+    if stream is not None:
+        stream.write(text + "\n")
+        stream.flush()
+
+
+def _publish_latest(out: Path, files: Sequence[Path | None], stem: str) -> list[Path]:
+    """Copy each dated report file to its ``latest`` name, atomically (a reader never sees a
+    half-copied file); a file not produced (the PDF without Chromium) is left out."""
+    published = []
+    for src in files:
         if src is not None:
-            dst = out / name
-            tmp = out / f".{name}.tmp"
+            dst = out / src.name.replace(stem, "latest", 1)
+            tmp = out / f".{dst.name}.tmp"
             shutil.copy(src, tmp)
             tmp.replace(dst)
-            result.latest.append(dst)
-    return result
+            published.append(dst)
+    return published
 
 
 def _stem(report_dir: Path) -> str:

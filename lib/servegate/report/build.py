@@ -330,10 +330,7 @@ def _write_decision(decision: DecisionReport, params: ReportParams, local: RunDa
 
 def build_report(params: ReportParams | Mapping[str, Any], *, write: bool = True) -> ReportData:
     """Select runs, evaluate the gates, price the options, and write the decision JSON.
-
-    Relative paths in ``params`` are under the project root (``servegate.core.paths``), never
-    the working directory: the notebook in ``notebooks/`` reads and writes what ``make report``
-    does.
+    Relative paths are under the project root (``servegate.core.paths``), as for ``make``.
 
     :param params: ``ReportParams``, or a mapping of its fields or the notebook's flat names.
     :raises ConfigError: bad parameters, or no ``results_dir`` (the message says where it
