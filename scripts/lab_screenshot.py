@@ -23,7 +23,6 @@ import base64
 import contextlib
 import json
 import os
-import re
 import secrets
 import shutil
 import signal
@@ -98,19 +97,23 @@ class _Page:
         self.ws = connect(ws_url, max_size=64 * 1024 * 1024, open_timeout=30).__enter__()
         self.next_id = 0
 
-    def call(self, method: str, **params: object) -> dict:
+    def call(self, method: str, timeout_s: float = 120, **params: object) -> dict:
         self.next_id += 1
         self.ws.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
         while True:
-            reply = json.loads(self.ws.recv(timeout=120))
+            reply = json.loads(self.ws.recv(timeout=timeout_s))
             if reply.get("id") == self.next_id:
                 if "error" in reply:
                     raise RuntimeError(f"{method}: {reply['error']}")
                 return reply["result"]
 
-    def js(self, expression: str) -> object:
+    def js(self, expression: str, timeout_s: float = 120) -> object:
         result = self.call(
-            "Runtime.evaluate", expression=expression, awaitPromise=True, returnByValue=True
+            "Runtime.evaluate",
+            timeout_s=timeout_s,
+            expression=expression,
+            awaitPromise=True,
+            returnByValue=True,
         )
         if "exceptionDetails" in result:
             raise ValueError(result["exceptionDetails"].get("text", "script error"))
@@ -148,12 +151,18 @@ def _set_parameters(page: _Page, assignments: dict[str, object]) -> None:
     )
     assert isinstance(source, str)
     for name, value in assignments.items():
-        literal = repr(value)
-        source, n = re.subn(
-            rf"^{name} = [^#\n]*?(\s*#|$)", rf"{name} = {literal}\1", source, count=1, flags=re.M
-        )
-        if not n:
+        lines = source.splitlines()
+        spans = [
+            (node.lineno, node.end_lineno or node.lineno)
+            for node in ast.parse(source).body
+            if isinstance(node, ast.Assign)
+            and any(isinstance(t, ast.Name) and t.id == name for t in node.targets)
+        ]
+        if not spans:
             raise SystemExit(f"lab_screenshot: no line assigns {name!r} in the parameters cell")
+        first, last = spans[0]  # a value may span lines (the `server` mapping does)
+        lines[first - 1 : last] = [f"{name} = {value!r}"]
+        source = "\n".join(lines)
     page.js(
         f"""(() => {{
   const cell = {PANEL}.content.widgets.find(
@@ -241,7 +250,11 @@ def capture(
         for attempt, change in enumerate([{}, *changes]):
             _set_parameters(page, change)
             started = time.monotonic()
-            page.js('window.jupyterapp.commands.execute("notebook:run-all-cells").then(() => true)')
+            # Lab's promise resolves when the last cell has run.
+            run_all = (
+                'window.jupyterapp.commands.execute("notebook:run-all-cells").then(() => true)'
+            )
+            page.js(run_all, timeout_s=timeout_s)
             _wait_for("every cell run", lambda: page.js(DONE), timeout_s)
             took = time.monotonic() - started
             print(

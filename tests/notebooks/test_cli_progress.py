@@ -57,12 +57,22 @@ def _bench(
     )
 
 
-def test_the_terminal_output_names_each_level_with_its_counts_and_the_run_folder(
-    target: CalibrationServer, tmp_path: Path
-) -> None:
-    done = _bench(target, tmp_path / "results")
+@pytest.fixture(scope="module")
+def bench_run(
+    target: CalibrationServer, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """One `servegate bench` whose output and run folder several tests read."""
+    results = tmp_path_factory.mktemp("progress") / "results"
+    done = _bench(target, results)
     assert done.returncode == 0, done.stderr
-    (run_dir,) = (tmp_path / "results").iterdir()
+    (run_dir,) = results.iterdir()
+    return done, run_dir
+
+
+def test_the_terminal_output_names_each_level_with_its_counts_and_the_run_folder(
+    bench_run: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    done, run_dir = bench_run
     record = json.loads((run_dir / "run.json").read_text())
     err = done.stderr
     for level in record["levels"]:
@@ -80,11 +90,9 @@ def test_the_terminal_output_names_each_level_with_its_counts_and_the_run_folder
 
 
 def test_the_executed_notebook_keeps_a_summary_not_the_updates(
-    target: CalibrationServer, tmp_path: Path
+    bench_run: tuple[subprocess.CompletedProcess[str], Path],
 ) -> None:
-    done = _bench(target, tmp_path / "results")
-    assert done.returncode == 0, done.stderr
-    (run_dir,) = (tmp_path / "results").iterdir()
+    _, run_dir = bench_run
     nb = nbformat.read(run_dir / "01_benchmark.ipynb", as_version=4)
     streams = "".join(
         "".join(o["text"])

@@ -227,7 +227,8 @@ class VLLMServer(ManagedProcess, Endpoint):
                 with contextlib.suppress(httpx.HTTPError):
                     if client.get(f"{self.root_url}/health").status_code == 200:
                         elapsed = format_duration(time.monotonic() - started)
-                        wait.close(f"vLLM ready after {elapsed}")
+                        usual = f" ({self.usual_note})" if self.usual_note else ""
+                        wait.close(f"vLLM ready after {elapsed}{usual}")
                         return
                 if time.monotonic() > deadline:
                     wait.close(f"vLLM did not start within {cfg.startup_timeout_s:g} s")
