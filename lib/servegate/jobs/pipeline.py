@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import papermill
 from jupyter_client.manager import AsyncKernelManager
@@ -59,6 +59,16 @@ class _IPCKernelManager(AsyncKernelManager):
     @default("transport")
     def _default_transport(self) -> str:
         return "ipc"
+
+    async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+        # The kernel's own stdout/stderr (not its cells', which ipykernel sends to the notebook)
+        # carries start-up notices and zmq's shutdown races after a failed cell: noise in the
+        # user's terminal and cron mail. It goes to a log file in the temporary folder.
+        log_path = Path(tempfile.gettempdir()) / "servegate-kernels.log"
+        with open(log_path, "ab") as kernel_log:
+            kw.setdefault("stdout", kernel_log)
+            kw.setdefault("stderr", kernel_log)
+            await super()._async_launch_kernel(kernel_cmd, **kw)
 
 
 @contextlib.contextmanager

@@ -114,9 +114,13 @@ def test_timings_match_the_script_and_a_role_chunk_does_not_count_as_a_token(
         assert row["scripted_ttft_ms"] == pytest.approx(script.ttft_ms, abs=1e-3)
         assert row["scripted_e2e_ms"] == pytest.approx(script.e2e_ms, abs=1e-3)
         assert row["output_tokens"] == script.output_tokens and not row["interrupted"]
+        # Never early; late only by scheduling noise, far below one token gap (40 ms) that a
+        # mis-scheduled token would add. The truth log records the lateness either way; on
+        # this shared 2-core machine one row was 4.3 ms late in a full `make test` run, so a
+        # 3 ms bar failed by chance, not by a change.
         for what in ("ttft", "e2e"):
             late = row[f"observed_{what}_ms"] - row[f"scripted_{what}_ms"]
-            assert 0.0 <= late <= 3.0, (what, row)
+            assert 0.0 <= late <= 20.0, (what, row)
 
 
 def test_a_non_streamed_answer_comes_whole_after_the_scripted_time(
