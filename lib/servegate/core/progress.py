@@ -40,6 +40,7 @@ __all__ = [
     "Waiter",
     "echo_line",
     "format_duration",
+    "log_message",
     "plural",
     "progress_mode",
     "relay",
@@ -64,6 +65,19 @@ PERMANENT, TRANSIENT = "P ", "T "
 def strip_ansi(text: str) -> str:
     """``text`` without ANSI escape sequences (colours, cursor moves)."""
     return _ANSI.sub("", text)
+
+
+# vLLM's log prefix: "(EngineCore pid=812) INFO 11-30 15:53:31 [file.py:87] ".
+_LOG_PREFIX = re.compile(
+    r"^(\(\w+ pid=\d+\)\s*)?([A-Z]+\s+)?(\d\d-\d\d [\d:.]+\s+)?(\[[^\]]*\]\s*)?"
+)
+
+
+def log_message(line: str, width: int = 80) -> str:
+    """A server log line as a progress note: no colours, no process/level/time/file prefix,
+    cut to ``width`` characters at the end (where a cut loses least)."""
+    text = _LOG_PREFIX.sub("", strip_ansi(line).strip(), count=1).strip()
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def plural(count: int, noun: str) -> str:
@@ -178,7 +192,7 @@ class _Lines:
         return _LineCounter(self, label, total, unit)
 
     def waiter(self, label: str, usual_s: float | None = None, usual_note: str = "") -> Waiter:
-        return _LineWaiter(self, label, usual_note)
+        return _LineWaiter(self, label, usual_s, usual_note)
 
 
 class _LineCounter:
@@ -212,8 +226,9 @@ class _LineCounter:
 
 
 class _LineWaiter:
-    def __init__(self, out: _Lines, label: str, usual_note: str) -> None:
-        self.out, self.label, self.usual_note = out, label, usual_note
+    def __init__(self, out: _Lines, label: str, usual_s: float | None, usual_note: str) -> None:
+        self.out, self.label = out, label
+        self.usual = f" of usually ~{format_duration(usual_s)}" if usual_s else ""
         self.started = self.last = time.monotonic()
         suffix = f" ({usual_note})" if usual_note else ""
         out.emit(f"{label}{suffix}", lasting=True)
@@ -222,10 +237,10 @@ class _LineWaiter:
         now = time.monotonic()
         if now - self.last >= self.out.interval:
             self.last = now
-            suffix = f" ({self.usual_note})" if self.usual_note else ""
-            detail = f": {strip_ansi(note).strip()[-80:]}" if note.strip() else ""
+            detail = log_message(note)
             elapsed = format_duration(now - self.started)
-            self.out.emit(f"{self.label}: {elapsed}{suffix}{detail}", lasting=False)
+            line = f"{self.label}: {elapsed}{self.usual}" + (f"; {detail}" if detail else "")
+            self.out.emit(line, lasting=False)
 
     def close(self, text: str) -> None:
         self.out.emit(text, lasting=True)
@@ -291,7 +306,7 @@ class _BarWaiter:
         if self.bar.total:
             elapsed = min(elapsed, int(self.bar.total))
         if note:
-            self.bar.set_postfix_str(strip_ansi(note).strip()[-60:], refresh=False)
+            self.bar.set_postfix_str(log_message(note, 60), refresh=False)
         if elapsed > self.bar.n:
             self.bar.update(elapsed - self.bar.n)
 

@@ -18,6 +18,7 @@ from servegate.core.progress import (
     MODE_ENV,
     echo_line,
     format_duration,
+    log_message,
     plural,
     progress_mode,
     relay,
@@ -92,12 +93,19 @@ def test_a_waiter_shows_the_usual_duration_not_the_timeout(
     monkeypatch.delenv(FILE_ENV, raising=False)
     monkeypatch.setenv(INTERVAL_ENV, "0")
     wait = reporter("lines").waiter("vLLM starting", 96.0, "usually ~1 min 36 s here")
-    wait.tick(f"{ESC}[32mINFO{ESC}[0m Loading weights")
+    log_line = f"{ESC}[1;36m(EngineCore pid=812){ESC}[0;0m INFO 11-30 15:53:53 [x.py:87] Loading"
+    wait.tick(log_line)
     wait.close("vLLM ready after 97 s")
     lines = capsys.readouterr().err.splitlines()
     assert lines[0] == "vLLM starting (usually ~1 min 36 s here)"
-    assert lines[1] == "vLLM starting: 0 s (usually ~1 min 36 s here): INFO Loading weights"
+    assert lines[1] == "vLLM starting: 0 s of usually ~1 min 36 s; Loading"
     assert lines[2] == "vLLM ready after 97 s"
+
+
+def test_a_log_line_loses_its_prefix_and_is_cut_at_the_end() -> None:
+    line = f"{ESC}[1;36m(APIServer pid=1){ESC}[0;0m WARNING 11-30 15:53:31 [omp.py:185] " + "x" * 90
+    assert log_message(line) == "x" * 79 + "…"
+    assert log_message("Triton is installed.") == "Triton is installed."
 
 
 def test_with_a_progress_file_the_notebook_keeps_only_lasting_lines(
