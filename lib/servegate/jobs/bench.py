@@ -129,7 +129,7 @@ def run_benchmark(
     say = progress if not isinstance(progress, bool) else reporter(None if progress else "off")
     if not isinstance(params, BenchmarkParams):
         params = validate_params(BenchmarkParams, params, what="benchmark parameters")
-    prompt_set = load_prompts(resolve_path(params.prompts))
+    prompt_set = load_prompts(params.prompts)  # a relative path is under the project root
     prompts = prompt_set.prompts  # read once: the levels use these, run.json their hash
     _check_prompt_counts(params, len(prompts))
     if params.backend == "openai" and not os.environ.get("OPENAI_API_KEY"):

@@ -21,6 +21,7 @@ from typing import IO, Any
 
 import papermill
 from jupyter_client.manager import AsyncKernelManager
+from jupyter_core.paths import jupyter_runtime_dir
 from traitlets import default
 
 from servegate.core.config import validate_params
@@ -63,9 +64,11 @@ class _IPCKernelManager(AsyncKernelManager):
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
         # The kernel's own stdout/stderr (not its cells', which ipykernel sends to the notebook)
         # carries start-up notices and zmq's shutdown races after a failed cell: noise in the
-        # user's terminal and cron mail. It goes to a log file in the temporary folder.
-        log_path = Path(tempfile.gettempdir()) / "servegate-kernels.log"
-        with open(log_path, "ab") as kernel_log:
+        # user's terminal and cron mail. It goes to a log in Jupyter's runtime folder, which is
+        # the user's own (a shared /tmp name would fail for the second user on a machine).
+        runtime = Path(jupyter_runtime_dir())
+        runtime.mkdir(parents=True, exist_ok=True)
+        with open(runtime / "servegate-kernels.log", "ab") as kernel_log:
             kw.setdefault("stdout", kernel_log)
             kw.setdefault("stderr", kernel_log)
             await super()._async_launch_kernel(kernel_cmd, **kw)
