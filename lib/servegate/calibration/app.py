@@ -20,7 +20,13 @@ from typing import IO, TypedDict
 
 from aiohttp import web
 
-from servegate.calibration.script import FAULTS, CalibrationConfig, RequestScript, script_for
+from servegate.calibration.script import (
+    FAULTS,
+    CalibrationConfig,
+    RequestScript,
+    knee_delay_for,
+    script_for,
+)
 
 __all__ = ["STATE", "TOKEN_TEXT", "TRUTH_FIELDS", "CalibrationState", "TruthRow", "build_app"]
 
@@ -39,7 +45,8 @@ class TruthRow(TypedDict):
     comes with the whole body, so its scripted TTFT is its scripted end-to-end time.
     ``output_tokens`` counts content tokens actually written. ``interrupted`` is True when the
     request ended before its script did because the client left (e.g. its time-out during a
-    stall) or the server stopped.
+    stall) or the server stopped. ``knee_delay_ms`` is the wait it was given for a slot (0
+    without a capacity knee); its scripted times include it.
     """
 
     index: int
@@ -55,6 +62,7 @@ class TruthRow(TypedDict):
     scripted_finish_reason: str | None
     interrupted: bool
     arrival_unix_s: float
+    knee_delay_ms: float
 
 
 #: The truth log's fields, in the order of each JSON line.
@@ -80,6 +88,7 @@ class CalibrationState:
     output_tokens_total: int = 0
     interrupted_total: int = 0
     faults_total: dict[str, int] = field(default_factory=lambda: dict.fromkeys(FAULTS, 0))
+    slot_ends: list[float] = field(default_factory=list)  # scripted ends, perf_counter s
     _truth_file: IO[str] | None = None
 
     def record(self, row: TruthRow) -> None:
@@ -251,6 +260,21 @@ async def _checked_request(
     return body, max_tokens
 
 
+def _knee_delay(state: CalibrationState, index: int, t0: float, script: RequestScript) -> float:
+    """The request's wait for a slot (ms, 0 without a knee), and its slot taken until it ends.
+
+    A slot is busy until its request's scripted end, not until its handler returns: a client
+    that starts its next request the moment an answer ends must find that slot free, or a
+    closed loop at exactly ``slots`` would sometimes wait, by a race, not by load.
+    """
+    if state.config.slots is None:
+        return 0.0
+    state.slot_ends = [end for end in state.slot_ends if end > t0]
+    delay = knee_delay_for(state.config, index, len(state.slot_ends))
+    state.slot_ends.append(t0 + (script.e2e_ms + delay) / 1000.0)
+    return delay
+
+
 def _truth_row(index: int, script: RequestScript, stream: bool, arrival_unix_s: float) -> TruthRow:
     """The request's truth row as it starts: what the script says; the observed fields empty."""
     sends_body = script.output_tokens > 0 and script.fault != "cut"
@@ -269,6 +293,7 @@ def _truth_row(index: int, script: RequestScript, stream: bool, arrival_unix_s: 
         scripted_finish_reason=script.finish_reason,
         interrupted=False,
         arrival_unix_s=round(arrival_unix_s, 6),
+        knee_delay_ms=0.0,
     )
 
 
@@ -312,7 +337,10 @@ async def _chat(request: web.Request) -> web.StreamResponse:
     index = state.next_index
     state.next_index += 1
     script = script_for(state.config, index).limited(max_tokens)
+    knee_ms = _knee_delay(state, index, t0, script)
+    script = script.delayed(knee_ms)
     row = _truth_row(index, script, stream, arrival_unix_s)
+    row["knee_delay_ms"] = round(knee_ms, 3)
     if script.fault is not None:
         state.faults_total[script.fault] += 1
     usage = _usage(body, script)

@@ -22,6 +22,7 @@ __all__ = [
     "Dist",
     "FaultBurst",
     "RequestScript",
+    "knee_delay_for",
     "script_for",
 ]
 
@@ -141,8 +142,18 @@ class CalibrationConfig(BaseModel):
     bursts: tuple[FaultBurst, ...] = Field(
         (), description="runs of consecutive requests that all get one fault (no overlaps)"
     )
+    # A capacity knee: a server that serves `slots` requests at full speed and makes any
+    # request beyond them wait (vLLM preempting or queueing past its batch). It gives the
+    # capacity search a known right answer: the highest passing concurrency is `slots`.
+    slots: int | None = Field(
+        None, ge=1, description="requests served at full speed at once; None: no knee"
+    )
+    knee_delay_ms: Dist = Field(
+        Dist(value=1000.0),
+        description="extra wait of a request that arrives while `slots` others are in flight",
+    )
 
-    _coerce_dists = field_validator("ttft_ms", "itl_ms", mode="before")(_as_dist)
+    _coerce_dists = field_validator("ttft_ms", "itl_ms", "knee_delay_ms", mode="before")(_as_dist)
 
     @model_validator(mode="after")
     def _consistent(self) -> CalibrationConfig:
@@ -212,6 +223,14 @@ class RequestScript:
             due.append(due[-1] + gap)
         return due
 
+    def delayed(self, delay_ms: float) -> RequestScript:
+        """This script started ``delay_ms`` later (a request waiting for a slot); an HTTP error
+        is answered at once all the same."""
+        if delay_ms <= 0 or self.fault in ("http_429", "http_500"):
+            return self
+        ttft = None if self.ttft_ms is None else self.ttft_ms + delay_ms
+        return replace(self, ttft_ms=ttft, e2e_ms=self.e2e_ms + delay_ms)
+
     def limited(self, max_tokens: int | None) -> RequestScript:
         """This script with at most ``max_tokens`` (>= 1) content tokens, the request's own cap.
 
@@ -274,3 +293,12 @@ def script_for(config: CalibrationConfig, index: int) -> RequestScript:
         gaps = gaps[: n - 1]
         finish = None
     return RequestScript(index, fault, ttft, gaps, n, ttft + sum(gaps), finish)
+
+
+def knee_delay_for(config: CalibrationConfig, index: int, in_flight: int) -> float:
+    """The extra wait (ms) of request ``index`` that arrives while ``in_flight`` others are in
+    flight: a draw of ``knee_delay_ms`` when they fill ``config.slots``, else 0. Drawn from its
+    own seeded generator, so a knee changes no other draw of the script."""
+    if config.slots is None or in_flight < config.slots:
+        return 0.0
+    return config.knee_delay_ms.sample(random.Random(f"{config.seed}:{index}:knee"))

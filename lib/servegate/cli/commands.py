@@ -296,6 +296,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         p_cut=args.p_cut,
         p_empty=args.p_empty,
         bursts=args.burst,
+        slots=args.slots,
+        knee_delay_ms=args.knee_delay_ms,
     )
     serve(
         config,

@@ -132,6 +132,15 @@ def _add_model_and_server(sub: Subparsers) -> None:
         metavar="FAULT:START:COUNT",
         help="requests START..START+COUNT-1 all get FAULT (e.g. http_429:100:50); repeatable",
     )
+    cal.add_argument(
+        "--slots",
+        type=int,
+        default=None,
+        help="a capacity knee: requests beyond this many in flight wait --knee-delay-ms more",
+    )
+    cal.add_argument(
+        "--knee-delay-ms", type=float, default=1000.0, help="the wait beyond --slots, ms"
+    )
     cal.add_argument("--truth", type=Path, default=None, help="append the truth log (JSONL) here")
     cal.set_defaults(func=commands.cmd_calibrate)
 
