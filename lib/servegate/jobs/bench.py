@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -27,9 +27,10 @@ from servegate.core.names import SERVER_LOG, RunState
 from servegate.core.paths import resolve_path
 from servegate.core.progress import Reporter, plural, reporter
 from servegate.jobs.bench_params import BenchmarkParams
+from servegate.jobs.level_plan import LevelPlan, LevelRun, ListedLevels
 from servegate.measure.eventloop import run_async
 from servegate.measure.loadgen import ChatTarget, LevelResult, LevelSpec, LoadGenerator
-from servegate.measure.prompts import Prompt, PromptSet, load_prompts
+from servegate.measure.prompts import PromptSet, load_prompts
 from servegate.measure.tokens import TokenCounter
 from servegate.records.level import LevelSamples, LevelSummary, summarize_level
 from servegate.records.run import RunRecord
@@ -39,7 +40,7 @@ from servegate.server.endpoint import Endpoint, attach, redact_url
 from servegate.server.lifecycle import ServerConfig, ServerStory, VLLMServer, handle_termination
 from servegate.server.metrics import GaugeSampler, MetricsSnapshot, level_metrics
 
-__all__ = ["BenchmarkParams", "RunResult", "run_benchmark"]
+__all__ = ["BenchmarkParams", "LevelPlan", "LevelRun", "RunResult", "run_benchmark"]
 
 log = logging.getLogger(__name__)
 
@@ -75,24 +76,6 @@ class _ModelManifest(TypedDict, total=False):
     sha256: str | None
 
 
-def _levels(params: BenchmarkParams, prompts: Sequence[Prompt]) -> list[LevelSpec]:
-    main = prompts[: params.n_prompts] if params.n_prompts else prompts
-    levels = []
-    for c in params.concurrency:
-        if c == 1:
-            base = prompts[: params.baseline_prompts] if params.baseline_prompts else main
-            levels.append(LevelSpec(prompts=base, concurrency=1))
-        elif params.request_rate is None:
-            levels.append(LevelSpec(prompts=main, concurrency=c))
-    if params.request_rate is not None:
-        levels.append(
-            LevelSpec(
-                prompts=main, request_rate=params.request_rate, max_inflight=max(params.concurrency)
-            )
-        )
-    return levels
-
-
 @contextlib.contextmanager
 def _target(
     params: BenchmarkParams, writer: RunWriter, progress: Reporter
@@ -118,12 +101,18 @@ def _target(
 
 
 def run_benchmark(
-    params: BenchmarkParams | Mapping[str, object], *, progress: Reporter | bool = True
+    params: BenchmarkParams | Mapping[str, object],
+    *,
+    progress: Reporter | bool = True,
+    plan: LevelPlan | None = None,
+    tags: Mapping[str, object] | None = None,
 ) -> RunResult:
     """Run a benchmark and leave its run folder; returns where it is and how it ended.
 
     :param progress: where to say what is happening (``servegate.core.progress``); True: the
         mode that suits where this runs (widget bars in Jupyter, lines in a log), False: quiet.
+    :param plan: which levels to measure; None: the params' listed levels.
+    :param tags: extra run.json fields, written when the run starts (a sweep's id and setting).
     :raises ConfigError: for bad parameters or prompts, before anything is written.
     """
     say = progress if not isinstance(progress, bool) else reporter(None if progress else "off")
@@ -138,8 +127,11 @@ def run_benchmark(
         say.stage(f"run folder {skipped.run_dir} (skipped)")
         return skipped
 
+    plan = plan or ListedLevels(params)
     writer = _start_run(params, prompt_set)
-    say.stage(f"{params.backend} run {writer.run_id}: {_plan(params, prompts)}")
+    if tags:
+        writer.update(**tags)
+    say.stage(f"{params.backend} run {writer.run_id}: {plan.describe(prompts)}")
     gate = params.gate_concurrency
     if gate is not None and params.request_rate is None and gate not in params.concurrency:
         # Said now, not first seen as an INCONCLUSIVE "no requests at c8" report.
@@ -157,7 +149,8 @@ def run_benchmark(
             if server is None and params.warmup_requests:
                 say.stage(f"warm-up: {plural(params.warmup_requests, 'request')}, not measured")
                 endpoint.warmup(params.warmup_requests)
-            state, extra = _run_levels(params, writer, endpoint, server, target, prompts, say)
+            levels = plan.levels(prompts)
+            state, extra = _run_levels(params, writer, endpoint, server, target, levels, say)
     except KeyboardInterrupt as exc:
         state, extra = "interrupted", {"interrupted_by": str(exc) or "KeyboardInterrupt"}
         raise
@@ -173,17 +166,9 @@ def run_benchmark(
     finally:
         if server is not None:
             extra["server"] = server.story()
-        writer.close(state, **extra)
+        writer.close(state, **plan.run_fields(), **extra)
         say.stage(f"run folder {writer.dir} ({state})")
     return _result(writer, state)
-
-
-def _plan(params: BenchmarkParams, prompts: Sequence[Prompt]) -> str:
-    """The levels a run will measure, for its first progress line."""
-    levels = ", ".join(
-        f"{spec.label} ({len(spec.prompts)} prompts)" for spec in _levels(params, prompts)
-    )
-    return f"{params.model}, levels {levels}"
 
 
 def _check_prompt_counts(params: BenchmarkParams, available: int) -> None:
@@ -241,7 +226,7 @@ def _run_levels(
     endpoint: Endpoint,
     server: VLLMServer | None,
     target: ChatTarget,
-    prompts: Sequence[Prompt],
+    plan: Generator[LevelSpec, LevelRun, None],
     progress: Reporter,
 ) -> tuple[RunState, _Ending]:
     model_dir = resolve_path(params.model_path)
@@ -257,7 +242,8 @@ def _run_levels(
         token_counter=TokenCounter(model_dir) if model_dir.is_dir() else None,
     )
     levels_out: list[LevelSummary] = []
-    for spec in _levels(params, prompts):
+    spec = next(plan, None)
+    while spec is not None:
         snaps: dict[str, MetricsSnapshot] = {}
 
         def snapshot(snaps: dict[str, MetricsSnapshot] = snaps) -> None:
@@ -279,19 +265,29 @@ def _run_levels(
             concurrency=spec.concurrency,
             request_rate=spec.request_rate,
             timeout_s=params.timeout_s,
-            n_prompts=len(spec.prompts),
+            n_prompts=len(result.records) if result.stopped_early else len(spec.prompts),
             started_at_unix=result.started_unix,
             wall_s=result.duration_s,
             aborted=result.aborted,
         )
-        levels_out.append(summary.model_copy(update={"metrics": metrics}))
+        summary = summary.model_copy(update={"metrics": metrics})
+        levels_out.append(summary)
         writer.update(levels=levels_out)
         if server is not None:
             try:
                 server.check()
             except ServerCrashError as exc:
                 return "server_crashed", {"error": str(exc), "log_tail": exc.log_tail}
+        spec = _send(plan, LevelRun(result, summary))
     return "complete", {}
+
+
+def _send(plan: Generator[LevelSpec, LevelRun, None], done: LevelRun) -> LevelSpec | None:
+    """The plan's next level, given what the last one gave; None when it has no more."""
+    try:
+        return plan.send(done)
+    except StopIteration:
+        return None
 
 
 async def _watched(

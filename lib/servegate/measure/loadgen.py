@@ -70,10 +70,15 @@ class LevelSpec:
     concurrency: int | None = None
     request_rate: float | None = None
     max_inflight: int | None = None  # open loop only: a cap on requests in flight
+    # Closed loop only: called with each finished record; True stops sending (a sequential
+    # rule that has its answer). Requests in flight still finish and are recorded.
+    stop: Callable[[RequestRecord], bool] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if (self.concurrency is None) == (self.request_rate is None):
             raise ValueError("a level has either a concurrency or a request_rate, not both")
+        if self.stop is not None and self.concurrency is None:
+            raise ValueError("only a closed-loop level can stop early on its records")
 
     @property
     def label(self) -> str:
@@ -90,6 +95,7 @@ class LevelResult:
     ended: float
     started_unix: float
     aborted: str | None = None
+    stopped_early: bool = False  # spec.stop said so before every prompt was sent
 
     @property
     def duration_s(self) -> float:
@@ -174,6 +180,7 @@ class LoadGenerator:
         bodies = [self._body(p) for p in spec.prompts]  # built before the clock starts
         records: list[RequestRecord] = []
         n = len(spec.prompts)
+        halt = asyncio.Event()
         context = RecordContext(
             run_id=self.run_id,
             backend=self.target.backend,
@@ -190,6 +197,8 @@ class LoadGenerator:
             if self.on_record is not None:
                 self.on_record(record)
             bar.advance(record.status == Status.OK)
+            if spec.stop is not None and not halt.is_set() and spec.stop(record):
+                halt.set()
 
         limit = spec.concurrency or spec.max_inflight or 0
         async with self._session(limit) as session:
@@ -201,12 +210,16 @@ class LoadGenerator:
             with _gc_frozen():
                 started_unix = time.time()
                 t0 = time.perf_counter()
-                run = self._closed_loop if spec.concurrency else self._open_loop
-                level = asyncio.ensure_future(run(session, spec, bodies, t0, finish))
+                if spec.concurrency:
+                    run = self._closed_loop(session, spec, bodies, t0, finish, halt)
+                else:
+                    run = self._open_loop(session, spec, bodies, t0, finish)
+                level = asyncio.ensure_future(run)
                 aborted = await _until_done_or_aborted(level, abort)
         bar.close()
         ended = time.perf_counter()
-        return LevelResult(spec, records, t0, ended, started_unix, aborted)
+        stopped = halt.is_set() and len(records) < n
+        return LevelResult(spec, records, t0, ended, started_unix, aborted, stopped)
 
     def _session(self, limit: int) -> aiohttp.ClientSession:
         """A session for one level: at most ``limit`` connections (0: no limit), bytes as they
@@ -241,6 +254,7 @@ class LoadGenerator:
         bodies: Sequence[bytes],
         t0: float,
         finish: Callable[[Attempt], None],
+        halt: asyncio.Event,
     ) -> None:
         queue = list(range(len(bodies)))[::-1]
         slots = spec.concurrency or 1
@@ -254,7 +268,7 @@ class LoadGenerator:
             delay = t0 + k * step - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            while queue:
+            while queue and not halt.is_set():
                 i = queue.pop()
                 # The slot was released now: this request is due now.
                 await self._one(session, spec, i, bodies[i], time.perf_counter(), t0, finish)

@@ -19,6 +19,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from servegate.core.numbers import SavedFloat
 from servegate.records.level import LevelSummary
+from servegate.records.search import SearchRecord
 
 __all__ = [
     "GitInfo",
@@ -28,6 +29,7 @@ __all__ = [
     "RecordedParams",
     "RunRecord",
     "RunState",
+    "SweepSetting",
     "Target",
 ]
 
@@ -101,6 +103,13 @@ class Target(BaseModel):
     model: str
 
 
+class SweepSetting(_Open):
+    """One setting of a sweep: its name and the server settings it changed from the base."""
+
+    name: str
+    server: dict[str, Any] = Field(default_factory=dict)  # YAML boundary: vLLM's settings
+
+
 class RunRecord(BaseModel):
     """run.json: parameters, manifest, the server's story, every level's summary, and state."""
 
@@ -134,3 +143,6 @@ class RunRecord(BaseModel):
     error_kind: str | None = None
     log_tail: str | list[str] | None = None
     interrupted_by: str | None = None
+    search: SearchRecord | None = Field(None, description="a capacity search's answer")
+    sweep_id: str | None = Field(None, description="the sweep this run is one setting of")
+    setting: SweepSetting | None = Field(None, description="that setting")
