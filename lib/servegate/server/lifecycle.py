@@ -44,6 +44,7 @@ from servegate.server.launch import (
     engine_kind,
     find_free_port,
 )
+from servegate.server.memory import PeakMemory
 from servegate.server.model_artifact import verify_model_dir
 
 __all__ = ["ManagedProcess", "ServerConfig", "ServerStory", "VLLMServer", "handle_termination"]
@@ -68,6 +69,7 @@ class ServerStory(TypedDict):
     exit_code: int | None
     crashed: bool
     oom: bool
+    peak_rss_mib: float | None  # the process tree's summed RSS, sampled each second
     config: dict[str, object]  # JSON boundary: ServerConfig.model_dump(mode="json")
 
 
@@ -160,6 +162,7 @@ class VLLMServer(ManagedProcess, Endpoint):
         self.ready_at: float | None = None
         self.exit_code: int | None = None
         self.crash: ServerCrashError | None = None
+        self.memory: PeakMemory | None = None
         self._log_file: IO[bytes] | None = None
         self._signals: contextlib.ExitStack | None = None
         super().__init__(base_url="http://127.0.0.1:0/v1", model=config.served_model_name)
@@ -197,6 +200,7 @@ class VLLMServer(ManagedProcess, Endpoint):
             start_new_session=True,  # own process group: stop() can signal vLLM and its workers
         )
         atexit.register(self.stop)
+        self.memory = PeakMemory(self.process.pid).start()
         try:
             self._wait_healthy()
             self.ready_at = time.time()
@@ -307,6 +311,8 @@ class VLLMServer(ManagedProcess, Endpoint):
         proc = self.process
         if proc is None:
             return None
+        if self.memory is not None:
+            self.memory.stop()
         if proc.poll() is None:
             try:
                 children = psutil.Process(proc.pid).children(recursive=True)
@@ -355,5 +361,6 @@ class VLLMServer(ManagedProcess, Endpoint):
             "exit_code": self.exit_code,
             "crashed": self.crash is not None,
             "oom": self.crash is not None and self.crash.oom,
+            "peak_rss_mib": self.memory.peak_mib if self.memory else None,
             "config": self.config.model_dump(mode="json", exclude={"env"}),
         }
