@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +42,7 @@ __all__ = [
     "TIMED",
     "TWO_LEVELS",
     "VLLM_RUN",
+    "CalibrationSweep",
     "axes_titled",
     "capacity_params",
     "clone_run",
@@ -49,6 +51,7 @@ __all__ = [
     "figure_texts",
     "is_message_figure",
     "level_rows",
+    "make_calibration_sweep",
     "make_killed_run",
     "read_requests",
     "server_config",
@@ -142,6 +145,71 @@ TEST_PROMPTS = [
     )
     for i in range(200)
 ]
+
+# --- a sweep's run folders (analysis and plot tests) ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class CalibrationSweep:
+    """Run folders of one sweep measured by real capacity searches against calibration servers:
+    ``base`` (a knee at 3 requests), ``more-slots`` (at 6) and ``slow`` (100 ms to the first
+    token: nothing passes), plus one run of ``another-sweep`` in the same folder. Below its knee
+    a server takes ~15 ms a request; a request beyond it waits 150 ms more."""
+
+    results: Path
+    sweep_id: str = "calsweep-0001"
+    p95_ms: float = 80.0
+    p50_ms: float = 40.0
+
+
+def make_calibration_sweep(results: Path) -> CalibrationSweep:
+    """The run folders of ``CalibrationSweep`` under ``results`` (about 25 s)."""
+    found = CalibrationSweep(results)
+    _sweep_search(found, found.sweep_id, "base", {}, slots=3)
+    _sweep_search(found, found.sweep_id, "more-slots", {"max_num_seqs": 6}, slots=6)
+    _sweep_search(found, found.sweep_id, "slow", {"enforce_eager": True}, ttft_ms=100)
+    _sweep_search(found, "another-sweep", "base", {}, top=1)
+    return found
+
+
+def _sweep_search(
+    sweep: CalibrationSweep,
+    sweep_id: str,
+    name: str,
+    server: dict[str, Any],
+    *,
+    top: int = 8,
+    **config: Any,
+) -> None:
+    # Imported here: the search imports the server modules (half a second), unused elsewhere.
+    from servegate.calibration.server import CalibrationServer
+    from servegate.jobs.search import run_search
+
+    settings = {
+        "seed": 5,
+        "ttft_ms": {"kind": "lognormal", "median": 8, "sigma": 0.3},
+        "itl_ms": 1,
+        "output_tokens_min": 4,
+        "output_tokens_max": 8,
+        "knee_delay_ms": 150,
+        **config,
+    }
+    limits = {"p95_ms": sweep.p95_ms, "p50_ms": sweep.p50_ms, "max_requests": 120}
+    with CalibrationServer(CalibrationConfig.model_validate(settings)) as srv:
+        run_search(
+            {
+                "base_url": srv.base_url,
+                "model": CALIBRATION_MODEL,
+                "results_dir": str(sweep.results),
+                "max_tokens": 16,
+                "run_label": f"cal-{name}",
+                "warmup_requests": 0,
+                "search": {**limits, "max_concurrency": top},
+            },
+            progress=False,
+            tags={"sweep_id": sweep_id, "setting": {"name": name, "server": server}},
+        )
+
 
 # --- requests.csv rows made by hand ------------------------------------------------------------
 
