@@ -319,6 +319,8 @@ warnings.filterwarnings("ignore")
 from servegate.analysis.cost import load_pricing
 from servegate.analysis.capacity import capacity_levels_frame
 from servegate.report.build import select_runs
+from servegate.runs.reader import list_runs
+from servegate.analysis.searched import searched_capacity
 from servegate.report.ops import capacity_entry, capacity_section, fallback_entry, fallback_section, hosted_model_for
 from servegate.plots import ops as plots_ops
 from servegate.report import view_ops as report_view_ops
@@ -331,13 +333,15 @@ check_injected_parameters(globals())  # a misspelt -p name is an error, not igno
     code("""
 local, hosted, broken = select_runs(results_dir, local_run, hosted_run)
 pricing = load_pricing(pricing_path)
+searched = searched_capacity(local, list_runs(results_dir)[0], p95_ms=p95_ms, p50_ms=p50_ms, metric=gate_latency_metric)
 print(f"local run:  {local.run_id if local else 'none found'}")
 print(f"hosted run: {hosted.run_id + ' (' + hosted.state + ')' if hosted else 'none found'}")
+print(f"one replica: {searched[0].describe() if searched[0] else 'best listed level (' + searched[1] + ')'}")
 """),
     md("## Replicas and monthly cost"),
     code("""
 model_name = hosted_model or hosted_model_for(hosted)
-section = capacity_section(local, pricing, hosted_model=model_name, hourly_usd=hourly_usd, peak_rps=peak_rps, peak_to_average=peak_to_average, annual_growth=annual_growth, horizon_years=horizon_years, headroom=headroom, p50_ms=p50_ms, p95_ms=p95_ms, latency_metric=gate_latency_metric)
+section = capacity_section(local, pricing, hosted_model=model_name, hourly_usd=hourly_usd, searched=searched, peak_rps=peak_rps, peak_to_average=peak_to_average, annual_growth=annual_growth, horizon_years=horizon_years, headroom=headroom, p50_ms=p50_ms, p95_ms=p95_ms, latency_metric=gate_latency_metric)
 display(HTML(report_view_ops.capacity_html(capacity_entry(section))))
 """),
     md("## Goodput per load level"),
