@@ -15,7 +15,7 @@ RUN ?=
 PYTEST_ARGS ?=
 LAB_ARGS ?=
 
-.PHONY: help setup system model report render smoke test test-fast lint format lab notebooks bench aggregate quarterly selftest verify lock clean
+.PHONY: help setup system model report render smoke test test-fast lint format lab notebooks bench search aggregate quarterly selftest verify lock clean
 
 help: ## list the targets
 	@echo "servegate — quick start: make report (main job), make test (test suite)"
@@ -47,6 +47,12 @@ smoke: model ## start vLLM, answer one prompt, read /metrics, stop
 
 bench: model ## one benchmark: make bench PARAMS=params/X.yaml (run folder in eval/results/)
 	$(VENV)/bin/servegate bench --params $(PARAMS)
+
+# The search's own example unless PARAMS is given: its `search` block fits this CPU machine.
+SEARCH_PARAMS = $(if $(filter command line environment,$(origin PARAMS)),$(PARAMS),params/search_cpu.yaml)
+
+search: model ## capacity search: make search PARAMS=params/X.yaml (a params file + `search` block)
+	$(VENV)/bin/servegate search --params $(SEARCH_PARAMS)
 
 aggregate: setup ## rebuild eval/reports/aggregate_history.csv from the run folders
 	$(VENV)/bin/servegate aggregate

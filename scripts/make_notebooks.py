@@ -319,6 +319,8 @@ warnings.filterwarnings("ignore")
 from servegate.analysis.cost import load_pricing
 from servegate.analysis.capacity import capacity_levels_frame
 from servegate.report.build import select_runs
+from servegate.runs.reader import list_runs
+from servegate.analysis.searched import searched_capacity
 from servegate.report.ops import capacity_entry, capacity_section, fallback_entry, fallback_section, hosted_model_for
 from servegate.plots import ops as plots_ops
 from servegate.report import view_ops as report_view_ops
@@ -331,13 +333,15 @@ check_injected_parameters(globals())  # a misspelt -p name is an error, not igno
     code("""
 local, hosted, broken = select_runs(results_dir, local_run, hosted_run)
 pricing = load_pricing(pricing_path)
+searched = searched_capacity(local, list_runs(results_dir)[0], p95_ms=p95_ms, p50_ms=p50_ms, metric=gate_latency_metric)
 print(f"local run:  {local.run_id if local else 'none found'}")
 print(f"hosted run: {hosted.run_id + ' (' + hosted.state + ')' if hosted else 'none found'}")
+print(f"one replica: {searched[0].describe() if searched[0] else 'best listed level (' + searched[1] + ')'}")
 """),
     md("## Replicas and monthly cost"),
     code("""
 model_name = hosted_model or hosted_model_for(hosted)
-section = capacity_section(local, pricing, hosted_model=model_name, hourly_usd=hourly_usd, peak_rps=peak_rps, peak_to_average=peak_to_average, annual_growth=annual_growth, horizon_years=horizon_years, headroom=headroom, p50_ms=p50_ms, p95_ms=p95_ms, latency_metric=gate_latency_metric)
+section = capacity_section(local, pricing, hosted_model=model_name, hourly_usd=hourly_usd, searched=searched, peak_rps=peak_rps, peak_to_average=peak_to_average, annual_growth=annual_growth, horizon_years=horizon_years, headroom=headroom, p50_ms=p50_ms, p95_ms=p95_ms, latency_metric=gate_latency_metric)
 display(HTML(report_view_ops.capacity_html(capacity_entry(section))))
 """),
     md("## Goodput per load level"),
@@ -359,6 +363,81 @@ if fallback.simulated:
 """),
 ]
 
+SEARCH = [
+    md("""
+# 05 · Capacity search: how much load one replica carries within the latency limits
+
+Measures closed-loop concurrency levels one after another, doubling from `min_concurrency`
+until a level fails, then bisecting to one step, and writes one run folder (every level's
+requests in `requests.csv`, its summary in `run.json`, the answer in `run.json`'s `search`).
+A level runs only as long as its verdict needs: it stops as soon as the p50 and p95
+intervals settle PASS (both under their limits) or FAIL (either wholly over), or at
+`max_requests`, INCONCLUSIVE. The target settings are `01_benchmark`'s.
+"""),
+    params_cell("""
+backend = "vllm"  # "vllm" | "openai"
+base_url = ""  # "": launch vLLM here; else http://HOST:PORT/v1 of a running server
+model = "smollm2"  # model name as the server serves it
+model_path = "data/models/smollm2-135m-instruct"  # folder vLLM loads when launched here
+server = {  # vLLM launch settings: dtype, max_model_len, kv_cache_space_gib, max_num_seqs, ...
+    "dtype": "float32",  # vLLM CPU 0.32 answers SmolLM2 wrongly in bfloat16
+    "max_model_len": 2048,
+    "kv_cache_space_gib": 2,  # GiB of RAM for the KV cache (CPU build)
+    "startup_timeout_s": 600,
+    "warmup_requests": 2,
+    "env": {"VLLM_CPU_NUM_OF_RESERVED_CPU": "0"},  # give the CPU engine every core
+}
+prompts = "data/prompts/interactive_v1.jsonl"  # prompt set, JSONL; each level cycles through it
+n_prompts = None  # the first n prompts of the set only; None: all
+max_tokens = 32  # caps each prompt's own max_tokens; None: each prompt's own
+temperature = 0.0
+timeout_s = 120.0  # per request; a slower request is a `timeout` row, a miss
+results_dir = "eval/results"  # relative paths are under the project root, from any folder
+run_label = "search"  # letters, digits, '.', '_', '-'
+seed = 42
+warmup_requests = 4  # sent before measuring, never recorded
+machine = None  # data/pricing.yaml machine key for cost; None: by hardware
+hourly_usd = None  # machine price in USD/h; beats `machine`
+search = {  # the search; the limits default to the report's gates
+    "min_concurrency": 1,
+    "max_concurrency": 256,
+    "p95_ms": 3000,
+    "p50_ms": 1000,
+    "gate_latency_metric": "e2e",  # "e2e" | "ttft"
+    "confidence": 0.95,  # of each level's verdict, over all its looks
+    "min_requests": 20,  # a level's first look
+    "max_requests": 300,  # a level's budget; unsettled by then: INCONCLUSIVE
+}
+"""),
+    code(
+        """
+%matplotlib inline
+from servegate.jobs.search import SearchRunParams, run_search
+from servegate.runs.reader import load_run
+from servegate import plots
+from servegate.report.view_search import search_html
+"""
+        + SETUP
+    ),
+    code("""
+params = SearchRunParams.from_namespace(globals())
+result = run_search(params)
+run = load_run(result.run.run_dir)
+"""),
+    md("## The answer, and every level the search measured"),
+    code("""
+display(HTML(search_html(run.record.search)))
+"""),
+    md("## Latency at each level against the limits"),
+    code("""
+plots.search_path(run.record.search)
+"""),
+    md("## Latency distributions per level"),
+    code("""
+plots.latency_distributions(run.requests, p50_ms=params.search.p50_ms, p95_ms=params.search.p95_ms)
+"""),
+]
+
 
 #: Each notebook's file name, cells and title, in the order they are run.
 NOTEBOOKS = {
@@ -366,6 +445,7 @@ NOTEBOOKS = {
     "02_aggregate.ipynb": (AGGREGATE, "servegate history"),
     "03_decision_report.ipynb": (REPORT, "Self-hosted LLM decision report"),
     "04_capacity_plan.ipynb": (CAPACITY, "servegate capacity plan"),
+    "05_search.ipynb": (SEARCH, "servegate capacity search"),
 }
 
 

@@ -17,8 +17,9 @@ import papermill
 import pytest
 from pydantic import BaseModel
 
-from servegate.core.params_file import load_params_file
+from servegate.core.params_file import load_layered_params, load_params_file
 from servegate.jobs.bench import BenchmarkParams
+from servegate.jobs.search import SearchRunParams
 from servegate.report.params import ReportParams
 from tests.helpers import REPO
 
@@ -29,9 +30,13 @@ NOTEBOOK_NAMES = [
     "02_aggregate.ipynb",
     "03_decision_report.ipynb",
     "04_capacity_plan.ipynb",
+    "05_search.ipynb",
 ]
 #: The embedded default: what a notebook opened as is, and ``make report``, run.
 EMBEDDED = REPO / "params" / "cpu_default.yaml"
+#: What a notebook opened as is runs, where it is not the embedded default: ``make search``'s
+#: params file (the embedded default's server and prompts, levels chosen by the search).
+EMBEDDED_FOR = {"05_search.ipynb": REPO / "params" / "search_cpu.yaml"}
 #: Notebook parameters that differ from the embedded default on purpose, and why. In the report
 #: notebooks, ``gate_concurrency = None`` means "the level the run itself names" (which the CPU
 #: default sets to 8), so None there is the same judgement as 8, and stays right for other runs.
@@ -45,6 +50,7 @@ NOT_THE_EMBEDDED_DEFAULT = {
 PARAMS_MODELS: dict[str, type[BaseModel]] = {
     "01_benchmark.ipynb": BenchmarkParams,
     "03_decision_report.ipynb": ReportParams,
+    "05_search.ipynb": SearchRunParams,
 }
 
 
@@ -130,6 +136,7 @@ def _flat_defaults(model: type[BaseModel]) -> dict[str, object]:
         default = info.get_default(call_default_factory=True)
         if isinstance(default, BaseModel):
             out.update({k: getattr(default, k) for k in type(default).model_fields})
+            default = default.model_dump()  # a nested block as a mapping, as a notebook sets it
         out[name] = default
     return out
 
@@ -173,8 +180,9 @@ def _parameters_cell(path: Path) -> dict[str, object]:
 
 @pytest.mark.parametrize("notebook", NOTEBOOK_NAMES)
 def test_notebook_defaults_are_the_embedded_default(notebook: str) -> None:
-    """A notebook opened in JupyterLab and run as is runs what `make report` runs."""
-    embedded = load_params_file(EMBEDDED)
+    """A notebook opened in JupyterLab and run as is runs what `make report` runs (05: what
+    `make search` runs)."""
+    embedded = load_layered_params([EMBEDDED_FOR.get(notebook, EMBEDDED)]).values
     cell = _parameters_cell(NOTEBOOKS / notebook)
     shared = sorted(set(cell) & set(embedded))
     assert "results_dir" in shared  # every notebook reads the runs
@@ -201,7 +209,7 @@ def test_the_params_models_defaults_are_the_embedded_default(
 ) -> None:
     """The library's defaults (a script calling ``run_benchmark({...})``) are the embedded default
     too, for every name the file sets, bar the exemptions above."""
-    embedded = load_params_file(EMBEDDED)
+    embedded = load_layered_params([EMBEDDED_FOR.get(notebook, EMBEDDED)]).values
     defaults = _flat_defaults(model)
     shared = sorted(set(defaults) & set(embedded))
     differ = {
@@ -210,7 +218,7 @@ def test_the_params_models_defaults_are_the_embedded_default(
         if defaults[name] != embedded[name]
         and NOT_THE_EMBEDDED_DEFAULT.get((notebook, name), "no exemption") != defaults[name]
     }
-    assert differ == {}, f"{model.__name__} default != {EMBEDDED.name}: {differ}"
+    assert differ == {}, f"{model.__name__} default != its embedded default: {differ}"
     if model is BenchmarkParams:
         assert shared == sorted(embedded)
 

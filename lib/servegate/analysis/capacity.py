@@ -25,6 +25,7 @@ import pandas as pd
 from servegate.analysis.cost import hosted_cost_per_1m_output_tokens
 from servegate.analysis.goodput import LevelGoodput, levels_goodput, mean_ok
 from servegate.analysis.ops_params import DEFAULT_PEAK_TO_AVERAGE, CapacityParams
+from servegate.analysis.searched import SearchedCapacity
 from servegate.core.errors import ConfigError
 from servegate.runs.reader import RunData
 
@@ -79,6 +80,8 @@ class CapacityPlan:
     monthly_hosted_usd: float | None = None
     hosted_usd_per_1m_output_tokens: float | None = None
     break_even: BreakEven = BreakEven(None, None, 0.0, "not computed")
+    # How the per-replica capacity was found: a capacity search, or the best level listed.
+    capacity_basis: str = ""
 
     @property
     def gates_met(self) -> bool:
@@ -163,8 +166,18 @@ def _break_even(c: float, k: float, per: float, up_to: float) -> BreakEven:
     return BreakEven(rps, m, up_to, f"self-hosting is cheaper above {rps:.4g} req/s average")
 
 
-def capacity_plan(source: RunData | pd.DataFrame, params: CapacityParams) -> CapacityPlan:
+def capacity_plan(
+    source: RunData | pd.DataFrame,
+    params: CapacityParams,
+    *,
+    searched: SearchedCapacity | None = None,
+    unsearched_reason: str = "",
+) -> CapacityPlan:
     """The capacity plan of one local run (a ``RunData`` or its requests.csv rows).
+
+    One replica carries ``searched``'s capacity when given (a capacity search at the same
+    limits, ``servegate.analysis.searched``); else the best level's goodput, and
+    ``unsearched_reason`` (why no search was used) joins the basis.
 
     Token means (for both costs) come from the chosen level's successful requests, the level
     whose req/s they produced, unless ``params`` give them. The planned average traffic is the
@@ -184,13 +197,25 @@ def capacity_plan(source: RunData | pd.DataFrame, params: CapacityParams) -> Cap
     status, chosen = _choose_level(levels)
     mean_in, mean_out = _token_means(rows, chosen, params)
     peak = params.peak_rps * params.growth
+    level, replica_rps = (chosen.level, chosen.goodput_rps) if chosen else (None, None)
+    basis = "best listed level" + (
+        f"; no search used: {unsearched_reason}" if unsearched_reason else ""
+    )
+    if searched is not None:
+        status, level, replica_rps = (
+            "gates met",
+            f"c{searched.concurrency}",
+            searched.req_per_s.value,
+        )
+        basis = searched.describe()
     plan = CapacityPlan(
         params=params,
         run_id=run_id,
         levels=tuple(levels),
         status=status,
-        level=chosen.level if chosen else None,
-        replica_rps=chosen.goodput_rps if chosen else None,
+        level=level,
+        replica_rps=replica_rps,
+        capacity_basis=basis,
         growth_factor=params.growth,
         peak_to_average=params.ratio,
         planned_peak_rps=peak,
@@ -297,7 +322,12 @@ def plan_frame(plan: CapacityPlan) -> pd.DataFrame:
     prices = f"{p.hosted_input_usd_per_1m:g} in / {p.hosted_output_usd_per_1m:g} out USD per 1M"
     mix = f"{_num(plan.mean_input_tokens)} in / {_num(plan.mean_output_tokens)} out tokens"
     rows = [
-        ("per-replica capacity", plan.replica_rps, "req/s", f"goodput at {plan.level}{flag}"),
+        (
+            "per-replica capacity",
+            plan.replica_rps,
+            "req/s",
+            f"goodput at {plan.level}{flag} ({plan.capacity_basis or 'best listed level'})",
+        ),
         ("growth factor", plan.growth_factor, "x", growth),
         ("planned peak", plan.planned_peak_rps, "req/s", f"{p.peak_rps:g} req/s x growth"),
         ("planned average", plan.planned_average_rps, "req/s", f"peak ÷ {plan.peak_to_average:g}"),

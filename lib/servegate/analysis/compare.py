@@ -305,6 +305,8 @@ def find_previous(
     for run in earlier:
         if run.backend != current.backend:
             continue  # another backend is never a candidate; not worth listing
+        if (run.record.search is None) != (current.record.search is None):
+            continue  # a search's levels stop early: compared only with another search
         reasons = differences(current, run)
         if run.state != "complete" or run.incomplete:
             reasons.append(f"the run did not complete (state {run.state})")

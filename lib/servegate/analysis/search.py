@@ -21,6 +21,7 @@ from servegate.analysis.gate_rule import Verdict
 from servegate.analysis.stopping import (
     LatencyLimits,
     look_schedule,
+    min_budget,
     min_requests_to_pass,
     per_look_confidence,
 )
@@ -57,10 +58,11 @@ class SearchParams(BaseModel):
         looks = self.looks
         needed = min_requests_to_pass(per_look_confidence(self.confidence, len(looks)))
         if self.max_requests < needed:
+            budget = min_budget(self.min_requests, self.confidence)
             raise ValueError(
                 f"max_requests {self.max_requests} is too few for any level to PASS: a p95 "
                 f"interval at confidence {self.confidence:g} over {len(looks)} looks needs "
-                f"at least {needed} requests; set max_requests to {needed} or more"
+                f"at least {needed} requests; set max_requests to {budget} or more"
             )
         return self
 

@@ -41,6 +41,7 @@ __all__ = [
     "SequentialLevel",
     "judge",
     "look_schedule",
+    "min_budget",
     "min_requests_to_pass",
     "per_look_confidence",
 ]
@@ -89,6 +90,18 @@ def min_requests_to_pass(confidence: float) -> int:
     """The fewest requests whose p95 interval can have an upper end at all: the order-statistic
     interval needs 0.95**n <= (1 - confidence) / 2 (``servegate.core.stats.percentile_ci``)."""
     return math.ceil(math.log((1.0 - confidence) / 2.0) / math.log(0.95))
+
+
+def min_budget(min_requests: int, confidence: float) -> int:
+    """The smallest ``max_requests`` with which a level can PASS at all: its looks' count sets
+    the per-look confidence, which sets the requests a p95 PASS needs (found by counting up;
+    a few hundred cheap steps at most)."""
+    budget = max(min_requests, min_requests_to_pass(confidence))
+    looks = look_schedule(min_requests, budget, confidence)
+    while budget < min_requests_to_pass(per_look_confidence(confidence, len(looks))):
+        budget += 1
+        looks = look_schedule(min_requests, budget, confidence)
+    return budget
 
 
 def look_schedule(min_requests: int, max_requests: int, confidence: float) -> tuple[int, ...]:

@@ -88,7 +88,7 @@ class CalibrationState:
     output_tokens_total: int = 0
     interrupted_total: int = 0
     faults_total: dict[str, int] = field(default_factory=lambda: dict.fromkeys(FAULTS, 0))
-    slot_ends: list[float] = field(default_factory=list)  # scripted ends, perf_counter s
+    in_slots: set[int] = field(default_factory=set)  # requests holding a slot of the knee
     _truth_file: IO[str] | None = None
 
     def record(self, row: TruthRow) -> None:
@@ -180,6 +180,7 @@ async def _stream(
     if script.fault == "cut":
         # Close the socket mid-answer: no finishing chunk, no [DONE], no chunked terminator.
         assert request.transport is not None
+        _release(state, row)
         request.transport.close()
         row["observed_e2e_ms"] = _ms(t0)
         return resp
@@ -188,6 +189,7 @@ async def _stream(
     tail = chunk({"role": "assistant", "content": ""} if bare else {}, script.finish_reason)
     if usage is not None:
         tail += b"data: " + json.dumps({**head, "choices": [], "usage": usage}).encode() + b"\n\n"
+    _release(state, row)
     await resp.write(tail + _DONE)
     await resp.write_eof()
     row["observed_e2e_ms"] = _ms(t0)
@@ -224,6 +226,7 @@ async def _complete(
         "usage": usage,
     }
     resp = web.json_response(body, headers={"X-Request-Id": row["request_id"]})
+    _release(state, row)
     await _send_now(request, resp)
     row["output_tokens"] = script.output_tokens
     row["observed_e2e_ms"] = _ms(t0)
@@ -260,19 +263,22 @@ async def _checked_request(
     return body, max_tokens
 
 
-def _knee_delay(state: CalibrationState, index: int, t0: float, script: RequestScript) -> float:
-    """The request's wait for a slot (ms, 0 without a knee), and its slot taken until it ends.
-
-    A slot is busy until its request's scripted end, not until its handler returns: a client
-    that starts its next request the moment an answer ends must find that slot free, or a
-    closed loop at exactly ``slots`` would sometimes wait, by a race, not by load.
-    """
+def _knee_delay(state: CalibrationState, index: int) -> float:
+    """The request's wait for a slot (ms, 0 without a knee); it holds a slot from now until
+    ``_release``."""
     if state.config.slots is None:
         return 0.0
-    state.slot_ends = [end for end in state.slot_ends if end > t0]
-    delay = knee_delay_for(state.config, index, len(state.slot_ends))
-    state.slot_ends.append(t0 + (script.e2e_ms + delay) / 1000.0)
+    delay = knee_delay_for(state.config, index, len(state.in_slots))
+    state.in_slots.add(index)
     return delay
+
+
+def _release(state: CalibrationState, row: TruthRow) -> None:
+    """Free the request's slot just *before* its last bytes go out: a client that sends its
+    next request the moment an answer ends must find the slot free, or a closed loop at
+    exactly ``slots`` would sometimes wait, by a race, not by load. Counted by what the
+    handlers do, not by scripted times, so a server that falls behind still counts right."""
+    state.in_slots.discard(row["index"])
 
 
 def _truth_row(index: int, script: RequestScript, stream: bool, arrival_unix_s: float) -> TruthRow:
@@ -337,7 +343,7 @@ async def _chat(request: web.Request) -> web.StreamResponse:
     index = state.next_index
     state.next_index += 1
     script = script_for(state.config, index).limited(max_tokens)
-    knee_ms = _knee_delay(state, index, t0, script)
+    knee_ms = _knee_delay(state, index)
     script = script.delayed(knee_ms)
     row = _truth_row(index, script, stream, arrival_unix_s)
     row["knee_delay_ms"] = round(knee_ms, 3)
@@ -364,6 +370,7 @@ async def _chat(request: web.Request) -> web.StreamResponse:
         state.interrupted_total += 1
         raise
     finally:
+        _release(state, row)  # an error answer, a client that left, a server stopping
         state.running -= 1
         state.output_tokens_total += row["output_tokens"]
         state.record(row)

@@ -25,6 +25,7 @@ __all__ = [
     "cmd_model",
     "cmd_regressions",
     "cmd_report",
+    "cmd_search",
     "cmd_selftest",
     "cmd_smoke",
     "cmd_verify",
@@ -166,6 +167,44 @@ def cmd_bench(args: argparse.Namespace) -> int:
     print(f"bench: run folder {run_dir}")
     print(f"bench: {state}" + (f": {why}" if why and state != "complete" else ""))
     return 0 if state in ("complete", "skipped") else 1
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    layered = _layers(args, "search")
+    from servegate.core.config import validate_params
+    from servegate.jobs.search import SearchRunParams
+
+    validate_params(SearchRunParams, layered.values, what="search parameters")
+    _preflight(args, [("search", layered.values)])
+    from servegate.jobs.pipeline import execute_search
+
+    run_dir = execute_search(layered, progress_to=_progress_stream(args))
+    state, why = _run_state(run_dir)
+    print(f"search: run folder {run_dir}")
+    print(f"search: {state}" + (f": {why}" if why and state != "complete" else ""))
+    answer = _search_answer(run_dir)
+    if answer:
+        print(f"search: {answer}")
+    return 0 if state == "complete" else 1
+
+
+def _search_answer(run_dir: Path) -> str:
+    """The search's answer in one line, from run.json's ``search`` block."""
+    try:
+        found = json.loads((run_dir / "run.json").read_text(encoding="utf-8")).get("search")
+    except (OSError, ValueError):
+        return ""
+    if not isinstance(found, dict):
+        return ""
+    best, worst = found.get("max_passing_concurrency"), found.get("min_failing_concurrency")
+    cap = found.get("capacity") or {}
+    rps = (cap.get("req_per_s") or {}).get("value")
+    head = f"highest passing concurrency {best}" if best else "no level passed"
+    tail = f", lowest failing {worst}" if worst else ", no level failed"
+    rate = f"; capacity {rps:.2f} req/s within the limits" if isinstance(rps, float) else ""
+    unsettled = found.get("inconclusive") or []
+    note = f"; inconclusive (treated as not passing): {unsettled}" if unsettled else ""
+    return f"{head}{tail}{rate}{note}; {found.get('requests_sent')} requests"
 
 
 def cmd_aggregate(args: argparse.Namespace) -> int:

@@ -151,6 +151,14 @@ def _add_runs_and_report(sub: Subparsers) -> None:
     _add_params(bench, what="benchmark")
     bench.set_defaults(func=commands.cmd_bench)
 
+    search = _subcommand(
+        sub,
+        "search",
+        "find the highest concurrency that passes the latency limits (notebooks/05_search.ipynb)",
+    )
+    _add_params(search, what="benchmark + `search` block")
+    search.set_defaults(func=commands.cmd_search)
+
     aggregate = _subcommand(sub, "aggregate", "rebuild the history from the run folders")
     aggregate.add_argument("--results-dir", default="eval/results", help="the run folders' folder")
     aggregate.add_argument(

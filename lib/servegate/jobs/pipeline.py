@@ -31,6 +31,7 @@ from servegate.core.params_file import LayeredParams, load_layered_params
 from servegate.core.paths import resolve_path
 from servegate.core.progress import relay
 from servegate.jobs.bench import BenchmarkParams
+from servegate.jobs.search import SearchRunParams
 from servegate.report.decision import DecisionReport, load_decision
 from servegate.report.render import PdfResult, html_to_pdf, render_html
 
@@ -40,6 +41,7 @@ __all__ = [
     "as_layered",
     "execute_benchmark",
     "execute_notebook",
+    "execute_search",
     "report_runs",
     "run_report_pipeline",
 ]
@@ -48,6 +50,7 @@ log = logging.getLogger(__name__)
 
 NOTEBOOKS = REPO_ROOT / "notebooks"
 EXECUTED_NAME = "01_benchmark.ipynb"
+SEARCH_NOTEBOOK = "05_search.ipynb"
 #: A benchmark's parameters: a params file, several (layered, later wins), or already layered.
 ParamsSource = str | Path | Sequence[str | Path] | LayeredParams
 
@@ -129,18 +132,35 @@ def execute_benchmark(
     The parameters are validated first (a typo fails here, before any server starts). The
     executed notebook is moved into the run folder it created, also when it failed.
     """
+    return _execute_run(EXECUTED_NAME, BenchmarkParams, params, progress_to, overrides)
+
+
+def execute_search(
+    params: ParamsSource, *, progress_to: IO[str] | None = None, **overrides: object
+) -> Path:
+    """Run notebooks/05_search.ipynb (a capacity search) with layered parameters; return the
+    run folder, where the executed notebook is kept. As ``execute_benchmark`` otherwise."""
+    return _execute_run(SEARCH_NOTEBOOK, SearchRunParams, params, progress_to, overrides)
+
+
+def _execute_run(
+    notebook: str,
+    model: type[BenchmarkParams],
+    params: ParamsSource,
+    progress_to: IO[str] | None,
+    overrides: Mapping[str, object],
+) -> Path:
+    """Validate, run ``notebook``, and keep it in the run folder it made (or beside them)."""
     layered = as_layered(params)
     params_map = {**layered.values, **overrides}
-    validated = validate_params(
-        BenchmarkParams, params_map, what=f"parameters in {layered.describe()}"
-    )
+    validated = validate_params(model, params_map, what=f"parameters in {layered.describe()}")
     results = resolve_path(validated.results_dir)  # where the notebook's library writes it
     results.mkdir(parents=True, exist_ok=True)
     before = {p.name for p in results.iterdir()}
-    tmp = Path(tempfile.mkdtemp(prefix="servegate-nb-")) / EXECUTED_NAME
+    tmp = Path(tempfile.mkdtemp(prefix="servegate-nb-")) / notebook
     kept = tmp
     try:
-        execute_notebook(EXECUTED_NAME, tmp, params_map, progress_to=progress_to)
+        execute_notebook(notebook, tmp, params_map, progress_to=progress_to)
     except NotebookError as exc:
         failure: NotebookError | None = exc
     else:
@@ -148,17 +168,17 @@ def execute_benchmark(
     finally:
         created = sorted(p for p in results.iterdir() if p.name not in before and p.is_dir())
         if created:
-            kept = created[-1] / EXECUTED_NAME
+            kept = created[-1] / notebook
             shutil.move(str(tmp), kept)
         elif tmp.exists():
-            kept = results / f"failed_{datetime.now(UTC):%Y%m%dT%H%M%SZ}_{EXECUTED_NAME}"
+            kept = results / f"failed_{datetime.now(UTC):%Y%m%dT%H%M%SZ}_{notebook}"
             shutil.move(str(tmp), kept)
-            log.error("the benchmark created no run folder; its notebook is kept at %s", kept)
+            log.error("the run created no run folder; its notebook is kept at %s", kept)
     if failure is not None:  # the same one line, naming where the notebook now is
         message = str(failure).replace(str(tmp), str(kept))
         raise NotebookError(message, ename=failure.ename, evalue=failure.evalue) from failure
     if not created:
-        raise ServegateError(f"the benchmark with {layered.describe()} created no run folder")
+        raise ServegateError(f"the run with {layered.describe()} created no run folder")
     return created[-1]
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator
 
 from servegate.analysis.gate_rule import Verdict
 from servegate.analysis.search import CapacitySearch, SearchParams
@@ -55,6 +55,8 @@ class SearchRunParams(BenchmarkParams):
     level cycles through.
     """
 
+    n_prompts: int | None = Field(None, description="the pool each level cycles; None: all")
+    run_label: str = "search"
     search: SearchParams = Field(default_factory=SearchParams)
 
     @classmethod
@@ -64,13 +66,14 @@ class SearchRunParams(BenchmarkParams):
         picked = {k: namespace[k] for k in cls.model_fields if k in namespace}
         return validate_params(cls, picked, what="search parameters")
 
-    @model_validator(mode="after")
-    def _closed_loop(self) -> SearchRunParams:
-        if self.request_rate is not None:
+    @field_validator("request_rate")
+    @classmethod
+    def _closed_loop(cls, value: float | None) -> float | None:
+        if value is not None:
             raise ValueError(
                 "the capacity search runs closed-loop concurrency levels; remove `request_rate`"
             )
-        return self
+        return value
 
 
 @dataclass

@@ -23,6 +23,7 @@ from servegate.analysis.compare import Comparison
 from servegate.analysis.cost import Pricing, load_pricing
 from servegate.analysis.fallback import FallbackResult
 from servegate.analysis.gates import Evaluation, GateResult, evaluate_gates
+from servegate.analysis.searched import SearchedCapacity, searched_capacity
 from servegate.core.config import validate_params
 from servegate.core.environment import git_state
 from servegate.core.errors import ServegateError
@@ -161,7 +162,9 @@ def select_runs(
 ) -> tuple[RunData | None, RunData | None, list[tuple[Path, str]]]:
     """The local and hosted runs to report: named ones, or the latest comparable ones.
 
-    The latest local run is the newest vLLM run that measured something. The latest hosted
+    The latest local run is the newest vLLM benchmark that measured something (a capacity
+    search or a sweep setting is evidence of another kind: its levels are the search's, not
+    the gates' level; name it to report it anyway). The latest hosted
     run is the newest OpenAI-backend run on the same prompt set (sha256); failing that, the
     newest skipped one, so the report can say why hosted numbers are missing.
 
@@ -179,7 +182,14 @@ def select_runs(
 
         return named(local_run), named(hosted_run), []
     runs, broken = listed if listed is not None else list_runs(results_dir)
-    measured = [r for r in runs if r.backend == "vllm" and len(r.requests)]
+    measured = [
+        r
+        for r in runs
+        if r.backend == "vllm"
+        and len(r.requests)
+        and r.record.search is None
+        and r.record.sweep_id is None
+    ]
     local = measured[-1] if measured else None
     hosted_runs = [r for r in runs if r.backend == "openai"]
     comparable = [
@@ -206,8 +216,10 @@ def _cost(
     hosted: RunData | None,
     pricing: Pricing,
     hosted_model: str,
+    searched: SearchedCapacity | None,
 ) -> list[CostOption]:
-    """The cost table: the local run's cost (when there is one), then the hosted option's."""
+    """The cost table: the local run's cost (when there is one; on the searched capacity
+    when a comparable search found one), then the hosted option's."""
     rows = []
     if local is not None:
         rows.append(
@@ -218,6 +230,7 @@ def _cost(
                 p50_ms=params.gates.p50_ms,
                 p95_ms=params.gates.p95_ms,
                 metric=params.gates.gate_latency_metric,
+                searched=searched,
             )
         )
     rows.append(hosted_cost(hosted, local, pricing, hosted_model))
@@ -225,7 +238,11 @@ def _cost(
 
 
 def _capacity(
-    params: ReportParams, local: RunData | None, pricing: Pricing, hosted_model: str
+    params: ReportParams,
+    local: RunData | None,
+    pricing: Pricing,
+    hosted_model: str,
+    searched: tuple[SearchedCapacity | None, str],
 ) -> CapacitySection:
     """The capacity plan for the forecast, priced like the cost table, judged by the gates."""
     return capacity_section(
@@ -233,6 +250,7 @@ def _capacity(
         pricing,
         hosted_model=hosted_model,
         hourly_usd=params.hourly_usd,
+        searched=searched,
         **params.capacity.model_dump(),
         p50_ms=params.gates.p50_ms,
         p95_ms=params.gates.p95_ms,
@@ -346,8 +364,16 @@ def build_report(params: ReportParams | Mapping[str, Any], *, write: bool = True
     evaluation = evaluate_gates(local, params.gates) if local is not None else None
     pricing = load_pricing(params.pricing_path)
     hosted_model = hosted_model_for(hosted)
-    cost = _cost(params, local, hosted, pricing, hosted_model)
-    capacity = _capacity(params, local, pricing, hosted_model)
+    gates = params.gates
+    searched = searched_capacity(
+        local,
+        listed[0],
+        p95_ms=gates.p95_ms,
+        p50_ms=gates.p50_ms,
+        metric=gates.gate_latency_metric,
+    )
+    cost = _cost(params, local, hosted, pricing, hosted_model, searched[0])
+    capacity = _capacity(params, local, pricing, hosted_model, searched)
     fallback = _fallback(params, local, hosted, pricing, cost=cost, evaluation=evaluation)
     compared = comparisons(
         {"local": local, "hosted": hosted}, listed[0], min_change_ms=params.regression_min_ms

@@ -17,6 +17,7 @@ from servegate.analysis.cost import (
     machine_price_for_run,
     self_hosted_cost_per_1m_output_tokens,
 )
+from servegate.analysis.searched import SearchedCapacity
 from servegate.core.errors import ServegateError
 from servegate.runs.frames import levels_frame
 from servegate.runs.reader import RunData
@@ -57,9 +58,12 @@ def local_cost(
     p50_ms: float,
     p95_ms: float,
     metric: str,
+    searched: SearchedCapacity | None = None,
 ) -> CostOption:
-    """Self-hosted USD per 1M output tokens: the machine's hourly price over the throughput of
-    the best level that meets the latency gates (else the best level, and the basis says so)."""
+    """Self-hosted USD per 1M output tokens: the machine's hourly price over the output tokens
+    per second one replica produces within the latency limits: a capacity search's
+    (``searched``, its goodput) when there is one, else the best level of ``run`` that meets
+    the latency gates (else the best level, and the basis says so)."""
     option = f"self-hosted vLLM ({run.model})"
     try:
         price = machine_price_for_run(
@@ -68,6 +72,17 @@ def local_cost(
     except ServegateError as exc:
         return CostOption(
             option=option, backend="vllm", usd_per_1m_output_tokens=None, basis=str(exc)
+        )
+    if searched is not None and searched.output_tok_per_s.value:
+        tps = float(searched.output_tok_per_s.value)
+        return CostOption(
+            option=option,
+            backend="vllm",
+            usd_per_1m_output_tokens=self_hosted_cost_per_1m_output_tokens(price.hourly_usd, tps),
+            basis=f"{price.describe()} / {tps:.1f} output tok/s ({searched.describe()})",
+            level=f"c{searched.concurrency}",
+            output_tok_per_s=tps,
+            hourly_usd=price.hourly_usd,
         )
     levels = levels_frame(run)
     closed = levels[levels["concurrency"].notna() & levels["output_tok_per_s"].notna()]

@@ -26,6 +26,7 @@ from servegate.analysis.cost import (
 from servegate.analysis.fallback import FallbackParams, FallbackResult, simulate_fallback
 from servegate.analysis.gate_rule import Verdict
 from servegate.analysis.ops_params import DEFAULT_HOSTED_MODEL, DEFAULT_TIMEOUTS_MS
+from servegate.analysis.searched import SearchedCapacity
 from servegate.core.errors import ServegateError
 from servegate.history.poc import PocRun, poc_caveat
 from servegate.report.decision import (
@@ -84,10 +85,13 @@ def capacity_section(
     *,
     hosted_model: str,
     hourly_usd: float | None = None,
+    searched: tuple[SearchedCapacity | None, str] = (None, ""),
     **plan_params: Any,
 ) -> CapacitySection:
     """The capacity plan of ``local`` priced against ``hosted_model``.
 
+    :param searched: a capacity search to size one replica on, or None and why not
+        (``servegate.analysis.searched.searched_capacity``).
     :param plan_params: the rest of ``CapacityParams`` (peak_rps, growth, headroom, gates).
     :raises ConfigError: for bad plan parameters (a typo must not pass as "no plan").
     """
@@ -104,7 +108,8 @@ def capacity_section(
         return CapacitySection(None, f"no hosted price: {hosted}")
     key, price = hosted
     params = CapacityParams.from_prices(price, machine, **plan_params)
-    return CapacitySection(capacity_plan(local, params), "", machine.describe(), key)
+    plan = capacity_plan(local, params, searched=searched[0], unsearched_reason=searched[1])
+    return CapacitySection(plan, "", machine.describe(), key)
 
 
 def fallback_section(
