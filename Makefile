@@ -15,12 +15,12 @@ RUN ?=
 PYTEST_ARGS ?=
 LAB_ARGS ?=
 
-.PHONY: help setup system model report render smoke test test-fast lint format lab notebooks bench search aggregate quarterly selftest verify lock clean
+.PHONY: help setup system model report render smoke test test-fast lint format lab notebooks bench search sweep aggregate quarterly selftest verify lock clean
 
 help: ## list the targets
 	@echo "servegate — quick start: make report (main job), make test (test suite)"
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
-	@echo "variables: ENGINE=cpu|gpu  PARAMS=params/X.yaml  RUN=eval/results/<id>  PYTHON=python3.11"
+	@echo "variables: ENGINE=cpu|gpu  PARAMS=params/X.yaml  SWEEP=params/sweeps/X.yaml  RUN=eval/results/<id>  PYTHON=python3.11"
 
 $(STAMP): requirements.txt requirements-engine-$(ENGINE).txt $(wildcard requirements-lock-$(ENGINE).txt) pyproject.toml scripts/setup_env.sh
 	PYTHON=$(PYTHON) VENV=$(VENV) scripts/setup_env.sh $(ENGINE)
@@ -53,6 +53,11 @@ SEARCH_PARAMS = $(if $(filter command line environment,$(origin PARAMS)),$(PARAM
 
 search: model ## capacity search: make search PARAMS=params/X.yaml (a params file + `search` block)
 	$(VENV)/bin/servegate search --params $(SEARCH_PARAMS)
+
+SWEEP ?= params/sweeps/cpu_flags.yaml
+
+sweep: model ## server-setting sweep: make sweep SWEEP=params/sweeps/X.yaml (re-run: resumes)
+	$(VENV)/bin/servegate sweep $(SWEEP)
 
 aggregate: setup ## rebuild eval/reports/aggregate_history.csv from the run folders
 	$(VENV)/bin/servegate aggregate

@@ -438,6 +438,80 @@ plots.latency_distributions(run.requests, p50_ms=params.search.p50_ms, p95_ms=pa
 """),
 ]
 
+SWEEP = [
+    md("""
+# 06 · Sweep vLLM server settings
+
+A sweep file (`params/sweeps/*.yaml`) names a base params file and a list or grid of server
+settings. For each setting this starts vLLM with the base's settings and the setting's changes,
+warms it, runs the capacity search (or the listed levels), stops it, and moves on; each setting
+is one run folder tagged with the sweep's id and its setting. A setting whose vLLM does not
+start is recorded with its reason and the sweep goes on. Interrupted, it keeps every finished
+setting, and running it again resumes; `run = False` only reads what is recorded.
+"""),
+    params_cell("""
+sweep = "params/sweeps/cpu_flags.yaml"  # the sweep file: a base params file and the settings
+results_dir = None  # where the run folders are; None: the sweep's own (its base params')
+overrides = {}  # benchmark parameters over the sweep's, e.g. {"model_path": "/data/models/x"}
+run = True  # True: run the settings not finished yet; False: only read what is recorded
+pricing_path = "data/pricing.yaml"  # machine prices, for the cost per 1M output tokens
+"""),
+    code(
+        """
+%matplotlib inline
+from servegate.jobs.sweep import plan_table, run_sweep
+from servegate.jobs.sweep_file import load_sweep
+from servegate.analysis.sweep_summary import summary_frame
+from servegate.plots.sweep import sweep_figure
+from servegate.core.nbparams import check_injected_parameters
+check_injected_parameters(globals())  # a misspelt -p name is an error, not ignored
+"""
+        + SETUP,
+        "remove-cell",
+    ),
+    code("""
+plan = load_sweep(sweep, {**overrides, **({"results_dir": results_dir} if results_dir else {})})
+print(f"sweep {plan.sweep_id} ({plan.mode} mode), run folders in {plan.results_dir}")
+for setting in plan.settings:
+    print(f"  {setting.name}: {setting.describe()}")
+"""),
+    code("""
+if run:
+    run_sweep(plan)
+"""),
+    md("""
+## One row per setting
+
+Verdicts and percentiles at the setting's capacity (at its first level when no level passed);
+the capacity is the goodput (requests/s within the limits) at the highest passing concurrency,
+and the cost is the machine's hourly price over the output tokens/s there. ★ marks the winner.
+"""),
+    code("""
+table = plan_table(plan, pricing_path=pricing_path)
+display(summary_frame(table))
+"""),
+    md("## The winner"),
+    code("""
+print(table.verdict)
+for note in table.notes:
+    print(f"note: {note}")
+"""),
+    md("""
+## Each setting against the base
+
+p50 and p95 at a concurrency both measured, and the capacity, each as the setting's value minus
+the base's with a 95% interval. A difference whose interval holds 0 is **noise**: the setting
+is not shown to be better or worse, whatever its point value says.
+"""),
+    code("""
+display(table.differences_frame())
+"""),
+    md("## Capacity against p95 latency"),
+    code("""
+sweep_figure(table)
+"""),
+]
+
 
 #: Each notebook's file name, cells and title, in the order they are run.
 NOTEBOOKS = {
@@ -446,6 +520,7 @@ NOTEBOOKS = {
     "03_decision_report.ipynb": (REPORT, "Self-hosted LLM decision report"),
     "04_capacity_plan.ipynb": (CAPACITY, "servegate capacity plan"),
     "05_search.ipynb": (SEARCH, "servegate capacity search"),
+    "06_sweep.ipynb": (SWEEP, "servegate server-setting sweep"),
 }
 
 

@@ -31,6 +31,7 @@ NOTEBOOK_NAMES = [
     "03_decision_report.ipynb",
     "04_capacity_plan.ipynb",
     "05_search.ipynb",
+    "06_sweep.ipynb",
 ]
 #: The embedded default: what a notebook opened as is, and ``make report``, run.
 EMBEDDED = REPO / "params" / "cpu_default.yaml"
@@ -43,6 +44,8 @@ EMBEDDED_FOR = {"05_search.ipynb": REPO / "params" / "search_cpu.yaml"}
 NOT_THE_EMBEDDED_DEFAULT = {
     ("03_decision_report.ipynb", "gate_concurrency"): None,
     ("04_capacity_plan.ipynb", "gate_concurrency"): None,
+    # None: the sweep file's own results_dir (its base params'), eval/results for cpu_flags.
+    ("06_sweep.ipynb", "results_dir"): None,
 }
 
 #: The notebooks that validate their parameters with a model (``Model.from_namespace(globals())``)

@@ -28,6 +28,7 @@ __all__ = [
     "cmd_search",
     "cmd_selftest",
     "cmd_smoke",
+    "cmd_sweep",
     "cmd_verify",
 ]
 
@@ -205,6 +206,34 @@ def _search_answer(run_dir: Path) -> str:
     unsettled = found.get("inconclusive") or []
     note = f"; inconclusive (treated as not passing): {unsettled}" if unsettled else ""
     return f"{head}{tail}{rate}{note}; {found.get('requests_sent')} requests"
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from servegate.analysis.sweep_summary import row_line
+    from servegate.core.params_file import load_layered_params
+    from servegate.jobs.pipeline import execute_notebook
+    from servegate.jobs.sweep import plan_table
+    from servegate.jobs.sweep_file import load_sweep
+    from servegate.runs.sweep import is_finished
+
+    overrides = load_layered_params([], args.set).values
+    plan = load_sweep(args.sweep, overrides)  # every setting checked: one line, nothing started
+    if not args.quiet:
+        print(f"sweep: {plan.sweep_id} ({plan.mode}), run folders in {plan.results_dir}")
+        for setting in plan.settings:
+            print(f"  {setting.name}: {setting.describe()}", flush=True)
+    if not args.no_run:
+        checks = [(f"setting {s.name!r}", plan.params_for(s).model_dump()) for s in plan.settings]
+        _preflight(args, checks)
+    notebook = plan.results_dir / f"sweep_{plan.sweep_id}.ipynb"
+    parameters = {"sweep": str(plan.path), "overrides": overrides, "run": not args.no_run}
+    execute_notebook("06_sweep.ipynb", notebook, parameters, progress_to=_progress_stream(args))
+    table = plan_table(plan)
+    for row in table.rows:
+        print(f"sweep: {row_line(row, row.name == table.winner)}")
+    print(f"sweep: {table.verdict}")
+    print(f"sweep: notebook {notebook}")
+    return 0 if all(r.run is not None and is_finished(r.run) for r in table.rows) else 1
 
 
 def cmd_aggregate(args: argparse.Namespace) -> int:

@@ -159,6 +159,27 @@ def _add_runs_and_report(sub: Subparsers) -> None:
     _add_params(search, what="benchmark + `search` block")
     search.set_defaults(func=commands.cmd_search)
 
+    sweep = _subcommand(
+        sub,
+        "sweep",
+        "start vLLM once per server setting of a sweep file, search each, name the winner "
+        "(notebooks/06_sweep.ipynb); a second run resumes",
+    )
+    sweep.add_argument("sweep", type=Path, help="the sweep file, e.g. params/sweeps/cpu_flags.yaml")
+    sweep.add_argument(
+        "-p",
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one benchmark parameter over the sweep's (results_dir=..., "
+        "server.max_model_len=1024); VALUE is YAML; repeatable",
+    )
+    sweep.add_argument(
+        "--no-run", action="store_true", help="run nothing: show the table of what is recorded"
+    )
+    sweep.set_defaults(func=commands.cmd_sweep)
+
     aggregate = _subcommand(sub, "aggregate", "rebuild the history from the run folders")
     aggregate.add_argument("--results-dir", default="eval/results", help="the run folders' folder")
     aggregate.add_argument(

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from servegate.analysis.cost import DEFAULT_PRICING_PATH
+from servegate.analysis.sweep import SweepTable, sweep_table
 from servegate.core.errors import ServerError
 from servegate.core.progress import Reporter, format_duration, reporter
 from servegate.jobs.bench import RunResult, run_benchmark
@@ -32,7 +34,7 @@ from servegate.jobs.sweep_file import Setting, SweepPlan, load_sweep
 from servegate.records.run import RunRecord
 from servegate.runs.sweep import is_finished, latest_by_setting, sweep_runs
 
-__all__ = ["SettingOutcome", "SweepResult", "run_sweep"]
+__all__ = ["SettingOutcome", "SweepResult", "plan_table", "run_sweep"]
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,20 @@ def run_sweep(
         f"{format_duration(time.monotonic() - started)}; the table: notebooks/06_sweep.ipynb"
     )
     return SweepResult(plan, tuple(outcomes))
+
+
+def plan_table(
+    plan: SweepPlan, *, pricing_path: str | Path | None = DEFAULT_PRICING_PATH
+) -> SweepTable:
+    """The sweep's table (``servegate.analysis.sweep``) in the plan's order, by its limits."""
+    settings = [(s.name, s.server) for s in plan.settings]
+    return sweep_table(
+        plan.results_dir,
+        plan.sweep_id,
+        settings=settings,
+        limits=plan.limits,
+        pricing_path=pricing_path,
+    )
 
 
 def _run_setting(plan: SweepPlan, setting: Setting, say: Reporter) -> SettingOutcome:
