@@ -169,5 +169,6 @@ def _said(outcome: SettingOutcome) -> str:
     if outcome.state == "complete":
         return f"complete, {where}"
     kind = f" ({outcome.error_kind})" if outcome.error_kind else ""
-    why = (outcome.error or "").splitlines()[0][:200] if outcome.error else ""
+    why = (outcome.error or "").splitlines()[0] if outcome.error else ""
+    why = why if len(why) <= 300 else why[:299] + "…"
     return f"{outcome.state}{kind}: {why}; {where}; the sweep goes on"
