@@ -32,11 +32,13 @@ def test_a_sweep_measures_each_setting_records_a_bad_flag_and_resumes(
                     # Eager: no torch.compile, the quickest start; one warm-up request.
                     "server": {"enforce_eager": True, "warmup_requests": 1},
                 },
-                # Lenient limits and c1 only: the fewest requests a level can PASS on.
+                # Limits no CPU meets: c1 FAILs at the first look (20 requests), so each
+                # setting costs a start and a few seconds of requests (make test's budget).
+                # The winner's path is held by the calibration tests (tests/unit/analysis).
                 "search": {
-                    "p95_ms": 30000,
-                    "p50_ms": 20000,
-                    "max_concurrency": 1,
+                    "p95_ms": 50,
+                    "p50_ms": 50,
+                    "max_concurrency": 4,
                     "max_requests": 110,
                 },
                 "settings": [
@@ -61,11 +63,12 @@ def test_a_sweep_measures_each_setting_records_a_bad_flag_and_resumes(
     rows = {r.name: r for r in table.rows}
     for name in ("base", "seqs2"):
         row = rows[name]
-        assert row.capacity is not None and row.capacity.concurrency == 1
+        assert row.capacity is None  # nothing passes 50 ms on a CPU
         assert row.startup_s is not None and row.startup_s > 0
         assert row.peak_rss_mib is not None and row.peak_rss_mib > 200  # vLLM and the model
     assert rows["bad-flag"].reason is not None and "--no-such-flag" in rows["bad-flag"].reason
-    assert table.winner in ("base", "seqs2") and table.verdict.startswith("winner: ")
+    assert table.winner is None
+    assert "p50" in table.verdict or "p95" in table.verdict, table.verdict
 
     again = run_sweep(sweep, progress=False)  # everything finished: nothing starts
     assert all(o.reused for o in again.outcomes)

@@ -212,10 +212,12 @@ def _refuse_secrets(data: Mapping[str, Any], where: str) -> None:
             raise ConfigError(f"{where}: {key!r} looks like a secret; {_SECRET_FIX}")
         if isinstance(value, Mapping):
             _refuse_secrets(value, where)
-        elif isinstance(value, list) and any(
-            isinstance(v, str) and v.startswith("--") and looks_secret(v) for v in value
-        ):
-            raise ConfigError(f"{where}: {key!r} passes a secret-looking flag; {_SECRET_FIX}")
+        elif isinstance(value, list):
+            if any(isinstance(v, str) and v.startswith("--") and looks_secret(v) for v in value):
+                raise ConfigError(f"{where}: {key!r} passes a secret-looking flag; {_SECRET_FIX}")
+            for item in value:  # a list of mappings: a sweep's settings
+                if isinstance(item, Mapping):
+                    _refuse_secrets(item, where)
 
 
 def _inline(value: Any) -> str:

@@ -122,6 +122,7 @@ def test_overrides_come_last_and_reach_into_mappings(tmp_path: Path) -> None:
     [
         ({"server": {"env": {"HF_TOKEN": "hf_abc"}}}, None),
         ({"api_key": "sk-abc"}, None),
+        ({"settings": [{"name": "a", "server": {"env": {"HF_TOKEN": "hf_abc"}}}]}, None),
         ({"server": {"extra_args": ["--api-key", "sk-abc"]}}, None),
         ({}, "server.env.OPENAI_API_KEY=sk-abc"),
     ],
