@@ -61,9 +61,12 @@ def test_a_bad_search_block_stops_before_any_run_folder(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     argv = ["search", "--params", "params/search_cpu.yaml", "-q"]
-    argv += ["-p", f"results_dir={tmp_path / 'results'}", "-p", "search.min_concurrency=99"]
+    argv += ["-p", f"results_dir={tmp_path / 'results'}", "-p", "search.max_concurrency=8"]
+    argv += ["-p", "search.min_concurrency=99"]
+    # An address nothing listens on: were the check to slip, no vLLM would start.
+    argv += ["-p", "base_url=http://127.0.0.1:9/v1"]
     assert main(argv) == 2
     err = capsys.readouterr().err
-    assert "search: min_concurrency (99) is above max_concurrency (64); swap them" in err
+    assert "search: min_concurrency (99) is above max_concurrency (8); swap them" in err
     assert err.count("\n") == 1  # one line, no traceback
     assert not (tmp_path / "results").exists()
