@@ -106,7 +106,8 @@ BAD_INPUT = [
     ),
     pytest.param(
         {"settings": [{"server": {"env": {"HF_TOKEN": "hf_x"}}}]},
-        r"server setting 'env.HF_TOKEN' \('HF_TOKEN'\) looks like a secret; secrets come from",
+        # Refused as the file is read (core.params_file), before the sweep's own check.
+        r"sw.yaml: 'HF_TOKEN' looks like a secret; secrets come from the environment only",
         id="secret",
     ),
     pytest.param(
