@@ -30,23 +30,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from servegate.calibration.server import CalibrationConfig, CalibrationServer
+from search_peers import knee_server  # the one knee server both benchmarks use
+
+from servegate.calibration.server import CalibrationServer
 from servegate.jobs.search import run_search
 
 P95_MS, P50_MS = 300.0, 150.0
 MAX_CONCURRENCY = 256
-
-
-def knee_server(knee: int) -> CalibrationConfig:
-    return CalibrationConfig(
-        seed=1,
-        ttft_ms={"kind": "lognormal", "median": 40, "sigma": 0.3},
-        itl_ms=5,
-        output_tokens_min=4,
-        output_tokens_max=12,
-        slots=knee,
-        knee_delay_ms=500,
-    )
 
 
 @dataclass(frozen=True)
@@ -94,7 +84,7 @@ def run_servegate(knee: int, workdir: Path) -> tuple[Row, int]:
 
 
 def run_peer(tool: str, knee: int, workdir: Path) -> Row:
-    import search_peers  # benchmarks/search_peers.py: the peers' own runners
+    import search_peers  # benchmarks/search_peers.py: the peers' own runners (lazily: their venvs)
 
     runner = {"guidellm": search_peers.run_guidellm, "aiperf": search_peers.run_aiperf}[tool]
     truth = workdir / f"truth-{tool}-{knee}.jsonl"

@@ -55,6 +55,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from servegate.calibration.script import CalibrationConfig
+
 REPO = Path(__file__).resolve().parents[1]
 TOKENIZER = REPO / "data/models/smollm2-135m-instruct"
 CACHE = Path(os.environ.get("SERVEGATE_BENCH_CACHE", "~/.cache/servegate-bench")).expanduser()
@@ -82,6 +84,20 @@ class PeerResult:
     wall_s: float
     settings: str  # the flags that shaped the search, defaults named
     note: str  # stop reason, the probes (concurrency:P/F), anything the tool flagged
+
+
+def knee_server(slots: int) -> CalibrationConfig:
+    """The knee server of the search benchmarks: answers in about 60-120 ms while at most
+    ``slots`` requests are in flight, 500 ms more for each request beyond them."""
+    return CalibrationConfig(
+        seed=1,
+        ttft_ms={"kind": "lognormal", "median": 40, "sigma": 0.3},
+        itl_ms=5,
+        output_tokens_min=4,
+        output_tokens_max=12,
+        slots=slots,
+        knee_delay_ms=500,
+    )
 
 
 def ensure_venv(tool: str, version: str) -> Path:
@@ -297,7 +313,7 @@ def run_aiperf(
 
 
 def main() -> None:
-    from servegate.calibration.server import CalibrationConfig, CalibrationServer
+    from servegate.calibration.server import CalibrationServer
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--slots", type=int, nargs="+", default=[3, 12, 40], help="knees K")
@@ -322,15 +338,7 @@ def main() -> None:
         for tool in args.tools:
             run_dir = workdir / f"{tool}-k{slots}"
             run_dir.mkdir(parents=True, exist_ok=True)
-            config = CalibrationConfig(
-                seed=1,
-                ttft_ms={"kind": "lognormal", "median": 40, "sigma": 0.3},
-                itl_ms=5,
-                output_tokens_min=4,
-                output_tokens_max=12,
-                slots=slots,
-                knee_delay_ms=500,
-            )
+            config = knee_server(slots)
             # A fresh server per run: its truth log counts this run's requests alone.
             with CalibrationServer(config, truth_path=run_dir / "truth.jsonl") as server:
                 result = (run_guidellm if tool == "guidellm" else run_aiperf)(
