@@ -26,6 +26,7 @@ LAYERS = {
     "measure": 2,
     "server": 2,
     "calibration": 3,
+    "quality": 3,
     "runs": 4,
     "analysis": 5,
     "history": 6,

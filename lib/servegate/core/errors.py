@@ -15,6 +15,7 @@ __all__ = [
     "PortInUseError",
     "PricingError",
     "PromptFileError",
+    "QualityFileError",
     "RenderError",
     "RunFolderError",
     "ServegateError",
@@ -53,6 +54,22 @@ class PromptFileError(ServegateError):
 
     ``path`` names the file; ``problems`` lists each bad line as a ``(line_number, reason)``
     pair, 1-based, and is empty when the file as a whole is the problem (missing, no prompts).
+    """
+
+    def __init__(
+        self, message: str, *, path: str, problems: tuple[tuple[int, str], ...] = ()
+    ) -> None:
+        super().__init__(message)
+        self.path = path
+        self.problems = problems
+
+
+class QualityFileError(ServegateError):
+    """An answer-quality check set is missing, empty, or has a bad line.
+
+    Shaped like :class:`PromptFileError`: ``path`` names the file; ``problems`` lists each bad
+    line as a ``(line_number, reason)`` pair, 1-based, and is empty when the file as a whole is
+    the problem (missing, no items).
     """
 
     def __init__(
