@@ -16,7 +16,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -37,11 +36,10 @@ CHECK_KINDS = ("contains", "regex", "number", "json", "choice")
 JsonScalar = str | int | float | bool | None
 
 
-def _needles(values: list[str], name: str) -> list[str]:
+def _needles(values: list[str]) -> list[str]:
     """``values`` unchanged when none is blank (a blank needle would match every answer)."""
-    for value in values:
-        if not value.strip():
-            raise ValueError(f"{name} holds an empty string; every entry needs some text")
+    if any(not value.strip() for value in values):
+        raise ValueError("holds an empty string; every entry needs some text")
     return values
 
 
@@ -108,8 +106,8 @@ class ContainsCheck(_Shape):
 
     @field_validator("any", "all", "none")
     @classmethod
-    def _no_blank(cls, values: list[str], info: ValidationInfo) -> list[str]:
-        return _needles(values, info.field_name or "a list")
+    def _no_blank(cls, values: list[str]) -> list[str]:
+        return _needles(values)
 
     @model_validator(mode="after")
     def _something_to_find(self) -> ContainsCheck:
@@ -185,7 +183,7 @@ class JsonCheck(_Rule):
     @field_validator("required_keys")
     @classmethod
     def _unique(cls, keys: list[str]) -> list[str]:
-        _needles(keys, "required_keys")
+        _needles(keys)
         doubled = sorted({k for k in keys if keys.count(k) > 1})
         if doubled:
             raise ValueError(f"lists {', '.join(map(repr, doubled))} more than once")
