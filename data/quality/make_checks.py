@@ -680,6 +680,7 @@ MULTILINGUAL: list[Item] = [
             "danke sehr",
             "herzlichen Dank",
             "tausend Dank",
+            "danke vielmals",
         ),
         "Vielen Dank!",
     ),

@@ -75,8 +75,9 @@ _LARGE_WORD = re.compile(r"\b(?:hundred|thousand|million|billion|trillion)\b", r
 _BOXED = re.compile(r"\\boxed\{([^{}]*)\}")
 _HASHES = re.compile(r"####\s*([^\n]*)")
 _ANSWER_IS = re.compile(
-    r"\banswer\b(?:\s+(?:is|was|would be|should be|comes to))?\s*[:=]?\s*"
-    r"([^\d\n]{0,25}?[-+$€£¥₹]?\d[^\n]*)",  # up to 25 characters of words, then the number
+    # "answer" then "is", ":" or "=" (not "to answer this, ..."), a few words, the number
+    r"\banswer\b(?:\s+(?:is|was|would be|should be|comes to)\b\s*[:=]?|\s*[:=])\s*"
+    r"([^\d\n]{0,25}?[-+$€£¥₹]?\d[^\n]*)",
     re.IGNORECASE,
 )
 _BOLD = re.compile(r"\*\*([^*\n]+)\*\*")

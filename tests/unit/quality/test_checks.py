@@ -151,7 +151,11 @@ PROBES: list[tuple[str, list[str], list[str]]] = [
     ("Jonas Weber start", ["May 1st.", "On the 1st of May.", "2025-05-01"], ["1 June"]),
     ("flight number", ["AC857", "Flight AC 857."], ["D14"]),
     ("refunded, in euros", ["€45.90", "45.9"], ["45"]),
-    ("thank you very much", ["Danke schön!", "Vielen herzlichen Dank!"], ["Bitte."]),
+    (
+        "thank you very much",
+        ["Danke schön!", "Vielen herzlichen Dank!", "Danke vielmals."],
+        ["Bitte."],
+    ),
     ("Cuántas patas", ["Cuatro.", "Un perro tiene 4 patas."], ["Tres."]),
     ("Tage hat eine Woche", ["7 Tage.", "Sieben."], ["Fünf."]),
 ]

@@ -72,6 +72,8 @@ KM = {"kind": "number", "value": 8.05, "tolerance": 0.05}
         _case("It is 391, not 17 or 23.", False, "got 23", **N391),  # the last number rules
         _case("The answer is 391. (I checked 17 × 23 twice.)", True, "after 'answer'", **N391),
         _case("Answer: **391**", True, "after 'answer'", **N391),
+        _case("Final answer = 391", True, "after 'answer'", **N391),
+        _case("To answer this, 17 × 23 = 391", True, "last number", **N391),  # no marker
         _case("17 × 23 is **391** in total", True, "(in bold)", **N391),
         _case("**Step 1:** multiply\n17 × 23 = 391", True, "last number", **N391),
         _case("391 (= 17 × 23)", True, "got 391", **N391),  # a closing aside is skipped
