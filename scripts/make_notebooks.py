@@ -68,6 +68,9 @@ run_label = "cpu-default"  # letters, digits, '.', '_', '-'
 seed = 42
 warmup_requests = 4  # sent before measuring, never recorded
 gate_concurrency = 8  # the level the report's latency gates judge
+quality_prompts = "data/quality/checks_v1.jsonl"  # checkable items sent after the levels; None: no quality pass
+quality_max_tokens = 96  # answer cap of the quality pass
+quality_concurrency = 16  # quality requests in flight
 machine = None  # data/pricing.yaml machine key for cost; None: by hardware
 hourly_usd = None  # machine price in USD/h; beats `machine`
 """),
@@ -79,6 +82,7 @@ from servegate.runs.reader import load_run
 from servegate import plots
 from servegate.report import view as report_view
 from servegate.report import view_ops as report_view_ops
+from servegate.report import view_quality as report_view_quality
 from servegate.runs.frames import levels_frame
 from servegate.report.ops import since_previous
 """
@@ -98,6 +102,16 @@ if run.state == "skipped":
     md("## Latency distributions"),
     code("""
 plots.latency_distributions(run.requests, p50_ms=1000, p95_ms=3000)
+"""),
+    md("""
+## Answer quality
+
+Every checkable item of `quality_prompts` sent once, at temperature 0, each answer scored by its
+check. The answers are in the run folder's `quality.csv`; the report judges them against the
+hosted model's answers to the same items.
+"""),
+    code("""
+display(HTML(report_view_quality.run_quality_html(run)))
 """),
     md("## Server metrics around each level (vLLM only)"),
     code("""
@@ -173,6 +187,8 @@ min_batching_gain = 2.0  # gate: best level's output tok/s / concurrency 1's
 min_prompts = 500  # gate: measured prompts a run needs for stability and for any GO
 gate_latency_metric = "e2e"  # "e2e" | "ttft"
 gate_concurrency = None  # the level the latency gates judge; None: the run's own
+quality_margin = 0.05  # gate: how far local accuracy may be below hosted's, paired by item
+quality_floor = 0.8  # gate: the accuracy local must reach when no hosted answers compare
 pricing_path = "data/pricing.yaml"
 hourly_usd = None  # self-hosted machine price in USD/h; None: from the price sheet
 poc_summaries = "data/history/poc_summaries.yaml"  # POC figures beside the gates; empty: none
@@ -195,6 +211,7 @@ from servegate import plots
 from servegate.plots import ops as plots_ops
 from servegate.report import view as report_view
 from servegate.report import view_ops as report_view_ops
+from servegate.report import view_quality as report_view_quality
 """
         + SETUP,
         "remove-cell",
@@ -208,6 +225,17 @@ display(HTML(report_view.gates_html(decision.gates, decision.poc_baseline, metri
     md("## Caveats"),
     code("""
 display(HTML(report_view.caveats_html(decision.caveats)))
+"""),
+    md("""
+## Answer quality
+
+Both backends answered the same checkable items (short facts, arithmetic, instructions, output
+formats, extraction, other languages), each scored by a declarative check. The gate asks whether
+local is no worse than hosted by more than the margin, on the items both answered.
+"""),
+    code("""
+display(HTML(report_view_quality.quality_html(decision.quality)))
+plots.quality_by_category(report.quality_frame(), floor=report.quality_floor(), notes=report.notes())
 """),
     md("## Latency distributions per backend"),
     code("""

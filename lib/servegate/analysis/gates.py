@@ -1,9 +1,11 @@
-"""The four gates (docs/contracts.md) evaluated on a saved run, and the decision they add up to.
+"""The five gates (docs/contracts.md) evaluated on a saved run, and the decision they add up to.
 
-Everything is computed from the run folder's per-request rows (``requests.csv``), so a report
-re-rendered later gets the same verdicts: latency percentiles with failed requests counted as
-misses (+inf), throughput by batch means, the batching gain by the delta method on the log
-ratio (``servegate.core.stats``), and the verdict rule of ``servegate.analysis.gate_rule``.
+Everything is computed from the run folder's per-request rows (``requests.csv``) and its
+quality rows (``quality.csv``), so a report re-rendered later gets the same verdicts: latency
+percentiles with failed requests counted as misses (+inf), throughput by batch means, the
+batching gain by the delta method on the log ratio (``servegate.core.stats``), answer quality
+against the hosted run's answers or a floor (``servegate.analysis.quality``), and the verdict
+rule of ``servegate.analysis.gate_rule``.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from servegate.analysis.gate_rule import (
     verdict_lower_bound,
     verdict_upper_bound,
 )
+from servegate.analysis.quality import QualityJudgement, judge_quality
 from servegate.core.stats import (
     Estimate,
     LevelThroughput,
@@ -31,6 +34,7 @@ from servegate.core.stats import (
     percentile_ci,
     throughput_ci,
 )
+from servegate.runs.quality_csv import read_quality
 from servegate.runs.reader import RunData
 
 __all__ = [
@@ -43,7 +47,7 @@ __all__ = [
     "level_throughputs",
 ]
 
-GATE_NAMES = ("p95_latency", "p50_latency", "batching_gain", "stability")
+GATE_NAMES = ("p95_latency", "p50_latency", "batching_gain", "stability", "quality")
 
 
 class GateParams(BaseModel):
@@ -58,6 +62,12 @@ class GateParams(BaseModel):
     gate_latency_metric: Literal["e2e", "ttft"] = "e2e"
     gate_concurrency: int | None = Field(
         None, gt=0, description="the level judged; None = the run's own gate_concurrency"
+    )
+    quality_margin: float = Field(
+        0.05, ge=0, lt=1, description="how far local accuracy may be below hosted (0.05 = 5 pts)"
+    )
+    quality_floor: float = Field(
+        0.8, gt=0, le=1, description="the accuracy local must reach when no hosted run compares"
     )
 
 
@@ -88,6 +98,7 @@ class Evaluation:
     gate_concurrency: int | None
     n_measured: int
     throughputs: dict[int, LevelThroughput]
+    quality: QualityJudgement | None = None
 
 
 def closed_loop_levels(requests: pd.DataFrame) -> dict[int, pd.DataFrame]:
@@ -228,8 +239,61 @@ def _stability_gate(run: RunData, n_measured: int, min_prompts: int) -> GateResu
     )
 
 
-def evaluate_gates(run: RunData, params: GateParams) -> Evaluation:
-    """Evaluate the four gates on a local run; see the module docstring."""
+def _quality_gate(run: RunData, hosted: RunData | None, params: GateParams) -> QualityJudgement:
+    """The answers of the local run against the hosted run's on the same checks file, or
+    against the floor when there is no such hosted run (``servegate.analysis.quality``)."""
+    local_rows = read_quality(run.run_dir, run.record)
+    local_missing = "the local run has no quality pass"
+    if local_rows is None and "quality_prompts" in run.params and not run.params["quality_prompts"]:
+        local_missing = "the local run skipped its quality pass (quality_prompts: null)"
+    hosted_rows, hosted_missing = None, "no hosted run was measured"
+    if hosted is not None and hosted.state != "skipped":
+        local_sha = run.record.quality.sha256 if run.record.quality else None
+        hosted_q = hosted.record.quality
+        if hosted_q is None:
+            hosted_missing = f"the hosted run {hosted.run_id} has no quality pass"
+        elif local_sha is not None and hosted_q.sha256 != local_sha:
+            hosted_missing = (
+                f"the hosted run {hosted.run_id} answered another checks file "
+                f"({hosted_q.path}, sha256 {hosted_q.sha256[:12]})"
+            )
+        else:
+            hosted_rows = read_quality(hosted.run_dir, hosted.record)
+    return judge_quality(
+        local_rows,
+        hosted_rows,
+        margin=params.quality_margin,
+        floor=params.quality_floor,
+        local_missing=local_missing,
+        hosted_missing=hosted_missing,
+    )
+
+
+def _quality_result(judged: QualityJudgement) -> GateResult:
+    """The quality gate's row of the gate table."""
+    est = judged.estimate
+    return GateResult(
+        name="quality",
+        threshold=judged.threshold,
+        measured=est.value,
+        ci_low=est.ci_low,
+        ci_high=est.ci_high,
+        verdict=judged.verdict,
+        unit=est.unit,
+        n=est.n,
+        level="quality pass",
+        prompts_to_settle=None,
+        method=judged.method,
+        note=judged.note,
+    )
+
+
+def evaluate_gates(run: RunData, params: GateParams, hosted: RunData | None = None) -> Evaluation:
+    """Evaluate the five gates on a local run; see the module docstring.
+
+    :param hosted: the hosted run the report compares with; its quality pass, when it made
+        one on the same checks file, is what the local answers are judged against.
+    """
     levels = closed_loop_levels(run.requests)
     gate_c = params.gate_concurrency or run.params.get("gate_concurrency")
     if gate_c is None and levels:
@@ -245,5 +309,7 @@ def evaluate_gates(run: RunData, params: GateParams) -> Evaluation:
         _gain_gate(tps, params.min_batching_gain),
         _stability_gate(run, n_measured, params.min_prompts),
     ]
+    judged = _quality_gate(run, hosted, params)
+    gates.append(_quality_result(judged))
     decision = decide([g.verdict for g in gates], n_measured, params.min_prompts)
-    return Evaluation(decision, gates, gate_c, n_measured, tps)
+    return Evaluation(decision, gates, gate_c, n_measured, tps, judged)

@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import re
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, TypedDict
 
@@ -121,6 +122,35 @@ def _prompt_tokens(messages: object) -> int:
     return words
 
 
+def _scripted_answer(config: CalibrationConfig, body: RequestBody) -> list[str] | None:
+    """The scripted answer to this request as its content pieces (each word with the space
+    before it), or None when its last user message has no scripted answer."""
+    if not config.answers:
+        return None
+    messages = body.get("messages")
+    users = [
+        m.get("content")
+        for m in (messages if isinstance(messages, list) else [])
+        if isinstance(m, dict) and m.get("role") == "user"
+    ]
+    answer = config.answers.get(users[-1]) if users and isinstance(users[-1], str) else None
+    if answer is None:
+        return None
+    return re.findall(r"\s*\S+", answer) or [answer]
+
+
+def _contents(script: RequestScript, pieces: list[str] | None) -> list[str]:
+    """The text of each content token: " tok", or the scripted answer's pieces, the last
+    token carrying the rest of the answer when the answer finishes ("stop")."""
+    n = script.output_tokens
+    if pieces is None:
+        return [TOKEN_TEXT] * n
+    texts = pieces[:n]
+    if script.finish_reason == "stop" and n and len(pieces) > n:
+        texts[-1] = "".join(pieces[n - 1 :])
+    return texts
+
+
 def _authorized(request: web.Request, config: CalibrationConfig) -> bool:
     if config.require_api_key is None:
         return True
@@ -150,6 +180,7 @@ async def _stream(
     row: TruthRow,
     t0: float,
     usage: dict[str, int] | None,
+    contents: list[str],
 ) -> web.StreamResponse:
     state = request.app[STATE]
     head = {
@@ -169,11 +200,12 @@ async def _stream(
     if role_first:
         await resp.write(chunk({"role": "assistant", "content": ""}))
     # Built once per request, so the hot loop only waits and writes.
-    token = chunk({"content": TOKEN_TEXT})
-    first = token if role_first else chunk({"role": "assistant", "content": TOKEN_TEXT})
+    tokens = [chunk({"content": text}) for text in contents]
+    if tokens and not role_first:
+        tokens[0] = chunk({"role": "assistant", "content": contents[0]})
     for i, due_ms in enumerate(script.token_due_ms()):
         await _sleep_until(t0 + due_ms / 1000.0)
-        await resp.write(first if i == 0 else token)
+        await resp.write(tokens[i])
         row["output_tokens"] = i + 1
         if i == 0:
             row["observed_ttft_ms"] = _ms(t0)
@@ -202,6 +234,7 @@ async def _complete(
     row: TruthRow,
     t0: float,
     usage: dict[str, int],
+    contents: list[str],
 ) -> web.StreamResponse:
     await _sleep_until(t0 + script.e2e_ms / 1000.0)
     if script.fault == "cut":
@@ -218,7 +251,7 @@ async def _complete(
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": TOKEN_TEXT * script.output_tokens},
+                "message": {"role": "assistant", "content": "".join(contents)},
                 "logprobs": None,
                 "finish_reason": script.finish_reason,
             }
@@ -343,6 +376,11 @@ async def _chat(request: web.Request) -> web.StreamResponse:
     index = state.next_index
     state.next_index += 1
     script = script_for(state.config, index).limited(max_tokens)
+    pieces = _scripted_answer(state.config, body)
+    if pieces is not None and len(pieces) < script.output_tokens:
+        # A short answer ends early, as a model's would: fewer tokens, the same finish.
+        script = replace(script.limited(len(pieces)), finish_reason=script.finish_reason)
+    contents = _contents(script, pieces)
     knee_ms = _knee_delay(state, index)
     script = script.delayed(knee_ms)
     row = _truth_row(index, script, stream, arrival_unix_s)
@@ -361,8 +399,10 @@ async def _chat(request: web.Request) -> web.StreamResponse:
             row["observed_e2e_ms"] = _ms(t0)
             return resp
         if stream:
-            return await _stream(request, script, row, t0, usage if include_usage else None)
-        return await _complete(request, script, row, t0, usage)
+            return await _stream(
+                request, script, row, t0, usage if include_usage else None, contents
+            )
+        return await _complete(request, script, row, t0, usage, contents)
     except (asyncio.CancelledError, ConnectionError):
         # The client went away (say its time-out during a stall), or the server is stopping.
         row["interrupted"] = True

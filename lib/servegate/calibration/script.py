@@ -153,6 +153,14 @@ class CalibrationConfig(BaseModel):
         description="extra wait of a request that arrives while `slots` others are in flight",
     )
 
+    # Scripted answers: a request whose last user message is one of these keys is answered
+    # with the value's text (a word or two per content token) instead of " tok" tokens, on the
+    # same timing script. It gives the quality pass a known right answer: the share of items
+    # scripted with their reference answers is the accuracy the pass must report.
+    answers: dict[str, str] = Field(
+        default_factory=dict, description="answer text by the last user message's text"
+    )
+
     _coerce_dists = field_validator("ttft_ms", "itl_ms", "knee_delay_ms", mode="before")(_as_dist)
 
     @model_validator(mode="after")

@@ -12,6 +12,8 @@ __all__ = [
     "DECISION_SCHEMA_VERSION",
     "FAILURE_STATUSES",
     "IMPORTED_SOURCE",
+    "QUALITY_COLUMNS",
+    "QUALITY_CSV",
     "REQUESTS_CSV",
     "REQUEST_COLUMNS",
     "RUN_JSON",
@@ -29,6 +31,10 @@ DECISION_SCHEMA_VERSION: Final = 1
 REQUESTS_CSV: Final = "requests.csv"
 RUN_JSON: Final = "run.json"
 SERVER_LOG: Final = "server.log"
+QUALITY_CSV: Final = "quality.csv"
+#: quality.csv, in order (docs/contracts.md): one row per item of the quality pass, the
+#: answer's whole text included.
+QUALITY_COLUMNS: Final[tuple[str, ...]] = ("id", "category", "status", "passed", "reason", "answer")
 #: run.json's ``source`` for a run made from another tool's CSV (``servegate.runs.importer``), not
 #: measured by servegate: its requests.csv has end-to-end times and statuses, nothing else.
 IMPORTED_SOURCE: Final = "imported"

@@ -26,6 +26,7 @@ __all__ = [
     "goodput",
     "latencies_with_failures",
     "percentile_ci",
+    "share_ci",
     "throughput_ci",
 ]
 
@@ -383,10 +384,25 @@ def goodput(
     _no_nan_or_negative("ttft_ms of successful requests", ttft, "ms", good)
     _no_nan_or_negative("e2e_ms of successful requests", e2e, "ms", good)
     n = int(ttft.size)
-    if n == 0:
-        return Estimate(None, None, None, 0, confidence, "wilson", "share")
     met = good & (np.where(good, ttft, np.inf) <= ttft_slo_ms)
     met &= np.where(good, e2e, np.inf) <= e2e_slo_ms
-    k = int(met.sum())
+    return share_ci(int(met.sum()), n, confidence=confidence)
+
+
+def share_ci(k: int, n: int, *, confidence: float = 0.95) -> Estimate:
+    """The share ``k / n`` with its Wilson score interval (goodput, answer accuracy).
+
+    ``scipy.stats.binomtest(k, n).proportion_ci(method="wilson")``, without continuity
+    correction: it keeps close to nominal coverage even near 0 or 1, where the normal (Wald)
+    interval fails (at 120 of 120 its interval would be [1, 1]). n = 0 gives ``value=None``.
+
+    :raises StatsInputError: when k or n is not a whole number with ``0 <= k <= n``.
+    """
+    confidence = _confidence(confidence)
+    if isinstance(k, bool) or isinstance(n, bool) or int(k) != k or int(n) != n or not 0 <= k <= n:
+        raise StatsInputError(f"a share needs whole numbers 0 <= k <= n, got k={k!r}, n={n!r}")
+    k, n = int(k), int(n)
+    if n == 0:
+        return Estimate(None, None, None, 0, confidence, "wilson", "share")
     ci = sps.binomtest(k, n).proportion_ci(confidence_level=confidence, method="wilson")
     return Estimate(k / n, float(ci.low), float(ci.high), n, confidence, "wilson", "share")

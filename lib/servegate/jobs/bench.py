@@ -28,12 +28,21 @@ from servegate.core.paths import resolve_path
 from servegate.core.progress import Reporter, plural, reporter
 from servegate.jobs.bench_params import BenchmarkParams
 from servegate.jobs.level_plan import LevelPlan, LevelRun, ListedLevels
+from servegate.jobs.quality_pass import (
+    load_quality_set,
+    quality_record,
+    quality_spec,
+    say_summary,
+    score_records,
+)
 from servegate.measure.eventloop import run_async
 from servegate.measure.loadgen import ChatTarget, LevelResult, LevelSpec, LoadGenerator
 from servegate.measure.prompts import PromptSet, load_prompts
 from servegate.measure.tokens import TokenCounter
+from servegate.quality.checks import QualitySet
 from servegate.records.level import LevelSamples, LevelSummary, summarize_level
 from servegate.records.run import RunRecord
+from servegate.runs.quality_csv import write_quality
 from servegate.runs.startup import usual_startup
 from servegate.runs.writer import RunWriter, new_run_id
 from servegate.server.endpoint import Endpoint, attach, redact_url
@@ -121,6 +130,7 @@ def run_benchmark(
     prompt_set = load_prompts(params.prompts)  # a relative path is under the project root
     prompts = prompt_set.prompts  # read once: the levels use these, run.json their hash
     _check_prompt_counts(params, len(prompts))
+    checks = load_quality_set(params)  # a bad checks file stops the run before any request
     if params.backend == "openai" and not os.environ.get("OPENAI_API_KEY"):
         skipped = _skipped(params, "OPENAI_API_KEY is not set in the environment")
         say.stage(f"{params.backend} run skipped: OPENAI_API_KEY is not set in the environment")
@@ -128,7 +138,7 @@ def run_benchmark(
         return skipped
 
     plan = plan or ListedLevels(params)
-    writer = _start_run(params, prompt_set)
+    writer = _start_run(params, prompt_set, checks)
     if tags:
         writer.update(**tags)
     say.stage(f"{params.backend} run {writer.run_id}: {plan.describe(prompts)}")
@@ -151,6 +161,8 @@ def run_benchmark(
                 endpoint.warmup(params.warmup_requests)
             levels = plan.levels(prompts)
             state, extra = _run_levels(params, writer, endpoint, server, target, levels, say)
+            if state == "complete":
+                state, extra = _quality_pass(params, writer, server, target, checks, say)
     except KeyboardInterrupt as exc:
         state, extra = "interrupted", {"interrupted_by": str(exc) or "KeyboardInterrupt"}
         raise
@@ -189,10 +201,19 @@ def _public_params(params: BenchmarkParams) -> dict[str, object]:  # JSON bounda
     return public
 
 
-def _start_run(params: BenchmarkParams, prompt_set: PromptSet) -> RunWriter:
+def _start_run(
+    params: BenchmarkParams, prompt_set: PromptSet, checks: QualitySet | None
+) -> RunWriter:
     """A new run folder whose run.json holds the parameters and the manifest: the machine's
-    environment, the prompt set's hash and the model's identity."""
+    environment, the prompt set's and the checks file's hashes and the model's identity."""
     writer = _new_writer(params)
+    quality_set = None
+    if checks is not None:
+        quality_set = {
+            "path": params.quality_prompts,
+            "sha256": checks.sha256,
+            "n_prompts": len(checks),
+        }
     writer.update(
         params=_public_params(params),
         manifest={
@@ -202,6 +223,7 @@ def _start_run(params: BenchmarkParams, prompt_set: PromptSet) -> RunWriter:
                 "sha256": prompt_set.sha256,
                 "n_prompts": len(prompt_set.prompts),
             },
+            "quality_set": quality_set,
             "model": _model_manifest(params),
         },
     )
@@ -279,6 +301,50 @@ def _run_levels(
             except ServerCrashError as exc:
                 return "server_crashed", {"error": str(exc), "log_tail": exc.log_tail}
         spec = _send(plan, LevelRun(result, summary))
+    return "complete", {}
+
+
+def _quality_pass(
+    params: BenchmarkParams,
+    writer: RunWriter,
+    server: VLLMServer | None,
+    target: ChatTarget,
+    checks: QualitySet | None,
+    progress: Reporter,
+) -> tuple[RunState, _Ending]:
+    """Send every checkable item once, score the answers, write quality.csv and run.json's
+    ``quality`` (``servegate.jobs.quality_pass``); skipped, and said, without a checks file."""
+    if checks is None:
+        progress.stage(
+            "quality pass skipped: quality_prompts is null (the report cannot judge the answers)"
+        )
+        return "complete", {}
+    progress.stage(
+        f"quality pass: {plural(len(checks), 'checkable item')} from {params.quality_prompts}, "
+        f"{params.quality_concurrency} at a time, answers up to {params.quality_max_tokens} tokens"
+    )
+    model_dir = resolve_path(params.model_path)
+    gen = LoadGenerator(
+        target,
+        run_id=writer.run_id,
+        timeout_s=params.timeout_s,
+        temperature=0.0,  # the same answer every time: a re-run judges the same text
+        seed=params.seed,
+        progress=progress,
+        token_counter=TokenCounter(model_dir) if model_dir.is_dir() else None,
+    )
+    result = run_async(partial(_watched, gen, quality_spec(params, checks), server))
+    rows = score_records(checks, result.records)
+    write_quality(writer.dir, rows)
+    complete = result.aborted is None
+    record = quality_record(rows, checks, params, wall_s=result.duration_s, complete=complete)
+    writer.update(quality=record.model_dump(mode="json"))
+    say_summary(progress, record)
+    if server is not None:
+        try:
+            server.check()
+        except ServerCrashError as exc:
+            return "server_crashed", {"error": str(exc), "log_tail": exc.log_tail}
     return "complete", {}
 
 

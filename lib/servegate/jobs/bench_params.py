@@ -53,6 +53,12 @@ class BenchmarkParams(BaseModel):
     seed: int = 42
     warmup_requests: int = Field(4, ge=0)
     gate_concurrency: int | None = Field(8, description="the level the gates judge")
+    quality_prompts: str | None = Field(
+        "data/quality/checks_v1.jsonl",
+        description="checks file of the quality pass after the levels; None skips the pass",
+    )
+    quality_max_tokens: int = Field(96, gt=0, description="answer cap of the quality pass")
+    quality_concurrency: int = Field(16, gt=0, description="requests in flight in the pass")
     machine: str | None = Field(None, description="data/pricing.yaml machine key for the cost")
     hourly_usd: float | None = Field(None, gt=0, description="machine price; beats `machine`")
 

@@ -121,6 +121,7 @@ def to_record(attempt: Attempt, context: RecordContext) -> RequestRecord:
         n_content_chunks=stream.n_content_chunks,
         finish_reason=stream.finish_reason,
         gaps_ms=stream.gaps_ms,
+        text=parsed.text if parsed is not None else "",
     )
 
 

@@ -73,6 +73,7 @@ class LevelSpec:
     # Closed loop only: called with each finished record; True stops sending (a sequential
     # rule that has its answer). Requests in flight still finish and are recorded.
     stop: Callable[[RequestRecord], bool] | None = field(default=None, compare=False)
+    name: str | None = None  # the level's label instead of c<N> (the quality pass: "quality")
 
     def __post_init__(self) -> None:
         if (self.concurrency is None) == (self.request_rate is None):
@@ -82,6 +83,8 @@ class LevelSpec:
 
     @property
     def label(self) -> str:
+        if self.name:
+            return self.name
         return f"c{self.concurrency}" if self.concurrency else f"r{self.request_rate:g}"
 
 

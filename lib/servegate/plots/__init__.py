@@ -14,6 +14,7 @@ from __future__ import annotations
 from servegate.plots.common import BACKEND_COLORS, backend_label, figure_to_data_uri
 from servegate.plots.latency import latency_distributions, ttft_vs_e2e
 from servegate.plots.levels import errors_breakdown, levels_frame, throughput_vs_concurrency
+from servegate.plots.quality import quality_by_category
 from servegate.plots.search import search_path
 from servegate.plots.trend import COST_COLUMN, POC_SOURCE, cost_per_1m_tokens, history_trend
 
@@ -28,6 +29,7 @@ __all__ = [
     "history_trend",
     "latency_distributions",
     "levels_frame",
+    "quality_by_category",
     "search_path",
     "throughput_vs_concurrency",
     "ttft_vs_e2e",

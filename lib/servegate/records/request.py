@@ -40,9 +40,11 @@ class RequestRecord:
     n_content_chunks: int
     finish_reason: str | None
     gaps_ms: list[float] = field(default_factory=list, repr=False)
+    text: str = field(default="", repr=False)  # the answer; the quality pass scores it
 
     def row(self) -> dict[str, Any]:  # CSV boundary: requests.csv's cells by column
-        """The record as one requests.csv row (the per-token gaps are not saved)."""
+        """The record as one requests.csv row (the per-token gaps and the text are not saved)."""
         data = asdict(self)
         data.pop("gaps_ms")
+        data.pop("text")
         return data

@@ -19,6 +19,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from servegate.core.numbers import SavedFloat
 from servegate.records.level import LevelSummary
+from servegate.records.quality import QualityRecord
 from servegate.records.search import SearchRecord
 
 __all__ = [
@@ -86,6 +87,7 @@ class Manifest(_Open):
 
     model: ModelInfo = Field(default_factory=ModelInfo)
     prompt_set: PromptSetInfo = Field(default_factory=PromptSetInfo)
+    quality_set: PromptSetInfo | None = Field(None, description="the quality checks file")
     git: GitInfo = Field(default_factory=GitInfo)
     # As servegate.core.environment described them when the run was made (Runtime, Hardware);
     # read tolerantly: a run made by an older servegate may lack a key.
@@ -146,3 +148,6 @@ class RunRecord(BaseModel):
     search: SearchRecord | None = Field(None, description="a capacity search's answer")
     sweep_id: str | None = Field(None, description="the sweep this run is one setting of")
     setting: SweepSetting | None = Field(None, description="that setting")
+    quality: QualityRecord | None = Field(
+        None, description="the quality pass's accuracy; None: no pass (quality_prompts null)"
+    )

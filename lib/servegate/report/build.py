@@ -46,6 +46,7 @@ from servegate.report.ops import (
     poc_entry,
 )
 from servegate.report.params import ReportParams
+from servegate.report.quality import quality_entry, quality_frame
 from servegate.runs.frames import levels_frame
 from servegate.runs.identity import prompt_set_sha256
 from servegate.runs.reader import RunData, list_runs, load_run
@@ -125,6 +126,16 @@ class ReportData:
         return BatchingGain(
             value=gate.measured, ci_low=gate.ci_low, ci_high=gate.ci_high, backend="vllm"
         )
+
+    def quality_frame(self) -> pd.DataFrame:
+        """Accuracy per backend and category with intervals, as the quality figure takes it."""
+        return quality_frame(self.decision_report.quality)
+
+    def quality_floor(self) -> float | None:
+        """The accuracy floor the quality gate judged against; None when it compared with
+        hosted answers (or had nothing to judge)."""
+        section = self.decision_report.quality
+        return self.params.gates.quality_floor if section and section.basis == "floor" else None
 
     def cost_frame(self) -> pd.DataFrame:
         """The cost table as the cost figure takes it: a value, or the reason there is none."""
@@ -332,6 +343,7 @@ def _decision_report(
         poc_baseline=[poc_entry(run) for run in poc],
         capacity=capacity_entry(capacity),
         fallback=fallback_entry(fallback),
+        quality=quality_entry(ev.quality if ev else None, local, hosted),
     )
 
 
@@ -361,7 +373,7 @@ def build_report(params: ReportParams | Mapping[str, Any], *, write: bool = True
     local, hosted, broken = select_runs(
         params.results_dir, params.local_run, params.hosted_run, listed=listed
     )
-    evaluation = evaluate_gates(local, params.gates) if local is not None else None
+    evaluation = evaluate_gates(local, params.gates, hosted) if local is not None else None
     pricing = load_pricing(params.pricing_path)
     hosted_model = hosted_model_for(hosted)
     gates = params.gates

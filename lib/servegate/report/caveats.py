@@ -44,6 +44,13 @@ def report_caveats(
             f"Hosted benchmark: {hosted_status}. Hosted latency is not measured; "
             "its cost below is the price sheet applied to the local run's token mix."
         )
+    judged = ev.quality if ev is not None else None
+    if judged is not None and judged.basis == "floor":
+        out.append(
+            f"Answer quality could not be compared with the hosted model ({judged.note}). A "
+            "floor says the answers are right often enough, not that they are as good as "
+            "the hosted model's."
+        )
     if local.incomplete:
         out.append(
             "The local run did not finish cleanly (killed or stopped mid-level); "

@@ -32,6 +32,9 @@ __all__ = [
     "FallbackRowEntry",
     "Gate",
     "PocBaseline",
+    "QualityExample",
+    "QualityRow",
+    "QualitySection",
     "RefusedRun",
     "RunComparison",
     "load_decision",
@@ -176,6 +179,44 @@ class FallbackNotRun(_Entry):
     reason: str
 
 
+class QualityRow(_Entry):
+    """One backend's accuracy over the whole checks file (``category`` "all") or a category."""
+
+    backend: str
+    run_id: str
+    category: str
+    n: int
+    n_passed: int
+    n_failed_requests: int
+    accuracy: SavedFloat
+    ci_low: SavedFloat
+    ci_high: SavedFloat
+
+
+class QualityExample(_Entry):
+    """An item the local backend failed and the hosted one passed, with both answers."""
+
+    id: str
+    category: str
+    local_answer: str
+    local_reason: str
+    hosted_answer: str
+
+
+class QualitySection(_Entry):
+    """The answer-quality section: accuracy by category per backend, what local got wrong that
+    hosted got right, and the checks file both were judged on."""
+
+    basis: Literal["hosted", "floor", "none"]
+    verdict: Verdict
+    note: str
+    checks_path: str | None
+    checks_sha256: str | None
+    rows: list[QualityRow]
+    local_fails_hosted_passes: int
+    examples: list[QualityExample]
+
+
 class DecisionReport(_Entry):
     """The decision JSON: the decision, its gates and everything the report shows beside them."""
 
@@ -197,6 +238,7 @@ class DecisionReport(_Entry):
     poc_baseline: list[PocBaseline]
     capacity: CapacityPlanEntry | CapacityUnavailable | None
     fallback: FallbackReplay | FallbackNotRun | None
+    quality: QualitySection | None = None
 
 
 def load_decision(path: str | Path) -> DecisionReport:

@@ -25,7 +25,7 @@ def escape(text: Any) -> str:
 
 def number(value: Any, unit: str) -> str:
     """A figure for a table: ``ms`` as ms or s, ``x`` as a ratio, ``tok/s`` to one decimal,
-    "—" for none, ∞ for +inf."""
+    ``share`` as a percentage, ``share_diff`` in percentage points, "—" for none, ∞ for +inf."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
     if isinstance(value, float) and math.isinf(value):
@@ -36,6 +36,10 @@ def number(value: Any, unit: str) -> str:
         return f"{value:.2f}×"
     if unit == "tok/s":  # a rate measured to a few percent: one decimal says it all
         return f"{value:,.1f}"
+    if unit == "share":  # accuracy, 0 to 1
+        return f"{value:.1%}"
+    if unit == "share_diff":  # a difference of two shares, in percentage points
+        return f"{value * 100:+.1f} pts".replace("-", "−")
     return f"{value:g}"
 
 

@@ -29,6 +29,7 @@ _GATE_TITLES = {
     "p50_latency": "p50 latency",
     "batching_gain": "Batching throughput gain",
     "stability": "Stability (OOMs + crashes)",
+    "quality": "Answer quality",
 }
 _MEANING = {
     "GO": "Every gate passed with its whole 95% interval on the good side.",
@@ -101,7 +102,7 @@ def gates_html(
     rows = []
     for g in gates:
         unit = g.unit
-        better = "≥" if g.name == "batching_gain" else "≤"
+        better = "≥" if g.name in ("batching_gain", "quality") else "≤"
         threshold = number(g.threshold, unit) if unit != "incidents" else "0"
         interval = (
             f"{number(g.ci_low, unit)} – {number(g.ci_high, unit)}" if unit != "incidents" else "—"
