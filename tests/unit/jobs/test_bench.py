@@ -76,6 +76,8 @@ def test_relative_paths_are_under_the_project_root_from_its_notebooks_folder(
     assert not (lab_project / "eval").exists()  # refused before anything was written
     (lab_project / "data/prompts").mkdir(parents=True)
     shutil.copy(REPO / "data/prompts/interactive_v1.jsonl", lab_project / "data/prompts")
+    (lab_project / "data/quality").mkdir(parents=True)  # the quality pass's default checks
+    shutil.copy(REPO / "data/quality/checks_v1.jsonl", lab_project / "data/quality")
     config = CalibrationConfig(
         seed=3, ttft_ms=2, itl_ms=1, output_tokens_min=2, output_tokens_max=4
     )
@@ -100,6 +102,8 @@ def test_relative_paths_are_under_the_project_root_from_its_notebooks_folder(
         "eval/results",
     )
     assert result.record.manifest.prompt_set.path == "data/prompts/interactive_v1.jsonl"
+    quality_set = result.record.manifest.quality_set
+    assert quality_set is not None and quality_set.path == "data/quality/checks_v1.jsonl"
     assert list((lab_project / "notebooks").iterdir()) == []
     # A launched model's folder is the project's too; run.json records the path as given.
     shutil.copytree(fake_model_dir, lab_project / "data/models/m")
@@ -133,6 +137,7 @@ def test_429_and_500_bursts_are_rows_and_the_run_stays_consistent(tmp_path: Path
                 "results_dir": str(tmp_path / "results"),
                 "run_label": "bursts",
                 "warmup_requests": 0,
+                "quality_prompts": None,  # the truth log holds the measured level only
             },
             progress=False,
         )
