@@ -9,11 +9,10 @@ validates everything before a server starts or a file is written, launches or at
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -28,21 +27,15 @@ from servegate.core.paths import resolve_path
 from servegate.core.progress import Reporter, plural, reporter
 from servegate.jobs.bench_params import BenchmarkParams
 from servegate.jobs.level_plan import LevelPlan, LevelRun, ListedLevels
-from servegate.jobs.quality_pass import (
-    load_quality_set,
-    quality_record,
-    quality_spec,
-    say_summary,
-    score_records,
-)
+from servegate.jobs.level_watch import watched
+from servegate.jobs.quality_pass import load_quality_set, quality_pass
 from servegate.measure.eventloop import run_async
-from servegate.measure.loadgen import ChatTarget, LevelResult, LevelSpec, LoadGenerator
+from servegate.measure.loadgen import ChatTarget, LevelSpec, LoadGenerator
 from servegate.measure.prompts import PromptSet, load_prompts
 from servegate.measure.tokens import TokenCounter
 from servegate.quality.checks import QualitySet
 from servegate.records.level import LevelSamples, LevelSummary, summarize_level
 from servegate.records.run import RunRecord
-from servegate.runs.quality_csv import write_quality
 from servegate.runs.startup import usual_startup
 from servegate.runs.writer import RunWriter, new_run_id
 from servegate.server.endpoint import Endpoint, attach, redact_url
@@ -162,7 +155,15 @@ def run_benchmark(
             levels = plan.levels(prompts)
             state, extra = _run_levels(params, writer, endpoint, server, target, levels, say)
             if state == "complete":
-                state, extra = _quality_pass(params, writer, server, target, checks, say)
+                quality_pass(params, writer, server, target, checks, say)
+                if server is not None:
+                    try:
+                        server.check()
+                    except ServerCrashError as exc:
+                        state, extra = (
+                            "server_crashed",
+                            {"error": str(exc), "log_tail": exc.log_tail},
+                        )
     except KeyboardInterrupt as exc:
         state, extra = "interrupted", {"interrupted_by": str(exc) or "KeyboardInterrupt"}
         raise
@@ -275,7 +276,7 @@ def _run_levels(
 
         sampler = GaugeSampler(endpoint.metrics_snapshot) if params.backend == "vllm" else None
         with sampler or contextlib.nullcontext():
-            result = run_async(partial(_watched, gen, spec, server, on_start=snapshot))
+            result = run_async(partial(watched, gen, spec, server, on_start=snapshot))
         before = snaps.get("before")
         after = endpoint.metrics_snapshot() if params.backend == "vllm" else None
         metrics = level_metrics(before, after)
@@ -304,104 +305,12 @@ def _run_levels(
     return "complete", {}
 
 
-def _quality_pass(
-    params: BenchmarkParams,
-    writer: RunWriter,
-    server: VLLMServer | None,
-    target: ChatTarget,
-    checks: QualitySet | None,
-    progress: Reporter,
-) -> tuple[RunState, _Ending]:
-    """Send every checkable item once, score the answers, write quality.csv and run.json's
-    ``quality`` (``servegate.jobs.quality_pass``); skipped, and said, without a checks file."""
-    if checks is None:
-        progress.stage(
-            "quality pass skipped: quality_prompts is null (the report cannot judge the answers)"
-        )
-        return "complete", {}
-    progress.stage(
-        f"quality pass: {plural(len(checks), 'checkable item')} from {params.quality_prompts}, "
-        f"{params.quality_concurrency} at a time, answers up to {params.quality_max_tokens} tokens"
-    )
-    model_dir = resolve_path(params.model_path)
-    gen = LoadGenerator(
-        target,
-        run_id=writer.run_id,
-        timeout_s=params.timeout_s,
-        temperature=0.0,  # the same answer every time: a re-run judges the same text
-        seed=params.seed,
-        progress=progress,
-        token_counter=TokenCounter(model_dir) if model_dir.is_dir() else None,
-    )
-    result = run_async(partial(_watched, gen, quality_spec(params, checks), server))
-    rows = score_records(checks, result.records)
-    write_quality(writer.dir, rows)
-    complete = result.aborted is None
-    record = quality_record(rows, checks, params, wall_s=result.duration_s, complete=complete)
-    writer.update(quality=record.model_dump(mode="json"))
-    say_summary(progress, record)
-    if server is not None:
-        try:
-            server.check()
-        except ServerCrashError as exc:
-            return "server_crashed", {"error": str(exc), "log_tail": exc.log_tail}
-    return "complete", {}
-
-
 def _send(plan: Generator[LevelSpec, LevelRun, None], done: LevelRun) -> LevelSpec | None:
     """The plan's next level, given what the last one gave; None when it has no more."""
     try:
         return plan.send(done)
     except StopIteration:
         return None
-
-
-async def _watched(
-    gen: LoadGenerator,
-    spec: LevelSpec,
-    server: VLLMServer | None,
-    abort: asyncio.Event,
-    on_start: Callable[[], None] | None = None,
-) -> LevelResult:
-    """Run a level; abort it as soon as the server we own dies mid-level."""
-
-    async def watch() -> None:
-        if server is None or server.process is None:
-            return
-        await _exited(server)
-        abort.set()
-
-    watcher = asyncio.ensure_future(watch())
-    try:
-        return await gen.run_level(spec, abort, on_start)
-    finally:
-        watcher.cancel()
-
-
-async def _exited(server: VLLMServer) -> None:
-    """Return when the server's process has exited.
-
-    A pidfd becomes readable the moment the process exits, so the level stops before its
-    remaining prompts are sent into a dead port; where pidfds are missing (not Linux, or an
-    old kernel) a short poll does the same job a little later.
-    """
-    assert server.process is not None
-    fd = None
-    if server.running:
-        with contextlib.suppress(AttributeError, OSError):
-            fd = os.pidfd_open(server.process.pid)
-    if fd is None:
-        while server.running:
-            await asyncio.sleep(0.1)
-        return
-    loop = asyncio.get_running_loop()
-    exited = asyncio.Event()
-    loop.add_reader(fd, exited.set)
-    try:
-        await exited.wait()
-    finally:
-        loop.remove_reader(fd)
-        os.close(fd)
 
 
 def _model_manifest(params: BenchmarkParams) -> _ModelManifest:

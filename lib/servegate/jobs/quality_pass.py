@@ -11,22 +11,31 @@ its requests are not in requests.csv and never enter a latency gate.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 
 import pandas as pd
 
 from servegate.analysis.quality import accuracy, accuracy_by_category
 from servegate.core.names import Status
-from servegate.core.progress import Reporter
+from servegate.core.paths import resolve_path
+from servegate.core.progress import Reporter, plural
 from servegate.jobs.bench_params import BenchmarkParams
-from servegate.measure.loadgen import LevelSpec
+from servegate.jobs.level_watch import watched
+from servegate.measure.eventloop import run_async
+from servegate.measure.loadgen import ChatTarget, LevelSpec, LoadGenerator
+from servegate.measure.tokens import TokenCounter
 from servegate.quality.checks import QualitySet, load_checks
 from servegate.quality.score import score
 from servegate.records.quality import QualityRecord
 from servegate.records.request import RequestRecord
+from servegate.runs.quality_csv import write_quality
+from servegate.runs.writer import RunWriter
+from servegate.server.lifecycle import VLLMServer
 
 __all__ = [
     "QUALITY_LEVEL",
     "load_quality_set",
+    "quality_pass",
     "quality_record",
     "quality_spec",
     "say_summary",
@@ -117,3 +126,42 @@ def say_summary(progress: Reporter, record: QualityRecord) -> None:
         f"quality: {record.n_passed} of {record.n} answers passed their checks, accuracy "
         f"{acc}{interval}{failed}"
     )
+
+
+def quality_pass(
+    params: BenchmarkParams,
+    writer: RunWriter,
+    server: VLLMServer | None,
+    target: ChatTarget,
+    checks: QualitySet | None,
+    progress: Reporter,
+) -> None:
+    """Send every checkable item once, score the answers, write quality.csv and run.json's
+    ``quality``; skipped, and said, without a checks file. A server that dies mid-pass ends
+    it early (``complete: false``); the caller then finds the crash."""
+    if checks is None:
+        progress.stage(
+            "quality pass skipped: quality_prompts is null (the report cannot judge the answers)"
+        )
+        return
+    progress.stage(
+        f"quality pass: {plural(len(checks), 'checkable item')} from {params.quality_prompts}, "
+        f"{params.quality_concurrency} at a time, answers up to {params.quality_max_tokens} tokens"
+    )
+    model_dir = resolve_path(params.model_path)
+    gen = LoadGenerator(
+        target,
+        run_id=writer.run_id,
+        timeout_s=params.timeout_s,
+        temperature=0.0,  # the same answer every time: a re-run judges the same text
+        seed=params.seed,
+        progress=progress,
+        token_counter=TokenCounter(model_dir) if model_dir.is_dir() else None,
+    )
+    result = run_async(partial(watched, gen, quality_spec(params, checks), server))
+    rows = score_records(checks, result.records)
+    write_quality(writer.dir, rows)
+    complete = result.aborted is None
+    record = quality_record(rows, checks, params, wall_s=result.duration_s, complete=complete)
+    writer.update(quality=record.model_dump(mode="json"))
+    say_summary(progress, record)

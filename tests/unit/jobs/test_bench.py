@@ -17,7 +17,8 @@ from servegate.calibration.server import CalibrationConfig, CalibrationServer
 from servegate.core.errors import PromptFileError
 from servegate.core.names import REQUEST_COLUMNS
 from servegate.core.progress import reporter
-from servegate.jobs.bench import BenchmarkParams, _exited, _model_manifest, run_benchmark
+from servegate.jobs.bench import BenchmarkParams, _model_manifest, run_benchmark
+from servegate.jobs.level_watch import exited
 from servegate.runs.reader import load_run
 from tests.helpers import REPO, TEST_PROMPTS
 
@@ -182,7 +183,7 @@ def test_the_level_watcher_wakes_when_the_server_dies(
     owned = _Owned(proc)
 
     async def scenario() -> tuple[bool, bool]:
-        watcher = asyncio.ensure_future(_exited(owned))  # type: ignore[arg-type]
+        watcher = asyncio.ensure_future(exited(owned))  # type: ignore[arg-type]
         await asyncio.sleep(0.3)
         woke_early = watcher.done()
         proc.kill()
@@ -198,7 +199,7 @@ def test_the_level_watcher_wakes_when_the_server_dies(
     assert not woke_early, "the watcher returned while the server was still running"
     assert not still_running
     # and a server that is already gone returns at once
-    asyncio.run(asyncio.wait_for(_exited(owned), 5))  # type: ignore[arg-type]
+    asyncio.run(asyncio.wait_for(exited(owned), 5))  # type: ignore[arg-type]
 
 
 def test_a_gate_level_that_is_not_measured_is_said_at_the_start(
