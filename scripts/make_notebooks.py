@@ -48,7 +48,7 @@ base_url = ""  # "": launch vLLM here, or OpenAI's default for openai; else http
 model = "smollm2"  # model name as the server serves it
 model_path = "data/models/smollm2-135m-instruct"  # folder vLLM loads when launched here
 server = {  # vLLM launch settings: dtype, max_model_len, kv_cache_space_gib, max_num_seqs, ...
-    "dtype": "float32",  # vLLM CPU 0.32 answers SmolLM2 wrongly in bfloat16
+    "dtype": "float32",  # the bf16 weights widen to it exactly: the reference numerics
     "max_model_len": 2048,
     "kv_cache_space_gib": 2,  # GiB of RAM for the KV cache (CPU build)
     "startup_timeout_s": 600,
@@ -408,7 +408,7 @@ base_url = ""  # "": launch vLLM here; else http://HOST:PORT/v1 of a running ser
 model = "smollm2"  # model name as the server serves it
 model_path = "data/models/smollm2-135m-instruct"  # folder vLLM loads when launched here
 server = {  # vLLM launch settings: dtype, max_model_len, kv_cache_space_gib, max_num_seqs, ...
-    "dtype": "float32",  # vLLM CPU 0.32 answers SmolLM2 wrongly in bfloat16
+    "dtype": "float32",  # the bf16 weights widen to it exactly: the reference numerics
     "max_model_len": 2048,
     "kv_cache_space_gib": 2,  # GiB of RAM for the KV cache (CPU build)
     "startup_timeout_s": 600,

@@ -47,7 +47,7 @@ def test_streams_a_chat_completion_with_counted_usage(vllm_server: VLLMServer) -
 
 
 def test_the_model_answers_correctly(vllm_server: VLLMServer) -> None:
-    """Catches a numerically broken engine (vLLM CPU in bfloat16 fails this; see CPU_DTYPE)."""
+    """Catches a numerically broken engine: the one question every model here must get right."""
     reply = vllm_server.chat("What is the capital of France?", max_tokens=16)
     assert "Paris" in reply.text
 

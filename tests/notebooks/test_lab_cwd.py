@@ -50,6 +50,7 @@ def _project(root: Path) -> Path:
     (root / "pyproject.toml").write_text('[project]\nname = "team"\n\n[tool.servegate]\n')
     shutil.copytree(REPO / "notebooks", root / "notebooks")
     (root / "data/prompts").symlink_to(REPO / "data/prompts", target_is_directory=True)
+    (root / "data/quality").symlink_to(REPO / "data/quality", target_is_directory=True)
     shutil.copy(PRICING, root / "data/pricing.yaml")
     shutil.copy(REPO / "data/history/poc_summaries.yaml", root / "data/history")
     copy_fixtures(root / "eval/results")

@@ -202,6 +202,7 @@ def manifest_html(run: RunData | None) -> str:
     m = run.manifest
     hw, rt = m.get("hardware") or {}, m.get("runtime") or {}
     model, prompts, git = m.get("model") or {}, m.get("prompt_set") or {}, m.get("git") or {}
+    checks = m.get("quality_set") or {}
     gpus = ", ".join(f"{g['name']} ({g['memory_total_mib']} MiB)" for g in hw.get("gpus") or [])
     items = [
         ("Run", run.run_id),
@@ -216,6 +217,10 @@ def manifest_html(run: RunData | None) -> str:
             f"{hw.get('memory_total_gib', '?')} GiB; GPU: {gpus or 'none'}",
         ),
         ("Prompt set", f"{prompts.get('path', '—')} sha256 {prompts.get('sha256', '—')}"),
+        (
+            "Quality checks",
+            f"{checks.get('path')} sha256 {checks.get('sha256')}" if checks else "— (no pass)",
+        ),
         (
             "Git commit",
             f"{git.get('commit') or '—'}" + (" (uncommitted changes)" if git.get("dirty") else ""),

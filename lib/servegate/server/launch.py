@@ -30,9 +30,10 @@ __all__ = [
     "find_free_port",
 ]
 
-#: vLLM 0.32's CPU build answers SmolLM2 wrongly in bfloat16 ("L'Étoile, la Marseillaise..." to
-#: "What is the capital of France?") while transformers in bfloat16 and vLLM in float32 say
-#: "Paris". The bf16 weights widen to float32 exactly, so float32 is the CPU default.
+#: float32 on the CPU build: the embedded model's bfloat16 weights widen to it exactly, so it is
+#: the reference numerics. (Round one saw vLLM 0.32's CPU build answer "What is the capital of
+#: France?" wrongly in bfloat16; re-measured on 2026-11-30 it answers "Paris" and scores like
+#: float32 on the 144 quality checks, 47 and 48 passed: benchmarks/RESULTS.md.)
 CPU_DTYPE = "float32"
 
 
