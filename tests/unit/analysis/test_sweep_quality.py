@@ -171,3 +171,19 @@ def test_when_no_setting_checked_answers_the_winner_is_on_latency_and_says_so(
     )
     assert set(table.frame()["quality_verdict"]) == {"not checked"}
     assert "answers not checked" in row_line(_row(table, "fast-wrong"), winner=True)
+
+
+def test_a_setting_that_answered_another_checks_file_is_not_paired_with_the_base(
+    quality_sweep: CalibrationSweep, tmp_path: Path
+) -> None:
+    results = shutil.copytree(quality_sweep.results, tmp_path / "results")
+    run = next(
+        r for r in sweep_runs(results, quality_sweep.sweep_id) if r.label == "cal-same-answers"
+    )
+    record = json.loads((run.run_dir / "run.json").read_text())
+    record["quality"]["sha256"] = "0" * 64  # as if the checks file was edited between settings
+    (run.run_dir / "run.json").write_text(json.dumps(record))
+    table = sweep_table(results, quality_sweep.sweep_id, settings=SETTINGS, pricing_path=None)
+    same = _quality(_row(table, "same-answers"))
+    assert same.basis == "floor" and "answered another checks file than base" in same.note
+    assert _quality(_row(table, "fast-wrong")).basis == "base"  # the others stay paired
