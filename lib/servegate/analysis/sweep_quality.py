@@ -119,7 +119,7 @@ class SettingQuality:
             how = "is below" if self.verdict == Verdict.FAIL else "is not shown to be above"
             return (
                 f"{head} its accuracy {self.accuracy_text()} {how} the floor "
-                f"{_pct(self.threshold)} (no base answers to compare with)"
+                f"{_pct(self.threshold)} (no base answers to pair with)"
             )
         return f"{head} its answers were not checked: {self.note}"
 
@@ -136,7 +136,7 @@ def judge_settings(
     :param runs: each setting's run (None: not run yet), in the sweep's order.
     :param base: the base setting's name (the one that changes nothing); None when none.
     """
-    found = {name: _rows(name, run) for name, run in runs.items()}
+    found = {name: _rows(run) for name, run in runs.items()}
     if not any(rows is not None for rows, _ in found.values()):
         nulled = [run for run in runs.values() if run is not None]
         why = (
@@ -149,7 +149,7 @@ def judge_settings(
             "chosen on latency alone"
         ]
     notes: list[str] = []
-    base_rows, missing = _reference(runs, base, found)
+    base_rows, missing = _reference(base, found)
     if base_rows is None:
         notes.append(f"{missing}: each setting's answers are judged against the floor {floor:g}")
     judged: dict[str, SettingQuality] = {}
@@ -175,7 +175,7 @@ def judge_settings(
     return judged, notes
 
 
-def _rows(name: str, run: RunData | None) -> tuple[pd.DataFrame | None, str]:
+def _rows(run: RunData | None) -> tuple[pd.DataFrame | None, str]:
     """A setting's quality rows, or None and why it has none (for the note)."""
     if run is None:
         return None, "has not run yet"
@@ -192,9 +192,7 @@ def _rows(name: str, run: RunData | None) -> tuple[pd.DataFrame | None, str]:
 
 
 def _reference(
-    runs: Mapping[str, RunData | None],
-    base: str | None,
-    found: Mapping[str, tuple[pd.DataFrame | None, str]],
+    base: str | None, found: Mapping[str, tuple[pd.DataFrame | None, str]]
 ) -> tuple[pd.DataFrame | None, str]:
     """The base's rows, or None and why the settings are not judged against them."""
     if base is None:
