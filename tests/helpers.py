@@ -204,32 +204,58 @@ def make_calibration_sweep(results: Path) -> CalibrationSweep:
     return found
 
 
-def make_quality_sweep(results: Path, *, checked: bool = True) -> CalibrationSweep:
-    """One sweep's run folders whose settings differ in their answers (about 15 s):
+def make_quality_sweep(results: Path) -> CalibrationSweep:
+    """One sweep's run folders whose settings differ in their answers (about 25 s):
 
-    - ``base``: a knee at 2 requests; 80% of the checks file answered right;
-    - ``fast-wrong``: no knee up to c4, so it has the highest capacity; 10% answered right
-      (as vLLM's CPU build answers in bfloat16);
-    - ``same-answers``: a knee at 3 (faster than the base, slower than fast-wrong); the base's
-      answers exactly.
+    - ``base``: a knee at 2 requests, 4-6 tokens an answer; 80% of the checks file right;
+    - ``fast-wrong``: no knee up to c4, 10-14 tokens an answer: the highest capacity and
+      output tok/s; 10% right (as vLLM's CPU build answers in bfloat16);
+    - ``same-answers``: a knee at 3, 7-9 tokens an answer (faster than the base, slower than
+      fast-wrong); the base's answers exactly.
 
-    A request takes about 10 ms below a knee and 300 ms more beyond it; the limits (p95 400 ms,
-    p50 200 ms) are wide of both, so a busy machine does not move a capacity.
-    ``checked=False``: the runs skip their quality pass.
+    A request takes about 10-20 ms below a knee and 300 ms more beyond it; the limits (p95
+    400 ms, p50 200 ms) are wide of both, so a busy machine does not move a capacity. The
+    tokens an answer keep the settings' order of output tok/s on a machine so busy that the
+    client, not the knee, sets the requests/s.
     """
     found = CalibrationSweep(results, "qualsweep-0001", p95_ms=400.0, p50_ms=200.0)
     good, _ = scripted_answers(0.8)
     bad, _ = scripted_answers(0.1)
-    # A scripted answer ends with the request ("stop"): its last token carries the rest of its
-    # words, so 4-8 tokens never cut one (quality_max_tokens is far above them).
-    quality = {"quality_concurrency": 2} if checked else {"quality_prompts": None}
-    # c1 is below every knee: skipped, to save seconds.
-    run = {**quality, "search": {"min_concurrency": 2}}
-    common = {"top": 4, "ttft_ms": 5, "output_tokens_max": 6, "knee_delay_ms": 300, "run": run}
-    _sweep_search(found, found.sweep_id, "base", {}, slots=2, answers=good, **common)
-    _sweep_search(found, found.sweep_id, "fast-wrong", {"dtype": "bfloat16"}, answers=bad, **common)
+    # c1 is below every knee: skipped, to save seconds. A scripted answer ends with its request
+    # ("stop"), its last token carrying the rest of its words, so few tokens never cut one.
+    run = {"quality_concurrency": 2, "search": {"min_concurrency": 2}}
+    common = {"top": 4, "ttft_ms": 5, "knee_delay_ms": 300, "run": run}
     _sweep_search(
-        found, found.sweep_id, "same-answers", {"max_num_seqs": 3}, slots=3, answers=good, **common
+        found,
+        found.sweep_id,
+        "base",
+        {},
+        slots=2,
+        output_tokens_min=4,
+        output_tokens_max=6,
+        answers=good,
+        **common,
+    )
+    _sweep_search(
+        found,
+        found.sweep_id,
+        "fast-wrong",
+        {"dtype": "bfloat16"},
+        output_tokens_min=10,
+        output_tokens_max=14,
+        answers=bad,
+        **common,
+    )
+    _sweep_search(
+        found,
+        found.sweep_id,
+        "same-answers",
+        {"max_num_seqs": 3},
+        slots=3,
+        output_tokens_min=7,
+        output_tokens_max=9,
+        answers=good,
+        **common,
     )
     return found
 
