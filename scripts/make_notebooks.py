@@ -476,6 +476,9 @@ warms it, runs the capacity search (or the listed levels), stops it, and moves o
 is one run folder tagged with the sweep's id and its setting. A setting whose vLLM does not
 start is recorded with its reason and the sweep goes on. Interrupted, it keeps every finished
 setting, and running it again resumes; `run = False` only reads what is recorded.
+
+Each setting's run ends with a quality pass, and its answers are judged against the base
+setting's: a setting that is faster but answers worse never wins.
 """),
     params_cell("""
 sweep = "params/sweeps/cpu_flags.yaml"  # the sweep file: a base params file and the settings
@@ -512,13 +515,23 @@ if run:
 
 Verdicts and percentiles at the setting's capacity (at its first level when no level passed);
 the capacity is the goodput (requests/s within the limits) at the highest passing concurrency,
-and the cost is the machine's hourly price over the output tokens/s there. ★ marks the winner.
+and the cost is the machine's hourly price over the output tokens/s there. **accuracy** is the
+share of the checks file answered right (Wilson 95% interval); **answers** is the verdict on
+them against the base's, paired by item: PASS when the 95% interval of the difference is wholly
+above -5 points, FAIL when wholly below, INCONCLUSIVE otherwise (the base is the reference).
+The winner passes both the latency gates and the answers. ★ marks the winner.
 """),
     code("""
 table = plan_table(plan, pricing_path=pricing_path)
 display(summary_frame(table))
 """),
-    md("## The winner"),
+    md("""
+## The winner
+
+The cheapest setting whose latency gates and answers pass; a faster setting passed over for its
+answers is named with both accuracies. When no setting made a quality pass, the winner is on
+latency alone, and this says the answers were not checked.
+"""),
     code("""
 print(table.verdict)
 for note in table.notes:

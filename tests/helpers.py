@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,8 @@ from matplotlib.text import Text
 from servegate.analysis.capacity import CapacityParams
 from servegate.calibration.script import CalibrationConfig
 from servegate.measure.prompts import Message, Prompt
+from servegate.quality.checks import DEFAULT_CHECKS, load_checks
+from servegate.quality.score import score
 
 if TYPE_CHECKING:
     from servegate.server.launch import ServerConfig
@@ -42,6 +45,7 @@ __all__ = [
     "TIMED",
     "TWO_LEVELS",
     "VLLM_RUN",
+    "WRONG_ANSWER",
     "CalibrationSweep",
     "axes_titled",
     "capacity_params",
@@ -53,7 +57,9 @@ __all__ = [
     "level_rows",
     "make_calibration_sweep",
     "make_killed_run",
+    "make_quality_sweep",
     "read_requests",
+    "scripted_answers",
     "server_config",
     "threshold_values",
 ]
@@ -146,6 +152,32 @@ TEST_PROMPTS = [
     for i in range(200)
 ]
 
+#: A wrong answer to every item of the checks file (``scripted_answers`` checks it fails each).
+WRONG_ANSWER = "I am not sure, sorry."
+
+
+def scripted_answers(share: float) -> tuple[dict[str, str], dict[str, float]]:
+    """Calibration ``answers`` for the default checks file, by last user message: the first
+    round(share x n) items of each category answered with their reference answer, the rest
+    ``WRONG_ANSWER``; and the share of each category answered right."""
+    checks = load_checks(DEFAULT_CHECKS)
+    by_category: dict[str, list] = defaultdict(list)
+    for item in checks.items:
+        by_category[item.category].append(item)
+    answers: dict[str, str] = {}
+    shares: dict[str, float] = {}
+    for category, items in by_category.items():
+        right = round(share * len(items))
+        shares[category] = right / len(items)
+        for i, item in enumerate(items):
+            if i >= right:
+                assert not score(WRONG_ANSWER, item.check).passed, item.id  # really wrong
+            last_user = [m.content for m in item.messages if m.role == "user"][-1]
+            answers[last_user] = item.answer if i < right else WRONG_ANSWER
+    assert len(answers) == len(checks.items), "two items share a last user message"
+    return answers, shares
+
+
 # --- a sweep's run folders (analysis and plot tests) ---------------------------------------------
 
 
@@ -172,6 +204,62 @@ def make_calibration_sweep(results: Path) -> CalibrationSweep:
     return found
 
 
+def make_quality_sweep(results: Path) -> CalibrationSweep:
+    """One sweep's run folders whose settings differ in their answers (about 25 s):
+
+    - ``base``: a knee at 2 requests, 4-6 tokens an answer; 80% of the checks file right;
+    - ``fast-wrong``: no knee up to c4, 10-14 tokens an answer: the highest capacity and
+      output tok/s; 10% right (as vLLM's CPU build answers in bfloat16);
+    - ``same-answers``: a knee at 3, 7-9 tokens an answer (faster than the base, slower than
+      fast-wrong); the base's answers exactly.
+
+    A request takes about 10-20 ms below a knee and 300 ms more beyond it; the limits (p95
+    400 ms, p50 200 ms) are wide of both, so a busy machine does not move a capacity. The
+    tokens an answer keep the settings' order of output tok/s on a machine so busy that the
+    client, not the knee, sets the requests/s.
+    """
+    found = CalibrationSweep(results, "qualsweep-0001", p95_ms=400.0, p50_ms=200.0)
+    good, _ = scripted_answers(0.8)
+    bad, _ = scripted_answers(0.1)
+    # c1 is below every knee: skipped, to save seconds. A scripted answer ends with its request
+    # ("stop"), its last token carrying the rest of its words, so few tokens never cut one.
+    run = {"quality_concurrency": 2, "search": {"min_concurrency": 2}}
+    common = {"top": 4, "ttft_ms": 5, "knee_delay_ms": 300, "run": run}
+    _sweep_search(
+        found,
+        found.sweep_id,
+        "base",
+        {},
+        slots=2,
+        output_tokens_min=4,
+        output_tokens_max=6,
+        answers=good,
+        **common,
+    )
+    _sweep_search(
+        found,
+        found.sweep_id,
+        "fast-wrong",
+        {"dtype": "bfloat16"},
+        output_tokens_min=10,
+        output_tokens_max=14,
+        answers=bad,
+        **common,
+    )
+    _sweep_search(
+        found,
+        found.sweep_id,
+        "same-answers",
+        {"max_num_seqs": 3},
+        slots=3,
+        output_tokens_min=7,
+        output_tokens_max=9,
+        answers=good,
+        **common,
+    )
+    return found
+
+
 def _sweep_search(
     sweep: CalibrationSweep,
     sweep_id: str,
@@ -179,6 +267,7 @@ def _sweep_search(
     server: dict[str, Any],
     *,
     top: int = 8,
+    run: dict[str, Any] | None = None,
     **config: Any,
 ) -> None:
     # Imported here: the search imports the server modules (half a second), unused elsewhere.
@@ -194,7 +283,9 @@ def _sweep_search(
         "knee_delay_ms": 150,
         **config,
     }
-    limits = {"p95_ms": sweep.p95_ms, "p50_ms": sweep.p50_ms, "max_requests": 120}
+    run = dict(run or {})
+    search = {"p95_ms": sweep.p95_ms, "p50_ms": sweep.p50_ms, "max_requests": 120}
+    search |= {"max_concurrency": top, **run.pop("search", {})}
     with CalibrationServer(CalibrationConfig.model_validate(settings)) as srv:
         run_search(
             {
@@ -204,7 +295,8 @@ def _sweep_search(
                 "max_tokens": 16,
                 "run_label": f"cal-{name}",
                 "warmup_requests": 0,
-                "search": {**limits, "max_concurrency": top},
+                "search": search,
+                **run,
             },
             progress=False,
             tags={"sweep_id": sweep_id, "setting": {"name": name, "server": server}},

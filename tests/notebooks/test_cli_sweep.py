@@ -51,6 +51,9 @@ def test_sweep_runs_each_setting_prints_the_table_and_keeps_its_notebook(
         lines = out.splitlines()
         assert lines[0].startswith("sweep: base") and "PASS at c2 (p50 " in lines[0]
         assert lines[1].startswith("sweep: eager") and "PASS at c2 (p50 " in lines[1]
+        # One server's " tok" answers, all wrong alike: eager ties with the base's answers.
+        assert "; answers 0% [0 - 3], PASS (the reference)" in lines[0]
+        assert "; answers 0% [0 - 3], PASS against base: +0 pts [-3, +3]" in lines[1]
         # Which wins is chance (one server); eager winning is said against the base.
         assert lines[2].startswith("sweep: winner: ")
         assert lines[2].startswith("sweep: winner: base") or "against base: " in lines[2]
@@ -58,6 +61,7 @@ def test_sweep_runs_each_setting_prints_the_table_and_keeps_its_notebook(
         assert f"sweep: notebook {notebook}" in out
         shown = json.dumps([c.get("outputs", []) for c in nbformat.read(notebook, 4).cells])
         assert "image/png" in shown and "capacity req/s" in shown and "winner: " in shown
+        assert "PASS (the reference)" in shown  # the answers column
         record = json.loads((folders[1] / "run.json").read_text())
         assert record["setting"] == {"name": "eager", "server": {"enforce_eager": True}}
 

@@ -139,6 +139,7 @@ def judge_quality(
     floor: float,
     local_missing: str = "the local run has no quality pass",
     hosted_missing: str = "no hosted run with a quality pass",
+    sides: tuple[str, str] = ("local", "hosted"),
 ) -> QualityJudgement:
     """The quality gate's judgement of local rows, against hosted rows when there are some.
 
@@ -148,13 +149,15 @@ def judge_quality(
     :param floor: the accuracy the local run must reach when there is no hosted comparison.
     :param local_missing: why ``local`` is missing, for the note.
     :param hosted_missing: why ``hosted`` is missing, for the note.
+    :param sides: what the note and method call the two sides; a sweep judges one server
+        setting against its base setting (``servegate.analysis.sweep_quality``).
     """
     if local is None or local.empty:
         return _no_pass(f"{local_missing}; quality cannot be judged", floor)
     if hosted is not None and not hosted.empty:
         pairs = local.merge(hosted, on="id", suffixes=("_local", "_hosted"))
         if not pairs.empty:
-            return _paired(pairs, len(local), len(hosted), margin)
+            return _paired(pairs, len(local), len(hosted), margin, sides)
         hosted_missing = "the hosted run answered none of the local run's items"
     acc = accuracy(local)
     est = Estimate(acc.accuracy, acc.ci_low, acc.ci_high, acc.n, 0.95, "wilson", "share")
@@ -163,12 +166,14 @@ def judge_quality(
         est,
         floor,
         verdict_lower_bound(est, floor),
-        f"local accuracy, Wilson 95% interval, against the floor {floor:g}",
-        f"{hosted_missing}: judged against the absolute floor {floor:g}, not against hosted",
+        f"{sides[0]} accuracy, Wilson 95% interval, against the floor {floor:g}",
+        f"{hosted_missing}: judged against the absolute floor {floor:g}, not against {sides[1]}",
     )
 
 
-def _paired(pairs: pd.DataFrame, n_local: int, n_hosted: int, margin: float) -> QualityJudgement:
+def _paired(
+    pairs: pd.DataFrame, n_local: int, n_hosted: int, margin: float, sides: tuple[str, str]
+) -> QualityJudgement:
     local_ok = pairs["passed_local"].astype(bool).to_numpy()
     hosted_ok = pairs["passed_hosted"].astype(bool).to_numpy()
     est = paired_difference_ci(local_ok, hosted_ok)
@@ -184,9 +189,10 @@ def _paired(pairs: pd.DataFrame, n_local: int, n_hosted: int, margin: float) -> 
         for row in worse.head(SHOWN_REGRESSIONS).itertuples()
     ]
     unpaired = max(n_local, n_hosted) - len(pairs)
+    a, b = sides
     note = (
-        f"local {local_ok.mean():.1%} vs hosted {hosted_ok.mean():.1%} on {len(pairs)} items; "
-        f"{len(worse)} item(s) local fails and hosted passes"
+        f"{a} {local_ok.mean():.1%} vs {b} {hosted_ok.mean():.1%} on {len(pairs)} items; "
+        f"{len(worse)} item(s) {a} fails and {b} passes"
     )
     if unpaired:
         note += f"; {unpaired} item(s) answered by only one side are left out of the pairing"
@@ -195,7 +201,7 @@ def _paired(pairs: pd.DataFrame, n_local: int, n_hosted: int, margin: float) -> 
         est,
         -margin,
         verdict_lower_bound(est, -margin),
-        f"local minus hosted accuracy, paired by item, Newcombe 95% interval, margin {margin:g}",
+        f"{a} minus {b} accuracy, paired by item, Newcombe 95% interval, margin {margin:g}",
         note,
         n_regressions=len(worse),
         regressions=shown,

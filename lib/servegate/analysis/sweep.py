@@ -5,8 +5,12 @@ Each setting of a sweep (``servegate.jobs.sweep``) left a run folder tagged with
 its gate verdicts at its capacity (at its first level when no level passed), the capacity at
 the limits (goodput req/s and output tok/s with intervals), vLLM's start time and peak memory,
 and the cost per 1M output tokens at that capacity (the machine's hourly price from
-data/pricing.yaml). The winner is the cheapest setting whose gates pass (the highest capacity
-when there is no price); when none passes, the closest one (the smallest ratio of a gate's
+data/pricing.yaml), and its answers judged against the base setting's
+(``servegate.analysis.sweep_quality``). The winner is the cheapest setting whose latency gates
+pass *and* whose answers PASS (the highest capacity when there is no price): a faster setting
+that answers worse is passed over, and the verdict says so. When no run of the sweep made a
+quality pass, the winner is chosen on latency alone and the verdict says the answers were not
+checked. When none passes, the closest one on latency (the smallest ratio of a gate's
 percentile to its limit at the first level) and the gate that stops it.
 """
 
@@ -15,7 +19,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +32,21 @@ from servegate.analysis.cost import (
     machine_price_for_run,
     self_hosted_cost_per_1m_output_tokens,
 )
+from servegate.analysis.gate_rule import Verdict
 from servegate.analysis.search import SearchParams
 from servegate.analysis.sweep_diff import Difference, differences_from_base
-from servegate.analysis.sweep_levels import JudgedLevel, judged_levels, level_capacity
+from servegate.analysis.sweep_levels import (
+    JudgedLevel,
+    first_level_closeness,
+    judged_levels,
+    level_capacity,
+)
+from servegate.analysis.sweep_quality import (
+    SettingQuality,
+    judge_settings,
+    passed_over,
+    quality_columns,
+)
 from servegate.core.errors import PricingError
 from servegate.core.stats import Estimate
 from servegate.runs.reader import RunData
@@ -45,6 +61,7 @@ class SweepRow:
 
     ``shown`` is the level the verdicts and percentiles are at: the capacity level, else the
     first level. ``closeness`` is the larger of p95/limit and p50/limit at the first level.
+    ``quality`` is its answers against the base's; None when the sweep checked no answers.
     """
 
     name: str
@@ -60,15 +77,26 @@ class SweepRow:
     cost_per_1m: Estimate | None = None
     closeness: float | None = None
     blocking: str | None = None
+    quality: SettingQuality | None = None
+
+    @property
+    def latency_passes(self) -> bool:
+        """Whether a level passed the latency gates (it has a capacity)."""
+        return self.capacity is not None
 
     @property
     def passes(self) -> bool:
-        return self.capacity is not None
+        """Whether it can win: its latency passes and its answers PASS (or none were checked)."""
+        answers_ok = self.quality is None or self.quality.verdict == Verdict.PASS
+        return self.latency_passes and answers_ok
 
 
 @dataclass(frozen=True)
 class SweepTable:
-    """The sweep's rows (in the sweep's order), the winner and the differences from the base."""
+    """The sweep's rows (in the sweep's order), the winner and the differences from the base.
+
+    ``quality_checked`` is False when no run made a quality pass (the winner is on latency).
+    """
 
     sweep_id: str
     rows: tuple[SweepRow, ...]
@@ -78,6 +106,9 @@ class SweepTable:
     base: str | None
     differences: tuple[Difference, ...] = ()
     notes: tuple[str, ...] = field(default=())
+    quality_margin: float = 0.05
+    quality_floor: float = 0.8
+    quality_checked: bool = True
 
     def frame(self) -> pd.DataFrame:
         """One row per setting, for a notebook table (ms, req/s, tok/s, USD, MiB, s)."""
@@ -95,6 +126,8 @@ def sweep_table(
     settings: Sequence[tuple[str, dict[str, Any]]] | None = None,
     limits: SearchParams | None = None,
     pricing_path: str | Path | None = DEFAULT_PRICING_PATH,
+    quality_margin: float = 0.05,
+    quality_floor: float = 0.8,
 ) -> SweepTable:
     """The table of one sweep from its run folders.
 
@@ -103,6 +136,9 @@ def sweep_table(
     :param limits: what a run of listed levels is judged by; None: a search run's own limits,
         else the gates' defaults.
     :param pricing_path: the pricing file; None: no cost column.
+    :param quality_margin: how far below the base's a setting's accuracy may be (0.05 = 5 pts),
+        as the report's quality gate allows against hosted.
+    :param quality_floor: the accuracy a setting must reach when there are no base answers.
     """
     runs = latest_by_setting(sweep_runs(results_dir, sweep_id))
     limits = limits or _limits(list(runs.values()))
@@ -113,6 +149,16 @@ def sweep_table(
         _row(name, server, runs.get(name), limits, pricing, notes) for name, server in order
     )
     base = next((r for r in rows if not r.server), None)
+    judged, quality_notes = judge_settings(
+        {r.name: r.run for r in rows},
+        base.name if base else None,
+        margin=quality_margin,
+        floor=quality_floor,
+    )
+    notes += quality_notes
+    if judged is not None:
+        rows = tuple(replace(r, quality=judged[r.name]) for r in rows)
+        base = next((r for r in rows if not r.server), None)
     winner, verdict = _winner(rows, limits)
     if any(r.run is not None and r.run.record.params.base_url for r in rows):
         notes.append(
@@ -122,7 +168,9 @@ def sweep_table(
     diffs = differences_from_base(rows, base, limits) if base is not None else []
     if base is None:
         notes.append("no base setting (one that changes nothing): no differences from it")
-    verdict += _against_base(winner, base, diffs)
+    verdict += _against_base(winner, base, diffs) + _passed_over(rows, winner)
+    if judged is None and winner is not None:
+        verdict += "; answers were not checked (no setting made a quality pass)"
     return SweepTable(
         sweep_id,
         rows,
@@ -132,6 +180,9 @@ def sweep_table(
         base.name if base else None,
         tuple(diffs),
         tuple(dict.fromkeys(notes)),
+        quality_margin,
+        quality_floor,
+        judged is not None,
     )
 
 
@@ -184,7 +235,7 @@ def _row(
     levels = judged_levels(run, limits)
     capacity = level_capacity(run, levels)
     first = levels[0] if levels else None
-    closeness, blocking = _closeness(first, limits) if capacity is None else (None, None)
+    closeness, blocking = first_level_closeness(first, limits) if capacity is None else (None, None)
     return SweepRow(
         name,
         server,
@@ -236,30 +287,6 @@ def _cost(
     )
 
 
-def _closeness(first: JudgedLevel | None, limits: SearchParams) -> tuple[float | None, str | None]:
-    """How far the first level is from passing, and the gate that stops it."""
-    if first is None:
-        return None, None
-    ratios = {
-        "p95": _ratio(first.p95_ms.value, limits.p95_ms),
-        "p50": _ratio(first.p50_ms.value, limits.p50_ms),
-    }
-    verdicts = {"p95": first.p95_verdict, "p50": first.p50_verdict}
-    stopping = [g for g in ("p95", "p50") if verdicts[g] != "PASS"] or ["p95", "p50"]
-    gate = max(stopping, key=lambda g: ratios[g])
-    est = first.p95_ms if gate == "p95" else first.p50_ms
-    limit = limits.p95_ms if gate == "p95" else limits.p50_ms
-    text = (
-        f"the {gate} gate at c{first.concurrency}: {_interval_ms(est)} against {limit:,.0f} ms "
-        f"({verdicts[gate]})"
-    )
-    return max(ratios.values()), text
-
-
-def _ratio(value: float | None, limit: float) -> float:
-    return math.inf if value is None else value / limit
-
-
 def _winner(rows: Sequence[SweepRow], limits: SearchParams) -> tuple[str | None, str]:
     """The cheapest passing setting, or the closest one and what stops it, in one sentence."""
     passing = [r for r in rows if r.passes]
@@ -269,10 +296,16 @@ def _winner(rows: Sequence[SweepRow], limits: SearchParams) -> tuple[str | None,
         assert cap is not None
         cost = best.cost_per_1m
         price = f", {cost.value:.4g} USD per 1M output tokens" if cost and cost.value else ""
+        answers = f"; {best.quality.winning_text()}" if best.quality else ""
         return best.name, (
             f"winner: {best.name} ({_describe(best.server)}): capacity c{cap.concurrency}, "
             f"{_interval(cap.goodput_req_per_s, 'req/s')}, "
-            f"{_interval(cap.goodput_tok_per_s, 'output tok/s')}{price}"
+            f"{_interval(cap.goodput_tok_per_s, 'output tok/s')}{price}{answers}"
+        )
+    if any(r.latency_passes for r in rows):
+        return None, (
+            "no setting passes both the latency gates and the answers check (accuracy against "
+            "the base's)"
         )
     measured = [r for r in rows if r.closeness is not None]
     if not measured:
@@ -300,6 +333,15 @@ def _against_base(winner: str | None, base: SweepRow | None, diffs: list[Differe
     )
 
 
+def _passed_over(rows: Sequence[SweepRow], winner: str | None) -> str:
+    """The settings that pass the latency gates and rank above the winner (or every one, when
+    there is no winner) but whose answers stop them, each with why."""
+    best = next((r for r in rows if r.name == winner), None)
+    stopped = [r for r in rows if r.latency_passes and not r.passes]
+    over = sorted((r for r in stopped if best is None or _rank(r) < _rank(best)), key=_rank)
+    return passed_over([(r.name, r.quality) for r in over if r.quality is not None])
+
+
 def _rank(row: SweepRow) -> tuple[bool, float, float]:
     """Cheapest first; without a price, the highest output tok/s."""
     cost = row.cost_per_1m.value if row.cost_per_1m else None
@@ -316,13 +358,6 @@ def _interval(est: Estimate, unit: str) -> str:
         return "?" if v is None else f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
 
     return f"{num(est.value)} {unit} [{num(est.ci_low)} - {num(est.ci_high)}]"
-
-
-def _interval_ms(est: Estimate) -> str:
-    def ms(v: float | None) -> str:
-        return "?" if v is None else "inf" if math.isinf(v) else f"{v:,.0f}"
-
-    return f"{ms(est.value)} ms [{ms(est.ci_low)} - {ms(est.ci_high)}]"
 
 
 def _frame_row(row: SweepRow, winner: bool) -> dict[str, object]:
@@ -363,5 +398,6 @@ def _frame_row(row: SweepRow, winner: bool) -> dict[str, object]:
         "usd_ci_low": v(cost, "ci_low"),
         "usd_ci_high": v(cost, "ci_high"),
         "blocked_by": row.blocking or "",
+        **quality_columns(row.quality),
         "winner": winner,
     }

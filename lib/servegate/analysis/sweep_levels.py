@@ -21,7 +21,7 @@ from servegate.analysis.stopping import LatencyLimits, judge
 from servegate.core.stats import Estimate, throughput_ci
 from servegate.runs.reader import RunData
 
-__all__ = ["JudgedLevel", "goodput_at", "judged_levels", "level_capacity"]
+__all__ = ["JudgedLevel", "first_level_closeness", "goodput_at", "judged_levels", "level_capacity"]
 
 
 @dataclass(frozen=True)
@@ -97,6 +97,40 @@ def level_capacity(run: RunData, levels: list[JudgedLevel]) -> JudgedLevel | Non
             break
         found = lv
     return found
+
+
+def first_level_closeness(
+    first: JudgedLevel | None, limits: SearchParams
+) -> tuple[float | None, str | None]:
+    """How far the first level is from passing (the larger of p95/limit and p50/limit), and
+    the gate that stops it, in words; (None, None) when no level was measured."""
+    if first is None:
+        return None, None
+    ratios = {
+        "p95": _ratio(first.p95_ms.value, limits.p95_ms),
+        "p50": _ratio(first.p50_ms.value, limits.p50_ms),
+    }
+    verdicts = {"p95": first.p95_verdict, "p50": first.p50_verdict}
+    stopping = [g for g in ("p95", "p50") if verdicts[g] != "PASS"] or ["p95", "p50"]
+    gate = max(stopping, key=lambda g: ratios[g])
+    est = first.p95_ms if gate == "p95" else first.p50_ms
+    limit = limits.p95_ms if gate == "p95" else limits.p50_ms
+    text = (
+        f"the {gate} gate at c{first.concurrency}: {_interval_ms(est)} against {limit:,.0f} ms "
+        f"({verdicts[gate]})"
+    )
+    return max(ratios.values()), text
+
+
+def _ratio(value: float | None, limit: float) -> float:
+    return math.inf if value is None else value / limit
+
+
+def _interval_ms(est: Estimate) -> str:
+    def ms(v: float | None) -> str:
+        return "?" if v is None else "inf" if math.isinf(v) else f"{v:,.0f}"
+
+    return f"{ms(est.value)} ms [{ms(est.ci_low)} - {ms(est.ci_high)}]"
 
 
 def goodput_at(

@@ -1,5 +1,5 @@
 """A sweep table in words: one line per setting (the command line) and a compact frame (the
-notebook), every figure with its interval."""
+notebook), every figure with its interval, and each setting's answers against the base's."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import math
 import pandas as pd
 
 from servegate.analysis.sweep import SweepRow, SweepTable
+from servegate.analysis.sweep_quality import SettingQuality
 from servegate.core.stats import Estimate
 
 __all__ = ["row_line", "summary_frame"]
@@ -29,8 +30,18 @@ def _est(est: Estimate | None, unit: str = "") -> str:
     return f"{_num(est.value)}{suffix} [{_num(est.ci_low)} - {_num(est.ci_high)}]"
 
 
+def _answers(quality: SettingQuality | None) -> str:
+    """``answers 41% [33 - 49], FAIL against base: -29 pts [-37, -21]``."""
+    if quality is None:
+        return "answers not checked"
+    if quality.accuracy.value is None:
+        return f"answers {quality.verdict}: no quality pass"
+    return f"answers {quality.accuracy_text()}, {quality.judged_text()}"
+
+
 def row_line(row: SweepRow, winner: bool = False) -> str:
-    """One setting in one line: how it ended, its verdict and capacity, start and memory."""
+    """One setting in one line: how it ended, its verdict and capacity, its answers, start
+    and memory."""
     head = f"{row.name}{' (winner)' if winner else ''}: "
     if row.shown is None:
         return head + (f"{row.state}: {row.reason}" if row.reason else row.state)[:240]
@@ -43,6 +54,7 @@ def row_line(row: SweepRow, winner: bool = False) -> str:
         parts.append(f"no level passed: {row.blocking}")
     if row.cost_per_1m is not None:
         parts.append(f"{_est(row.cost_per_1m, 'USD')} per 1M output tokens")
+    parts.append(_answers(row.quality))
     if row.startup_s is not None:
         parts.append(f"start {row.startup_s:.0f} s")
     if row.peak_rss_mib is not None:
@@ -68,6 +80,8 @@ def summary_frame(table: SweepTable) -> pd.DataFrame:
                 "capacity req/s": _est(cap.goodput_req_per_s) if cap else "",
                 "output tok/s": _est(cap.goodput_tok_per_s) if cap else "",
                 "USD / 1M output tokens": _est(row.cost_per_1m),
+                "accuracy": row.quality.accuracy_text() if row.quality else "not checked",
+                "answers": row.quality.judged_text() if row.quality else "",
                 "start s": _num(row.startup_s) if row.startup_s is not None else "",
                 "peak MiB": f"{row.peak_rss_mib:,.0f}" if row.peak_rss_mib is not None else "",
                 "blocked by": row.blocking or "",

@@ -3,8 +3,9 @@
 It draws ``servegate.analysis.sweep.SweepTable`` (nothing is estimated here): one point per
 measured setting at (capacity req/s, p95 at the capacity level), each with both intervals, the
 p95 limit as a dashed line and the winner marked with a star. A setting where no level passed
-sits at capacity 0 with the p95 of its first level, hollow; one whose vLLM did not start is
-named in the caption.
+sits at capacity 0 with the p95 of its first level, hollow; one whose latency passes but whose
+answers do not (``servegate.analysis.sweep_quality``) is hollow at its capacity, its label
+saying so; one whose vLLM did not start is named in the caption.
 """
 
 from __future__ import annotations
@@ -82,7 +83,12 @@ def sweep_figure(table: SweepTable, *, notes: Sequence[str] = ()) -> Figure:
 
 def _label(row: SweepRow, winner: bool) -> str:
     text = f"{row.name}" + (" (winner)" if winner else "")
-    return text if row.passes else f"{text}: no level passed (p95 at c{_c(row)})"
+    if row.passes:
+        return text
+    if row.latency_passes and row.quality is not None:
+        against = f" against {row.quality.reference}'s" if row.quality.reference else ""
+        return f"{text}: answers {row.quality.verdict}{against}"
+    return f"{text}: no level passed (p95 at c{_c(row)})"
 
 
 def _c(row: SweepRow) -> int:
@@ -174,6 +180,11 @@ def _caption(table: SweepTable, marks: set[str | None]) -> list[str]:
         lines.append(
             "Not drawn: " + "; ".join(f"{r.name} ({r.reason or r.state})"[:160] for r in unmeasured)
         )
-    if any(not r.passes for r in table.rows if r.shown is not None):
+    if any(not r.latency_passes for r in table.rows if r.shown is not None):
         lines.append("Hollow at capacity 0: no level passed; its p95 is at its first level.")
+    if any(r.latency_passes and not r.passes for r in table.rows):
+        lines.append(
+            "Hollow at its capacity: the latency gates pass but the answers do not (accuracy "
+            "against the base's); it cannot win."
+        )
     return [*lines, *interval_notes(marks)]

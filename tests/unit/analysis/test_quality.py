@@ -134,3 +134,14 @@ def test_items_only_one_side_answered_are_left_out_of_the_pairing_and_said() -> 
     judged = judge_quality(local, hosted, margin=0.05, floor=0.8)
     assert judged.estimate.n == 90
     assert "10 item(s) answered by only one side" in judged.note
+
+
+def test_the_two_sides_can_be_named_for_a_sweep() -> None:
+    worse = rows([True] * 20 + [False] * 100)
+    judged = judge_quality(
+        worse, rows([True] * 120), margin=0.05, floor=0.8, sides=("bf16", "base")
+    )
+    assert judged.note.startswith("bf16 16.7% vs base 100.0% on 120 items; 100 item(s) bf16 fails")
+    assert judged.method.startswith("bf16 minus base accuracy")
+    floor = judge_quality(worse, None, margin=0.05, floor=0.8, sides=("bf16", "base"))
+    assert floor.note.endswith("not against base") and floor.method.startswith("bf16 accuracy")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-from collections import defaultdict
 from pathlib import Path
 
 import pytest
@@ -12,39 +11,11 @@ from servegate.calibration.server import CalibrationConfig, CalibrationServer
 from servegate.core.errors import QualityFileError
 from servegate.jobs.bench import run_benchmark
 from servegate.quality.checks import DEFAULT_CHECKS, load_checks
-from servegate.quality.score import score
 from servegate.runs.quality_csv import read_quality
 from servegate.runs.reader import load_run
-from tests.helpers import CALIBRATION_MODEL, REPO, TEST_PROMPTS
+from tests.helpers import CALIBRATION_MODEL, REPO, TEST_PROMPTS, WRONG_ANSWER, scripted_answers
 
-#: A wrong answer for every item (the test checks that it fails each check it is given to).
-WRONG = "I am not sure, sorry."
 SHARE = 0.7  # of each category's items scripted with their reference answer
-
-
-def _last_user(messages) -> str:
-    return [m.content for m in messages if m.role == "user"][-1]
-
-
-def _scripted(share: float) -> tuple[dict[str, str], dict[str, float]]:
-    """Answers by last user message: the first round(share * n) items of each category right,
-    the rest WRONG; and the share each category got."""
-    checks = load_checks(DEFAULT_CHECKS)
-    by_category: dict[str, list] = defaultdict(list)
-    for item in checks.items:
-        by_category[item.category].append(item)
-    answers: dict[str, str] = {}
-    shares: dict[str, float] = {}
-    for category, items in by_category.items():
-        right = round(share * len(items))
-        shares[category] = right / len(items)
-        for i, item in enumerate(items):
-            text = item.answer if i < right else WRONG
-            if i >= right:
-                assert not score(WRONG, item.check).passed, item.id  # a real wrong answer
-            answers[_last_user(item.messages)] = text
-    assert len(answers) == len(checks.items), "two items share a last user message"
-    return answers, shares
 
 
 def _params(tmp_path: Path, srv: CalibrationServer, **over: object) -> dict[str, object]:
@@ -67,7 +38,7 @@ def _params(tmp_path: Path, srv: CalibrationServer, **over: object) -> dict[str,
 def test_the_reported_accuracy_holds_the_scripted_share_overall_and_per_category(
     tmp_path: Path,
 ) -> None:
-    answers, shares = _scripted(SHARE)
+    answers, shares = scripted_answers(SHARE)
     # Enough tokens for any answer (a scripted answer ends when its words do), 1 ms apart.
     config = CalibrationConfig(
         seed=3, ttft_ms=2, itl_ms=1, output_tokens_min=400, output_tokens_max=400, answers=answers
@@ -94,14 +65,14 @@ def test_the_reported_accuracy_holds_the_scripted_share_overall_and_per_category
     right = frame[frame["passed"]]
     by_id = {i.id: i for i in checks.items}
     assert all(a == by_id[i].answer for i, a in zip(right["id"], right["answer"], strict=True))
-    assert set(frame.loc[~frame["passed"], "answer"]) == {WRONG}
+    assert set(frame.loc[~frame["passed"], "answer"]) == {WRONG_ANSWER}
     # The pass is not a latency level: requests.csv holds only the 8 measured prompts.
     with open(run.run_dir / "requests.csv", newline="") as fh:
         assert [r["level"] for r in csv.DictReader(fh)] == ["c4"] * 8
 
 
 def test_failed_requests_count_as_not_passed_and_on_their_own(tmp_path: Path) -> None:
-    answers, _ = _scripted(1.0)
+    answers, _ = scripted_answers(1.0)
     config = CalibrationConfig(
         seed=4,
         ttft_ms=2,

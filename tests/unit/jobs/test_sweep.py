@@ -281,3 +281,24 @@ def test_an_interrupted_sweep_keeps_its_finished_settings_and_resumes(tmp_path: 
         server = record["params"]["server"]
         assert server["env"] == {"VLLM_CPU_NUM_OF_RESERVED_CPU": "0"}
         assert server.get("enforce_eager") is (True if outcome.setting.name == "eager" else None)
+
+
+@pytest.mark.parametrize(
+    "path", sorted((REPO / "params" / "sweeps").glob("*.yaml")), ids=lambda p: p.stem
+)
+def test_every_sweep_file_in_params_is_valid(path: Path, tmp_path: Path) -> None:
+    plan = load_sweep(path, {"results_dir": str(tmp_path / "results")})
+    assert plan.settings and plan.sweep_id.startswith(f"{path.stem}-")
+    assert sum(1 for s in plan.settings if not s.server) == 1  # one base, the reference
+    assert not (tmp_path / "results").exists()  # reading it starts and writes nothing
+
+
+def test_the_dtype_sweep_measures_float32_as_the_base_and_bfloat16_against_it() -> None:
+    plan = load_sweep(REPO / "params" / "sweeps" / "cpu_dtype.yaml")
+    assert [(s.name, s.server) for s in plan.settings] == [
+        ("float32", {}),
+        ("bfloat16", {"dtype": "bfloat16"}),
+    ]
+    dtypes = [plan.params_for(s).server["dtype"] for s in plan.settings]
+    assert dtypes == ["float32", "bfloat16"]
+    assert plan.base.quality_prompts  # the answers are what tells the two apart

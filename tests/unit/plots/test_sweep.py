@@ -47,3 +47,14 @@ def test_a_sweep_with_nothing_measured_says_so(calibration_sweep: CalibrationSwe
     fig = sweep_figure(empty)
     assert is_message_figure(fig)
     assert "no setting was measured" in figure_texts(fig)
+
+
+def test_a_setting_whose_answers_fail_is_hollow_at_its_capacity_and_labelled(
+    quality_sweep: CalibrationSweep,
+) -> None:
+    table = sweep_table(quality_sweep.results, quality_sweep.sweep_id, pricing_path=None)
+    fig = sweep_figure(table)
+    texts = figure_texts(fig)
+    assert "fast-wrong: answers FAIL against base's" in texts
+    assert "same-answers (winner)" in texts and "Hollow at its capacity" in texts
+    assert "Hollow at capacity 0" not in texts  # every setting passed a level
