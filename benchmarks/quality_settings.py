@@ -65,6 +65,7 @@ def _params(results: Path, name: str, server: dict[str, Any]) -> dict[str, Any]:
         "n_prompts": 4,
         "concurrency": [2],
         "baseline_prompts": None,
+        "gate_concurrency": None,
         "results_dir": str(results),
         "run_label": f"quality-{name}",
         "warmup_requests": 0,
@@ -109,7 +110,10 @@ def main() -> None:
             assert q is not None
             cells.append(_share(q if category == "all" else q.by_category[category]))
         lines.append(f"| {category} | " + " | ".join(cells) + " |")
-    statuses = [str(dict(runs[n].requests["status"].value_counts())) for n in names]
+    statuses = [
+        ", ".join(f"{k} {int(v)}" for k, v in runs[n].requests["status"].value_counts().items())
+        for n in names
+    ]
     lines.append("| latency requests by status | " + " | ".join(statuses) + " |")
     walls = [f"{q.wall_s:.0f} s" if q and q.wall_s else "?" for q in quality.values()]
     lines.append("| quality pass wall time | " + " | ".join(walls) + " |")
@@ -120,7 +124,7 @@ def main() -> None:
     for name in names[1:]:
         mine = rows[name]
         assert mine is not None
-        judged = judge_quality(mine, reference, margin=0.05, floor=0.8)
+        judged = judge_quality(mine, reference, margin=0.05, floor=0.8, sides=(name, names[0]))
         est = judged.estimate
         same = int((mine["answer"] == reference["answer"]).sum())
         lines.append(
