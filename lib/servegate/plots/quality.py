@@ -40,7 +40,9 @@ def quality_by_category(
     title = "Answer quality: accuracy on the checkable items, with 95% intervals"
     if rows is None or rows.empty or rows["accuracy"].isna().all():
         return message_figure(
-            title, "No quality pass to show: the run was made with quality_prompts null."
+            title,
+            "No answers to show: no local run, or it was made with quality_prompts: null "
+            "(no quality pass).",
         )
     categories = list(dict.fromkeys(rows["category"]))
     backends = list(dict.fromkeys(rows["backend"]))

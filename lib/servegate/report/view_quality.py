@@ -18,6 +18,9 @@ __all__ = ["quality_html", "run_quality_html"]
 
 _ANSWER_SHOWN = 400  # characters of an answer shown in the report's table
 
+#: How the report names each backend (as the figures do).
+_BACKENDS = {"vllm": "local vLLM", "openai": "hosted API"}
+
 _BASIS = {
     "hosted": "Local answers against the hosted answers to the same items, paired by item.",
     "floor": "No hosted answers to compare with: local accuracy against the absolute floor.",
@@ -44,7 +47,7 @@ def _table(rows: list[QualityRow]) -> str:
     categories = list(dict.fromkeys(r.category for r in rows))
     cells = {(r.backend, r.category): r for r in rows}
     head = "<tr><th>Category</th>" + "".join(
-        f"<th>{escape(b)}: accuracy, 95% interval</th>" for b in backends
+        f"<th>{escape(_BACKENDS.get(b, b))}: accuracy, 95% interval</th>" for b in backends
     )
     body = []
     for category in categories:
@@ -68,7 +71,8 @@ def quality_html(section: QualitySection | None) -> str:
     if section is None:
         return "<p>No local run, so no answers to judge.</p>"
     parts = [
-        f"<p>{badge(section.verdict)} {escape(_BASIS[section.basis])} {escape(section.note)}</p>"
+        f"<p>{badge(section.verdict)} {escape(_BASIS[section.basis])} "
+        f"{escape(section.note[:1].upper() + section.note[1:])}.</p>"
     ]
     if section.rows:
         parts.append(_table(section.rows))
