@@ -27,7 +27,7 @@ from servegate.analysis.fallback import FallbackParams, FallbackResult, simulate
 from servegate.analysis.gate_rule import Verdict
 from servegate.analysis.ops_params import DEFAULT_HOSTED_MODEL, DEFAULT_TIMEOUTS_MS
 from servegate.analysis.searched import SearchedCapacity
-from servegate.core.errors import ServegateError
+from servegate.core.errors import ConfigError, ServegateError
 from servegate.history.poc import PocRun, poc_caveat
 from servegate.report.decision import (
     CapacityPlanEntry,
@@ -135,7 +135,10 @@ def fallback_section(
         p95_ms=p95_ms,
     )
     # A skipped hosted run has no rows; the simulator then says why it could not run.
-    return simulate_fallback(local, hosted, params)
+    try:
+        return simulate_fallback(local, hosted, params)
+    except ConfigError as exc:  # the gate level is not a level of the local run: say so
+        return FallbackResult(False, f"cannot simulate: {exc}", params)
 
 
 def capacity_entry(section: CapacitySection) -> CapacityPlanEntry | CapacityUnavailable:

@@ -115,3 +115,19 @@ def test_the_fallback_replays_the_given_time_outs_and_the_default_ones() -> None
     assert given.fallback.timeouts() == [0, 250, 1000, math.inf]  # plus hosted and local only
     default = build_report(base, write=False)
     assert default.fallback.timeouts() == [0, *DEFAULT_TIMEOUTS_MS, math.inf]
+
+
+def test_a_gate_level_the_local_run_lacks_leaves_the_fallback_unsimulated_not_a_crash() -> None:
+    report = build_report(
+        {
+            "results_dir": str(FIXTURES),
+            "history_path": "/nonexistent.csv",
+            "gate_concurrency": 64,
+        },
+        write=False,
+    )
+    fallback = report.decision_report.fallback
+    assert fallback is not None and not fallback.simulated
+    assert "cannot simulate" in fallback.reason and "'c64'" in fallback.reason
+    p95 = next(g for g in report.decision_report.gates if g.name == "p95_latency")
+    assert p95.verdict == "INCONCLUSIVE" and "no requests at c64" in p95.note
