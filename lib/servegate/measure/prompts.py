@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from servegate.core.errors import ConfigError, PromptFileError
+from servegate.core.jsonl import parse_line, read_jsonl
 from servegate.core.paths import project_root, resolve_path
 
 __all__ = ["Message", "Prompt", "PromptSet", "load_prompts"]
 
-_SHOWN = 5  # bad lines quoted in one error; the rest are counted
 _SHAPE = '{"id", "category", "messages": [{"role", "content"}, ...], "max_tokens"}'
 _REGENERATE = "or regenerate the set with python data/prompts/make_prompts.py"
 _PROMPT_DIR = "data/prompts"
@@ -128,22 +126,6 @@ def _reason(err: Any) -> str:
     return f"{where}: {err['msg'].lower()}, got {got!r}"
 
 
-def _check_line(raw: bytes) -> tuple[Prompt | None, str]:
-    """Parse one non-blank line; return the prompt, or ``None`` and why it is bad."""
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        return None, f"not UTF-8 text (byte {exc.start + 1})"
-    except json.JSONDecodeError as exc:
-        return None, f"not valid JSON ({exc.msg} at column {exc.colno})"
-    if not isinstance(data, dict):
-        return None, f"expected a JSON object, got a JSON {type(data).__name__}"
-    try:
-        return Prompt.model_validate(data), ""
-    except ValidationError as exc:
-        return None, "; ".join(_reason(err) for err in exc.errors())
-
-
 def _missing(path: Path) -> str:
     """Why ``path`` cannot be the prompt set, and the prompt sets the project does have, as
     ``prompts`` values that work from any folder (they are under the project root)."""
@@ -180,43 +162,14 @@ def load_prompts(path: str | Path) -> PromptSet:
         the message names the file, each bad line's 1-based number and the reason.
     """
     path = resolve_path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise PromptFileError(_missing(path), path=str(path)) from None
-    except OSError as exc:
-        raise PromptFileError(
-            f"prompt file {path} cannot be read ({exc.strerror}); expected a JSONL file",
-            path=str(path),
-        ) from None
-    prompts: list[Prompt] = []
-    problems: list[tuple[int, str]] = []
-    first_line: dict[str, int] = {}
-    for number, raw in enumerate(data.split(b"\n"), start=1):
-        if not raw.strip():
-            continue
-        prompt, reason = _check_line(raw)
-        if prompt is not None and prompt.id in first_line:
-            reason = f"duplicate id {prompt.id!r} (also on line {first_line[prompt.id]})"
-        if prompt is None or reason:
-            problems.append((number, reason))
-            continue
-        first_line[prompt.id] = number
-        prompts.append(prompt)
-    if problems:
-        shown = "; ".join(f"line {n}: {why}" for n, why in problems[:_SHOWN])
-        more = f"; and {len(problems) - _SHOWN} more bad lines" if len(problems) > _SHOWN else ""
-        raise PromptFileError(
-            f"prompt file {path} has {len(problems)} bad line(s): {shown}{more}. Each line must "
-            f"be one JSON object {_SHAPE}; fix the lines named, {_REGENERATE}",
-            path=str(path),
-            problems=tuple(problems),
-        )
-    if not prompts:
-        raise PromptFileError(
-            f"prompt file {path} holds no prompts (it is empty or only blank lines); write one "
-            f"JSON object {_SHAPE} per line, {_REGENERATE}",
-            path=str(path),
-        )
-    sha256 = hashlib.sha256(data).hexdigest()
-    return PromptSet(path=path, sha256=sha256, prompts=tuple(prompts))
+    prompts, sha256 = read_jsonl(
+        path,
+        lambda raw: parse_line(raw, Prompt, _reason),
+        error=PromptFileError,
+        what="prompt file",
+        items="prompts",
+        shape=_SHAPE,
+        fix=_REGENERATE,
+        missing=_missing,
+    )
+    return PromptSet(path=path, sha256=sha256, prompts=prompts)

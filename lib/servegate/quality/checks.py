@@ -7,15 +7,14 @@ pass its own rule. The rules live in ``servegate.quality.rules`` and are re-expo
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from servegate.core.errors import ConfigError, QualityFileError
+from servegate.core.jsonl import parse_line, read_jsonl
 from servegate.core.paths import project_root, resolve_path
 from servegate.measure.prompts import Message, Prompt
 from servegate.quality.rules import (
@@ -46,7 +45,6 @@ __all__ = [
 #: The check set the project ships, relative to the project root.
 DEFAULT_CHECKS = "data/quality/checks_v1.jsonl"
 
-_SHOWN = 5  # bad lines quoted in one error; the rest are counted
 _SHAPE = (
     '{"id", "category", "messages": [{"role", "content"}, ...], "check": {"kind", ...}, "answer"}'
 )
@@ -212,22 +210,6 @@ def _reason(err: Any) -> str:
     return f"{where}: {err['msg'].lower()}, got {got!r}"
 
 
-def _check_line(raw: bytes) -> tuple[QualityItem | None, str]:
-    """Parse one non-blank line; return the item, or ``None`` and why it is bad."""
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        return None, f"not UTF-8 text (byte {exc.start + 1})"
-    except json.JSONDecodeError as exc:
-        return None, f"not valid JSON ({exc.msg} at column {exc.colno})"
-    if not isinstance(data, dict):
-        return None, f"expected a JSON object, got a JSON {type(data).__name__}"
-    try:
-        return QualityItem.model_validate(data), ""
-    except ValidationError as exc:
-        return None, "; ".join(_reason(err) for err in exc.errors())
-
-
 def _missing(path: Path) -> str:
     """Why ``path`` cannot be the check set, and the sets the project does have."""
     try:
@@ -265,43 +247,14 @@ def load_checks(path: str | Path) -> QualitySet:
         the message names the file, each bad line's 1-based number and the reason.
     """
     path = resolve_path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise QualityFileError(_missing(path), path=str(path)) from None
-    except OSError as exc:
-        raise QualityFileError(
-            f"quality check file {path} cannot be read ({exc.strerror}); expected a JSONL file",
-            path=str(path),
-        ) from None
-    items: list[QualityItem] = []
-    problems: list[tuple[int, str]] = []
-    first_line: dict[str, int] = {}
-    for number, raw in enumerate(data.split(b"\n"), start=1):
-        if not raw.strip():
-            continue
-        item, reason = _check_line(raw)
-        if item is not None and item.id in first_line:
-            reason = f"duplicate id {item.id!r} (also on line {first_line[item.id]})"
-        if item is None or reason:
-            problems.append((number, reason))
-            continue
-        first_line[item.id] = number
-        items.append(item)
-    if problems:
-        shown = "; ".join(f"line {n}: {why}" for n, why in problems[:_SHOWN])
-        more = f"; and {len(problems) - _SHOWN} more bad lines" if len(problems) > _SHOWN else ""
-        raise QualityFileError(
-            f"quality check file {path} has {len(problems)} bad line(s): {shown}{more}. Each "
-            f"line must be one JSON object {_SHAPE}; fix the lines named, {_REGENERATE}",
-            path=str(path),
-            problems=tuple(problems),
-        )
-    if not items:
-        raise QualityFileError(
-            f"quality check file {path} holds no items (it is empty or only blank lines); "
-            f"write one JSON object {_SHAPE} per line, {_REGENERATE}",
-            path=str(path),
-        )
-    sha256 = hashlib.sha256(data).hexdigest()
-    return QualitySet(path=path, sha256=sha256, items=tuple(items))
+    items, sha256 = read_jsonl(
+        path,
+        lambda raw: parse_line(raw, QualityItem, _reason),
+        error=QualityFileError,
+        what="quality check file",
+        items="items",
+        shape=_SHAPE,
+        fix=_REGENERATE,
+        missing=_missing,
+    )
+    return QualitySet(path=path, sha256=sha256, items=items)
