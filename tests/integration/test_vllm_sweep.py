@@ -29,6 +29,8 @@ def test_a_sweep_measures_each_setting_records_a_bad_flag_and_resumes(
                     "results_dir": str(tmp_path / "results"),
                     "max_tokens": 8,
                     "warmup_requests": 0,
+                    # The lifecycle is the subject; answers: tests/integration/test_vllm_quality.py
+                    "quality_prompts": None,
                     # Eager: no torch.compile, the quickest start; one warm-up request.
                     "server": {"enforce_eager": True, "warmup_requests": 1},
                 },
