@@ -54,6 +54,7 @@ def test_2000_requests_at_256_streams_lose_nothing_and_stay_true(tmp_path: Path)
                 "results_dir": str(tmp_path / "results"),
                 "run_label": "soak",
                 "warmup_requests": 0,
+                "quality_prompts": None,  # the truth log must hold the 2,000 measured only
                 "timeout_s": 60,
             },
             progress=False,
