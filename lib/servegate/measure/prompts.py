@@ -12,7 +12,7 @@ from servegate.core.errors import ConfigError, PromptFileError
 from servegate.core.jsonl import parse_line, read_jsonl
 from servegate.core.paths import project_root, resolve_path
 
-__all__ = ["Message", "Prompt", "PromptSet", "load_prompts"]
+__all__ = ["Message", "Prompt", "PromptSet", "check_conversation", "load_prompts"]
 
 _SHAPE = '{"id", "category", "messages": [{"role", "content"}, ...], "max_tokens"}'
 _REGENERATE = "or regenerate the set with python data/prompts/make_prompts.py"
@@ -54,15 +54,21 @@ class Prompt(BaseModel):
 
     @model_validator(mode="after")
     def _ends_with_user(self) -> Prompt:
-        if not self.messages:
-            raise ValueError("messages is empty; give at least one user message")
-        last = self.messages[-1].role
-        if last != "user":
-            raise ValueError(
-                f"the last message must be from the user, got role {last!r}; end each prompt "
-                "with the user turn the model should answer"
-            )
+        check_conversation(self.messages, "prompt")
         return self
+
+
+def check_conversation(messages: list[Message], what: str) -> None:
+    """``ValueError`` unless ``messages`` is a conversation ending with the user turn to
+    answer (a prompt's, or a quality item's: ``what`` names it in the message)."""
+    if not messages:
+        raise ValueError("messages is empty; give at least one user message")
+    last = messages[-1].role
+    if last != "user":
+        raise ValueError(
+            f"the last message must be from the user, got role {last!r}; end each {what} "
+            "with the user turn the model should answer"
+        )
 
 
 @dataclass(frozen=True)

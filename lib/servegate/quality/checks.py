@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from servegate.core.errors import ConfigError, QualityFileError
 from servegate.core.jsonl import parse_line, read_jsonl
 from servegate.core.paths import project_root, resolve_path
-from servegate.measure.prompts import Message, Prompt
+from servegate.measure.prompts import Message, Prompt, check_conversation
 from servegate.quality.rules import (
     CHECK_KINDS,
     Check,
@@ -83,14 +83,7 @@ class QualityItem(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> QualityItem:
-        if not self.messages:
-            raise ValueError("messages is empty; give at least one user message")
-        last = self.messages[-1].role
-        if last != "user":
-            raise ValueError(
-                f"the last message must be from the user, got role {last!r}; end each item "
-                "with the user turn the model should answer"
-            )
+        check_conversation(self.messages, "item")
         verdict = score(self.answer, self.check)
         if not verdict.passed:
             raise ValueError(
