@@ -9,13 +9,14 @@ ENGINE ?= cpu
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.setup-$(ENGINE).stamp
+WHEELHOUSE := $(VENV)/wheelhouse
 PARAMS ?= params/cpu_default.yaml
 MANIFEST ?= data/models/smollm2-135m-instruct.json
 RUN ?=
 PYTEST_ARGS ?=
 LAB_ARGS ?=
 
-.PHONY: help setup system model report render smoke test test-fast lint format lab notebooks bench search sweep aggregate quarterly selftest verify lock clean
+.PHONY: help setup system model wheelhouse report render smoke test test-fast lint format lab notebooks bench search sweep aggregate quarterly selftest verify lock clean
 
 help: ## list the targets
 	@echo "servegate — quick start: make report (main job), make test (test suite)"
@@ -32,6 +33,13 @@ setup: $(STAMP) ## build .venv (pinned, plain pip) and the system packages; a se
 
 system: ## install chromium and poppler-utils with apt-get (root) for the PDF report
 	@scripts/setup_system.sh
+
+# The packaging test installs servegate into a fresh venv offline from these wheels.
+$(WHEELHOUSE)/.done: $(STAMP) pyproject.toml
+	VENV=$(VENV) scripts/setup_wheelhouse.sh $(ENGINE)
+	@touch $@
+
+wheelhouse: $(WHEELHOUSE)/.done ## collect the wheels `pip install .` needs (for the packaging test)
 
 model: setup ## build or verify the embedded SmolLM2 model folder against its manifest
 	$(VENV)/bin/servegate model ensure --manifest $(MANIFEST)
@@ -68,7 +76,7 @@ quarterly: model ## the scheduled re-run: params/quarterly.yaml + hosted, histor
 selftest: setup ## measure the load generator against the calibration server
 	$(VENV)/bin/servegate selftest
 
-test: model ## set up, mypy on lib, then the whole test suite (unit, integration with real vLLM)
+test: model wheelhouse ## set up, mypy on lib, then the whole test suite (unit, integration with real vLLM)
 	$(PY) -m mypy
 	$(PY) -m pytest $(PYTEST_ARGS)
 
@@ -95,9 +103,9 @@ notebooks: $(STAMP) ## rewrite notebooks/0*.ipynb from scripts/make_notebooks.py
 verify: setup ## re-check a run's manifest against this machine (RUN=eval/results/<id>, default newest)
 	$(VENV)/bin/servegate verify $(RUN)
 
-lock: setup ## re-resolve requirements-lock-cpu.txt from the current .venv
-	@{ head -3 requirements-lock-cpu.txt; $(PY) -m pip freeze --exclude-editable | grep -v '^servegate'; } > requirements-lock-cpu.txt.tmp
-	@mv requirements-lock-cpu.txt.tmp requirements-lock-cpu.txt
+# cpu: frozen from .venv; gpu: resolved from PyPI's metadata without installing (scripts/lock.sh).
+lock: $(if $(filter cpu,$(ENGINE)),setup) ## write requirements-lock-<engine>.txt (ENGINE=gpu: resolved from PyPI, installs nothing)
+	PYTHON=$(PYTHON) VENV=$(VENV) scripts/lock.sh $(ENGINE)
 
 clean: ## remove .venv, built model folders and caches (never results, history or reports)
 	rm -rf $(VENV) data/models/*/ data/models/.cache logs .pytest_cache .ruff_cache

@@ -22,7 +22,7 @@ from servegate.analysis.gate_rule import decide
 from servegate.calibration.server import CalibrationConfig, CalibrationServer
 from servegate.core.errors import NotebookError
 from servegate.history.aggregate import load_history
-from servegate.jobs.pipeline import NOTEBOOKS, PipelineResult, run_report_pipeline
+from servegate.jobs.pipeline import PipelineResult, notebook_path, run_report_pipeline
 from servegate.report.decision import (
     CapacityPlanEntry,
     DecisionReport,
@@ -82,7 +82,7 @@ CONTRACT = {
 
 @pytest.mark.parametrize("name", sorted(CONTRACT))
 def test_notebook_parameters_keep_the_contract(name: str) -> None:
-    params = papermill.inspect_notebook(str(NOTEBOOKS / name))
+    params = papermill.inspect_notebook(str(notebook_path(name)))
     assert CONTRACT[name] <= set(params), CONTRACT[name] - set(params)
 
 

@@ -22,6 +22,7 @@ __all__ = [
     "cmd_calibrate",
     "cmd_env",
     "cmd_import",
+    "cmd_init",
     "cmd_model",
     "cmd_regressions",
     "cmd_report",
@@ -319,6 +320,18 @@ def cmd_selftest(args: argparse.Namespace) -> int:
     verdict = "PASS" if result.passed else "FAIL"
     print(f"selftest: {verdict} (tolerance {result.tolerance_ms:g} ms)")
     return 0 if result.passed else 1
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from servegate.jobs.project import init_project
+
+    result = init_project(args.dir)
+    kept = f"; kept {len(result.kept)} existing files as they were" if result.kept else ""
+    print(
+        f"init: {result.root} is a servegate project: copied {len(result.copied)} files, made "
+        f"{len(result.folders)} folders{kept}. Next: cd {result.root} && servegate report"
+    )
+    return 0
 
 
 def cmd_env(args: argparse.Namespace) -> int:

@@ -247,6 +247,15 @@ def _add_checks(sub: Subparsers) -> None:
     )
     selftest.set_defaults(func=commands.cmd_selftest)
 
+    init = _subcommand(
+        sub,
+        "init",
+        "make a folder a servegate project: its notebooks, params and data (an existing file "
+        "is kept), and the folders runs write to",
+    )
+    init.add_argument("dir", type=Path, nargs="?", default=Path("."), help="the project folder")
+    init.set_defaults(func=commands.cmd_init)
+
     env = _subcommand(sub, "env", "print the hardware and runtime manifest as JSON")
     env.set_defaults(func=commands.cmd_env)
 

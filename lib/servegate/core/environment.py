@@ -13,6 +13,8 @@ from typing import TypedDict
 
 import psutil
 
+from servegate.core.paths import package_checkout
+
 __all__ = [
     "KEY_PACKAGES",
     "Environment",
@@ -25,6 +27,7 @@ __all__ = [
     "git_state",
     "gpu_info",
     "package_versions",
+    "servegate_commit",
     "vllm_distribution",
 ]
 
@@ -42,7 +45,6 @@ KEY_PACKAGES = (
     "numpy",
     "scipy",
     "matplotlib",
-    "seaborn",
     "pydantic",
     "prometheus_client",
 )
@@ -204,6 +206,13 @@ def git_state(repo_dir: str | Path = ".") -> GitState:
         "branch": git("rev-parse", "--abbrev-ref", "HEAD") if commit else None,
         "dirty": bool(status) if status is not None else None,
     }
+
+
+def servegate_commit() -> str | None:
+    """The commit of the servegate checkout this package runs from; None when it was installed
+    from a wheel (the folder around site-packages may be some other repository)."""
+    checkout = package_checkout()
+    return git_state(checkout)["commit"] if checkout is not None else None
 
 
 def collect_environment(repo_dir: str | Path = ".") -> Environment:

@@ -26,9 +26,8 @@ from traitlets import default
 
 from servegate.core.config import validate_params
 from servegate.core.errors import NotebookError, ServegateError
-from servegate.core.fsutil import REPO_ROOT
 from servegate.core.params_file import LayeredParams, load_layered_params
-from servegate.core.paths import resolve_path
+from servegate.core.paths import project_root, project_template, resolve_path
 from servegate.core.progress import relay
 from servegate.jobs.bench import BenchmarkParams
 from servegate.jobs.search import SearchRunParams
@@ -42,13 +41,13 @@ __all__ = [
     "execute_benchmark",
     "execute_notebook",
     "execute_search",
+    "notebook_path",
     "report_runs",
     "run_report_pipeline",
 ]
 
 log = logging.getLogger(__name__)
 
-NOTEBOOKS = REPO_ROOT / "notebooks"
 EXECUTED_NAME = "01_benchmark.ipynb"
 SEARCH_NOTEBOOK = "05_search.ipynb"
 #: A benchmark's parameters: a params file, several (layered, later wins), or already layered.
@@ -91,6 +90,13 @@ def _stopped_cell(name: str, output: Path) -> Iterator[None]:
         ) from exc
 
 
+def notebook_path(name: str) -> Path:
+    """``notebooks/<name>`` of the project when it has one (a checkout, or a copy made by
+    ``servegate init`` and perhaps edited), else servegate's own (installed from a wheel)."""
+    own = project_root() / "notebooks" / name
+    return own if own.is_file() else project_template() / "notebooks" / name
+
+
 def execute_notebook(
     name: str,
     output: Path,
@@ -107,7 +113,7 @@ def execute_notebook(
     output.parent.mkdir(parents=True, exist_ok=True)
     with relay(progress_to), _stopped_cell(name, output):
         papermill.execute_notebook(
-            str(NOTEBOOKS / name),
+            str(notebook_path(name)),
             str(output),
             parameters=dict(parameters),
             kernel_name="python3",

@@ -25,9 +25,9 @@ from servegate.analysis.fallback import FallbackResult
 from servegate.analysis.gates import Evaluation, GateResult, evaluate_gates
 from servegate.analysis.searched import SearchedCapacity, searched_capacity
 from servegate.core.config import validate_params
-from servegate.core.environment import git_state
+from servegate.core.environment import servegate_commit
 from servegate.core.errors import ServegateError
-from servegate.core.fsutil import REPO_ROOT, atomic_write_json
+from servegate.core.fsutil import atomic_write_json
 from servegate.core.paths import resolve_path
 from servegate.history.aggregate import load_history
 from servegate.history.poc import PocRun, load_poc_summaries
@@ -327,7 +327,7 @@ def _decision_report(
     ev = evaluation
     return DecisionReport(
         servegate_version=__version__,
-        git_commit=git_state(REPO_ROOT)["commit"],
+        git_commit=servegate_commit(),
         generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
         decision=ev.decision if ev else "INCONCLUSIVE",
         gates=[_gate(g) for g in ev.gates] if ev else [],

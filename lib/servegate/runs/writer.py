@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from servegate import __version__
-from servegate.core.environment import git_state
+from servegate.core.environment import servegate_commit
 from servegate.core.errors import ConfigError
-from servegate.core.fsutil import REPO_ROOT, atomic_write_json, json_safe
+from servegate.core.fsutil import atomic_write_json, json_safe
 from servegate.core.names import REQUEST_COLUMNS, REQUESTS_CSV, RUN_JSON, RUN_SCHEMA_VERSION
 from servegate.records.level import LevelSummary
 from servegate.records.request import RequestRecord
@@ -83,7 +83,7 @@ class RunWriter:
         self.record: dict[str, Any] = {  # JSON boundary: the run.json being written
             "schema_version": RUN_SCHEMA_VERSION,
             "servegate_version": __version__,
-            "git_commit": git_state(REPO_ROOT)["commit"],
+            "git_commit": servegate_commit(),
             "run_id": run_id,
             "state": "running",
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
