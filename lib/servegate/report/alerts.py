@@ -11,6 +11,7 @@ prometheus-fastapi-instrumentator; a real scrape is ``tests/fixtures/vllm_metric
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import yaml
 
 from servegate import __version__
 from servegate.analysis.alert_levels import AlertLevels, Threshold, alert_levels
+from servegate.core.errors import ConfigError
 from servegate.core.fsutil import atomic_write_text
 from servegate.core.paths import resolve_path
 from servegate.records.level import LevelSummary
@@ -51,6 +53,8 @@ HOLD = "5m"
 DOWN_HOLD = "1m"
 #: The OpenAI-compatible endpoints whose HTTP statuses count as the error share.
 _API_HANDLERS = "/v1/(chat/)?completions"
+_JOB = re.compile(r"[A-Za-z0-9_.:-]+")
+_TARGET = re.compile(r"[A-Za-z0-9_.\-]+:[0-9]{1,5}|\[[0-9A-Fa-f:.]+\]:[0-9]{1,5}")
 _HISTOGRAMS = {
     "e2e": "vllm:e2e_request_latency_seconds",
     "ttft": "vllm:time_to_first_token_seconds",
@@ -293,6 +297,20 @@ def report_alert_levels(decision: DecisionReport, local: RunData | None) -> Aler
     return alert_levels(level, decision.thresholds, run_id=run_id, missing=why)
 
 
+def _check_scrape(job: str, target: str) -> None:
+    """Refuse a job name that would break the rules' PromQL or a target that is not host:port."""
+    if not _JOB.fullmatch(job):
+        raise ConfigError(
+            f"scrape job name {job!r} is not usable in the alert rules: use letters, digits, "
+            "'_', '-', '.' or ':' (e.g. --job vllm)"
+        )
+    if not _TARGET.fullmatch(target):
+        raise ConfigError(
+            f"scrape target {target!r} is not host:port: give the vLLM server's address "
+            "without scheme or path (e.g. --target localhost:8000)"
+        )
+
+
 def write_alert_files(
     folder: Path,
     prefix: str,
@@ -303,6 +321,7 @@ def write_alert_files(
 ) -> tuple[Path, Path]:
     """Write ``<prefix>_alerts.yml`` and ``<prefix>_scrape.yml`` in ``folder`` (``alerts.yml``
     and ``scrape.yml`` for an empty prefix), each atomically."""
+    _check_scrape(job, target)
     start = f"{prefix}_" if prefix else ""
     alerts, scrape = folder / f"{start}alerts.yml", folder / f"{start}scrape.yml"
     atomic_write_text(alerts, rules_text(levels, job=job))
@@ -323,9 +342,11 @@ def alerts_from_decision(
     ``out/scrape.yml`` for another scrape job name or target. Relative folders are under the
     project root.
 
-    :raises ConfigError: the decision JSON is missing or invalid.
+    :raises ConfigError: the decision JSON is missing or invalid, or ``job`` or ``target`` is
+        unusable.
     :raises RunFolderError: its local run is not in ``results_dir``.
     """
+    _check_scrape(job, target)
     decision = load_decision(decision_path)
     local = None
     if decision.local_run:

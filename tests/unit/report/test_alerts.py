@@ -32,7 +32,7 @@ from servegate.report.alerts import (
 from servegate.report.build import build_report
 from servegate.report.decision import load_decision
 from servegate.runs.reader import load_run
-from tests.helpers import FIXTURES, VLLM_RUN, clone_run
+from tests.helpers import FIXTURES, REPO, VLLM_RUN, clone_run
 
 RUN_ID = "20261127T000000Z_alerts_vllm"
 SERIES = 'job="vllm",instance="localhost:8000",model_name="smollm2",engine="0"'
@@ -434,3 +434,42 @@ def test_the_alerts_command_names_a_missing_run_folder(
     assert main(argv) == 2
     assert f"run folder {tmp_path / RUN_ID} does not exist" in capsys.readouterr().err
     assert not (tmp_path / "out" / "alerts.yml").exists()
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [
+        ("--job", 'vllm"} or vector(1) #', "scrape job name .* is not usable in the alert rules"),
+        ("--target", "http://localhost:8000/metrics", "scrape target .* is not host:port"),
+    ],
+    ids=["job-breaking-promql", "target-with-scheme"],
+)
+def test_the_alerts_command_refuses_a_job_or_target_it_cannot_write(
+    written: tuple[Path, ...],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    flag: str,
+    value: str,
+    message: str,
+) -> None:
+    argv = ["alerts", "--decision", str(written[0]), "--out", str(tmp_path), flag, value]
+    assert main(argv) == 2
+    assert re.search(message, capsys.readouterr().err)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_alerts_command_names_a_missing_decision(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["alerts", "--decision", str(tmp_path / "latest.json"), "--out", str(tmp_path / "o")]
+    assert main(argv) == 2
+    assert "cannot read the decision JSON" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_the_runbook_lists_every_alert_the_rules_have(levels: AlertLevels) -> None:
+    section = (REPO / "docs/runbook.md").read_text().split("## Monitoring")[1].split("\n## ")[0]
+    listed = set(re.findall(r"^\| `(Vllm\w+)`(?:, `(Vllm\w+)`)?", section, re.M))
+    named = {name for pair in listed for name in pair if name}
+    assert levels.error_share_warn is not None  # every optional rule is present
+    assert named == {r["alert"] for r in alert_rules(levels)["groups"][0]["rules"]}
