@@ -239,6 +239,20 @@ def test_the_html_embeds_every_figure_and_fetches_nothing(pipeline: PipelineRun)
     assert (pipeline.reports / "latest.html").read_text() == html
 
 
+def test_the_alert_rules_are_published_with_the_report(pipeline: PipelineRun) -> None:
+    reports = pipeline.reports
+    [dated] = reports.glob("*_local-test_alerts.yml")
+    latest = reports / "latest_alerts.yml"
+    assert latest.read_text() == dated.read_text()
+    assert f"from run {pipeline.decision.local_run}, gate level c" in latest.read_text()
+    rules = yaml.safe_load(latest.read_text())["groups"][0]["rules"]
+    assert {r["alert"] for r in rules} >= {"VllmServerDown", "VllmLatencyP95AboveGate"}
+    scrape = yaml.safe_load((reports / "latest_scrape.yml").read_text())
+    assert scrape["scrape_configs"][0]["job_name"] == "vllm"
+    published = [p.name for p in pipeline.result.latest]
+    assert published[-2:] == ["latest_alerts.yml", "latest_scrape.yml"]
+
+
 def test_a_first_run_shows_the_poc_start_and_nothing_to_compare(pipeline: PipelineRun) -> None:
     text = pipeline.text
     assert "POC start" in text and "47.60 s (20 rows)" in text

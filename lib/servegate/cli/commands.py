@@ -18,6 +18,7 @@ __all__ = [
     "DEFAULT_MANIFEST",
     "DEFAULT_PARAMS",
     "cmd_aggregate",
+    "cmd_alerts",
     "cmd_bench",
     "cmd_calibrate",
     "cmd_env",
@@ -301,6 +302,21 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(f"report: PDF skipped: {result.pdf.skipped_reason}")
     for path in result.latest:
         print(f"report: {path}")
+    return 0
+
+
+def cmd_alerts(args: argparse.Namespace) -> int:
+    from servegate.report.alerts import alerts_from_decision
+
+    levels, paths = alerts_from_decision(
+        args.decision, args.out, results_dir=args.results_dir, job=args.job, target=args.target
+    )
+    source = f"run {levels.run_id}, level {levels.level}" if levels.run_id else "the gates alone"
+    print(f"alerts: thresholds from {source} ({args.decision})")
+    for note in levels.notes:
+        print(f"alerts: {note}")
+    for path in paths:
+        print(f"alerts: {path}")
     return 0
 
 

@@ -146,7 +146,8 @@ def _add_model_and_server(sub: Subparsers) -> None:
 
 
 def _add_runs_and_report(sub: Subparsers) -> None:
-    """``bench``, ``aggregate``, ``import`` and ``report``: runs, the history and the report."""
+    """``bench``, ``aggregate``, ``import``, ``report`` and ``alerts``: runs, the history, the
+    report and its monitoring rules."""
     bench = _subcommand(sub, "bench", "run notebooks/01_benchmark.ipynb with layered parameters")
     _add_params(bench, what="benchmark")
     bench.set_defaults(func=commands.cmd_bench)
@@ -233,6 +234,27 @@ def _add_runs_and_report(sub: Subparsers) -> None:
         help="skip the benchmarks: rebuild the history and re-render from the saved runs",
     )
     report.set_defaults(func=commands.cmd_report)
+
+    alerts = _subcommand(
+        sub,
+        "alerts",
+        "write Prometheus alert rules and a scrape job from a decision report "
+        "(each report writes them too: reports/latest_alerts.yml, latest_scrape.yml)",
+    )
+    alerts.add_argument(
+        "--decision", type=Path, default=Path("reports/latest.json"), help="the decision JSON"
+    )
+    alerts.add_argument(
+        "--results-dir", default="eval/results", help="where its local run folder is"
+    )
+    alerts.add_argument(
+        "--out", default="reports/prometheus", help="folder for alerts.yml and scrape.yml"
+    )
+    alerts.add_argument("--job", default="vllm", help="the scrape job's name the rules select")
+    alerts.add_argument(
+        "--target", default="localhost:8000", help="the vLLM server's host:port to scrape"
+    )
+    alerts.set_defaults(func=commands.cmd_alerts)
 
 
 def _add_checks(sub: Subparsers) -> None:

@@ -281,7 +281,12 @@ def run_report_pipeline(
     result.html = render_html(nb, out / f"{stem}.html", title="Self-hosted LLM decision report")
     result.pdf = html_to_pdf(result.html, out / f"{stem}.pdf")
     # Only now, with every step done, do the `latest` names move.
-    result.latest = _publish_latest(out, [out / f"{stem}.json", result.html, result.pdf.path], stem)
+    # The alert rules and scrape job build_report wrote beside the JSON move with it.
+    prefix = stem.removesuffix("_decision")
+    monitoring = [out / f"{prefix}_{kind}.yml" for kind in ("alerts", "scrape")]
+    files = [out / f"{stem}.json", result.html, result.pdf.path]
+    files += [p for p in monitoring if p.is_file()]
+    result.latest = _publish_latest(out, files, stem)
     return result
 
 
@@ -294,11 +299,16 @@ def _say(stream: IO[str] | None, text: str) -> None:
 
 def _publish_latest(out: Path, files: Sequence[Path | None], stem: str) -> list[Path]:
     """Copy each dated report file to its ``latest`` name, atomically (a reader never sees a
-    half-copied file); a file not produced (the PDF without Chromium) is left out."""
+    half-copied file); a file not produced (the PDF without Chromium) is left out. ``stem`` is
+    ``<date>_<label>_decision``; the alert files are ``<date>_<label>_alerts.yml`` and
+    ``<date>_<label>_scrape.yml``."""
     published = []
     for src in files:
         if src is not None:
-            dst = out / src.name.replace(stem, "latest", 1)
+            # <date>_<label>_decision.html -> latest.html; <date>_<label>_alerts.yml ->
+            # latest_alerts.yml
+            prefix = stem if src.name.startswith(stem) else stem.removesuffix("_decision")
+            dst = out / src.name.replace(prefix, "latest", 1)
             tmp = out / f".{dst.name}.tmp"
             shutil.copy(src, tmp)
             tmp.replace(dst)

@@ -2,7 +2,8 @@
 
 ``build_report(params)`` is what ``notebooks/03_decision_report.ipynb`` calls. It reads only
 saved files (run folders, the history, the price sheet), writes the decision JSON atomically
-to ``reports/<date>_<label>_decision.json`` (the pipeline publishes ``latest.*``), and returns a
+to ``reports/<date>_<label>_decision.json`` with the alert rules beside it (``report.alerts``;
+the pipeline publishes ``latest.*``), and returns a
 ``ReportData`` whose frames the notebook hands to ``servegate.plots``.
 """
 
@@ -31,6 +32,7 @@ from servegate.core.fsutil import atomic_write_json
 from servegate.core.paths import resolve_path
 from servegate.history.aggregate import load_history
 from servegate.history.poc import PocRun, load_poc_summaries
+from servegate.report.alerts import report_alert_levels, write_alert_files
 from servegate.report.caveats import report_caveats
 from servegate.report.cost import CostOption, hosted_cost, local_cost
 from servegate.report.decision import DecisionReport, Gate
@@ -347,15 +349,19 @@ def _decision_report(
     )
 
 
-def _write_decision(decision: DecisionReport, params: ReportParams, local: RunData | None) -> Path:
-    """Write the decision JSON to ``report_dir/<date>_<label>_decision.json``, atomically."""
+def _write_decision(
+    decision: DecisionReport, params: ReportParams, local: RunData | None
+) -> tuple[Path, ...]:
+    """Write the decision JSON to ``report_dir/<date>_<label>_decision.json`` and the alert
+    rules and scrape job beside it (``report.alerts``), each atomically."""
     label = params.report_label or (local.label if local is not None else "") or "report"
-    name = f"{datetime.now(UTC):%Y-%m-%d}_{label}_decision.json"
-    dated = resolve_path(params.report_dir) / name
+    prefix = f"{datetime.now(UTC):%Y-%m-%d}_{label}"
+    dated = resolve_path(params.report_dir) / f"{prefix}_decision.json"
     # latest.json moves with latest.html and latest.pdf, once all of them are rendered
     # (servegate.jobs.pipeline), so the three never disagree.
     atomic_write_json(dated, decision.model_dump(mode="python"))
-    return dated
+    alerts = write_alert_files(dated.parent, prefix, report_alert_levels(decision, local))
+    return (dated, *alerts)
 
 
 def build_report(params: ReportParams | Mapping[str, Any], *, write: bool = True) -> ReportData:
@@ -424,5 +430,5 @@ def build_report(params: ReportParams | Mapping[str, Any], *, write: bool = True
         capacity=capacity,
         fallback=fallback,
         decision_report=decision,
-        written=(_write_decision(decision, params, local),) if write else (),
+        written=_write_decision(decision, params, local) if write else (),
     )

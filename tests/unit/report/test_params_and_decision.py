@@ -155,8 +155,10 @@ def test_the_decision_names_its_schema_version_and_commit(report: ReportData) ->
 
 def test_the_written_file_is_the_decision_report(tmp_path: Path) -> None:
     report = build_report({**BASE, "report_dir": str(tmp_path), "report_label": "t"})
-    (path,) = report.written
+    path, alerts, scrape = report.written  # the alert rules and scrape job beside it
     assert path.parent == tmp_path and path.name.endswith("_t_decision.json")
+    assert alerts.name == path.name.replace("_decision.json", "_alerts.yml")
+    assert scrape.name == path.name.replace("_decision.json", "_scrape.yml")
     saved = json.loads(path.read_text())
     assert {"schema_version", "servegate_version", "git_commit", "gates", "fallback"} <= set(saved)
     assert DecisionReport.model_validate(saved) == report.decision_report
@@ -226,8 +228,8 @@ def test_the_default_paths_are_the_projects_from_its_notebooks_folder(lab_projec
     assert report.poc  # data/history/poc_summaries.yaml, read from the project root
     history, why_empty = report.history()
     assert why_empty == "" and len(history)
-    [written] = report.written
-    assert written.parent == lab_project / "reports" and written.is_file()
+    written = report.written
+    assert all(p.parent == lab_project / "reports" and p.is_file() for p in written)
     local, hosted, _ = build.select_runs("eval/results")  # as notebook 04 calls it
     assert local is not None and local.run_dir == lab_project / "eval/results" / VLLM_RUN
     assert hosted is not None and report.hosted is not None
