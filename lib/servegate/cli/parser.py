@@ -8,7 +8,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from servegate.cli import commands
-from servegate.cli.commands import DEFAULT_HOSTED, DEFAULT_MANIFEST, DEFAULT_PARAMS, IMPORT_TOOLS as TOOLS
+from servegate.cli.commands import (
+    DEFAULT_HOSTED,
+    DEFAULT_MANIFEST,
+    DEFAULT_PARAMS,
+)
+from servegate.cli.commands import (
+    IMPORT_TOOLS as TOOLS,
+)
 
 if TYPE_CHECKING:
     from typing import TypeAlias

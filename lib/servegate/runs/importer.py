@@ -27,7 +27,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from servegate.core.errors import ImportFileError
 from servegate.core.fsutil import sha256_file
 from servegate.core.names import STATUSES
 from servegate.records.run import ImportSource

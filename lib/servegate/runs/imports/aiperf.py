@@ -65,7 +65,9 @@ def read(path: Path, fail: Fail) -> ImportedTable:
     ok = np.array([s == "ok" for s in status])
     e2e = metric("request_latency")
     if np.isnan(e2e[ok]).any():
-        raise fail("a successful record has no request_latency: a layout this reader does not know", _FIX)
+        raise fail(
+            "a successful record has no request_latency: a layout this reader does not know", _FIX
+        )
     summary = _summary(path.parent / SUMMARY_FILE, fail)
     level = _level(summary)
     start = _ns(records, "request_start_ns")
@@ -89,7 +91,9 @@ def read(path: Path, fail: Fail) -> ImportedTable:
         output_tokens=np.where(ok, _tokens(records, "output_sequence_length"), np.nan),
         due_s=np.round((start - t0) / 1e9, 6) if clocked else None,
         end_s=np.round((end - t0) / 1e9, 6) if clocked else None,
-        prompt_id=[str(r["metadata"].get("conversation_id") or i + 1) for i, r in enumerate(records)],
+        prompt_id=[
+            str(r["metadata"].get("conversation_id") or i + 1) for i, r in enumerate(records)
+        ],
         level=level[0] if level else "imported",
         concurrency=level[1] if level else None,
         request_rate=level[2] if level else None,
@@ -111,7 +115,10 @@ def _ms(value: Any, name: str, fail: Fail) -> float:
 def _tokens(records: list[dict[str, Any]], name: str) -> np.ndarray:
     values = [r["metrics"].get(name) for r in records]
     return np.array(
-        [v["value"] if isinstance(v, dict) and isinstance(v.get("value"), int) else np.nan for v in values],
+        [
+            v["value"] if isinstance(v, dict) and isinstance(v.get("value"), int) else np.nan
+            for v in values
+        ],
         dtype=float,
     )
 

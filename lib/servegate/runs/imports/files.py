@@ -33,7 +33,9 @@ def _text(path: Path, fail: Fail, fix: str) -> str:
     except UnicodeDecodeError:
         raise fail("is not UTF-8 text", fix) from None
     except OSError as exc:
-        raise fail(f"cannot be read ({exc.strerror})", "check the path and its permissions") from None
+        raise fail(
+            f"cannot be read ({exc.strerror})", "check the path and its permissions"
+        ) from None
     if not text.strip():
         raise fail("the file is empty", fix)
     return text

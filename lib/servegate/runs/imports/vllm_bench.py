@@ -161,4 +161,3 @@ def _date(value: Any) -> datetime | None:
         return datetime.strptime(str(value), "%Y%m%d-%H%M%S").replace(tzinfo=UTC)
     except ValueError:
         return None
-
