@@ -70,10 +70,7 @@ def read(path: Path, fail: Fail) -> ImportedTable:
         )
     summary = _summary(path.parent / SUMMARY_FILE, fail)
     level = _level(summary)
-    start = _ns(records, "request_start_ns")
-    end = _ns(records, "request_end_ns")
-    clocked = start is not None and end is not None
-    t0 = np.nanmin(start) if start is not None else 0.0
+    due_s, end_s = _clock(records)
     return ImportedTable(
         source=ImportSource(
             tool=TOOL,
@@ -89,8 +86,8 @@ def read(path: Path, fail: Fail) -> ImportedTable:
         ttft_ms=np.where(ok, metric("time_to_first_token"), np.nan),
         input_tokens=_tokens(records, "input_sequence_length"),
         output_tokens=np.where(ok, _tokens(records, "output_sequence_length"), np.nan),
-        due_s=np.round((start - t0) / 1e9, 6) if clocked else None,
-        end_s=np.round((end - t0) / 1e9, 6) if clocked else None,
+        due_s=due_s,
+        end_s=end_s,
         prompt_id=[
             str(r["metadata"].get("conversation_id") or i + 1) for i, r in enumerate(records)
         ],
@@ -128,6 +125,16 @@ def _ns(records: list[dict[str, Any]], key: str) -> np.ndarray | None:
     if not all(isinstance(v, int) for v in values):
         return None
     return np.array(values, dtype=float)
+
+
+def _clock(records: list[dict[str, Any]]) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Each request's start and end, s from the first start (AIPerf's wall clock, ns)."""
+    start = _ns(records, "request_start_ns")
+    end = _ns(records, "request_end_ns")
+    if start is None or end is None:
+        return None, None
+    t0 = float(start.min())
+    return np.round((start - t0) / 1e9, 6), np.round((end - t0) / 1e9, 6)
 
 
 def _status(record: dict[str, Any]) -> str:
