@@ -1,4 +1,9 @@
-"""Turn another tool's per-request latency CSV into a run folder, so it joins the history.
+"""Turn another tool's per-request results into a run folder, so they join the history.
+
+``import_tool_file`` (``servegate import --from vllm-bench|guidellm|aiperf``) reads a tool's
+own file with that tool's reader in ``servegate.runs.imports``; ``import_latency_csv``
+(``--from csv``, the default) reads a generic CSV, as below. Both write through
+``servegate.runs.imports.folder.write_import``.
 
 ``import_latency_csv`` (``servegate import`` on the command line) reads any CSV with one row per
 request and a latency column, for example a proof of concept's ``eval_results_*.csv``, and
