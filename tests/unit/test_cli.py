@@ -85,6 +85,21 @@ def test_the_calibrate_command_names_a_bad_flag(capsys: pytest.CaptureFixture[st
     assert "fault" in capsys.readouterr().err
 
 
+def test_cli_import_from_a_tool(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = FIXTURES / "imports" / "vllm_bench_serve.json"
+    results = tmp_path / "results"
+    argv = ["import", "--from", "vllm-bench", str(source), "--results-dir", str(results)]
+    assert main(argv) == 0
+    (folder,) = results.iterdir()
+    out = capsys.readouterr().out
+    assert "import: 20 rows, 0 failed (vllm-bench 0.32.0; TTFT not comparable" in out
+    assert load_run(folder).record.manifest.source_file.tool == "vllm-bench"  # type: ignore[union-attr]
+    assert main([*argv[:4], "--unit", "ms", "--results-dir", str(tmp_path / "b")]) == 2
+    assert "--unit apply to --from csv only" in capsys.readouterr().err
+    assert main(["import", str(source), "--results-dir", str(tmp_path / "c")]) == 2
+    assert "a CSV import needs --latency-column" in capsys.readouterr().err
+
+
 def test_cli_import(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     source, results = tmp_path / "eval_results_x.csv", tmp_path / "results"
     source.write_text("latency_ms,error\n120,\n80,\n,timeout\n")

@@ -151,11 +151,17 @@ def _from_estimate(
 
 
 def _latency_gate(
-    name: str, rows: pd.DataFrame | None, metric: str, q: int, threshold: float, level: str | None
+    name: str,
+    rows: pd.DataFrame | None,
+    metric: str,
+    q: int,
+    threshold: float,
+    level: str | None,
+    refused: str = "",
 ) -> GateResult:
-    if rows is None or rows.empty:
+    if refused or rows is None or rows.empty:
         est = Estimate(None, None, None, 0, 0.95, "order-statistic", "ms")
-        note = f"no requests at {level or 'the gate level'}"
+        note = refused or f"no requests at {level or 'the gate level'}"
     else:
         ok = (rows["status"] == "ok").to_numpy()
         values = rows[f"{metric}_ms"].to_numpy(float)
@@ -288,6 +294,19 @@ def _quality_result(judged: QualityJudgement) -> GateResult:
     )
 
 
+def _ttft_refused(run: RunData) -> str:
+    """Why a TTFT gate may not read this run's TTFT ("" when it may): an imported tool's TTFT
+    starts and stops elsewhere than servegate's unless the user vouched for it at import."""
+    if run.record.ttft_comparable:
+        return ""
+    found = run.record.manifest.source_file
+    tool = found.tool if found is not None else "the imported tool"
+    return (
+        f"imported TTFT ({tool}) is not servegate's (first content token), so no TTFT gate "
+        "reads it; import again with --ttft-comparable if the tool measures it the same way"
+    )
+
+
 def evaluate_gates(run: RunData, params: GateParams, hosted: RunData | None = None) -> Evaluation:
     """Evaluate the five gates on a local run; see the module docstring.
 
@@ -301,11 +320,12 @@ def evaluate_gates(run: RunData, params: GateParams, hosted: RunData | None = No
     rows = levels.get(int(gate_c)) if gate_c is not None else None
     label = f"c{gate_c}" if gate_c is not None else None
     metric = params.gate_latency_metric
+    refused = _ttft_refused(run) if metric == "ttft" else ""
     n_measured = int((run.requests["status"] != "cancelled").sum())
     tps = level_throughputs(run.requests)
     gates = [
-        _latency_gate("p95_latency", rows, metric, 95, params.p95_ms, label),
-        _latency_gate("p50_latency", rows, metric, 50, params.p50_ms, label),
+        _latency_gate("p95_latency", rows, metric, 95, params.p95_ms, label, refused),
+        _latency_gate("p50_latency", rows, metric, 50, params.p50_ms, label, refused),
         _gain_gate(tps, params.min_batching_gain),
         _stability_gate(run, n_measured, params.min_prompts),
     ]

@@ -37,6 +37,8 @@ __all__ = [
 DEFAULT_MANIFEST = Path("data/models/smollm2-135m-instruct.json")
 DEFAULT_PARAMS = Path("params/cpu_default.yaml")
 DEFAULT_HOSTED = Path("params/hosted_openai.yaml")
+#: ``import --from``: servegate.runs.importer.TOOLS, written out so --help need not import it.
+IMPORT_TOOLS = ("vllm-bench", "guidellm", "aiperf", "csv")
 
 
 def cmd_model(args: argparse.Namespace) -> int:
@@ -251,22 +253,55 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from servegate.runs.importer import import_latency_csv
+    from servegate.core.errors import ImportFileError
+    from servegate.runs.importer import import_latency_csv, import_tool_file
 
-    result = import_latency_csv(
-        args.csv,
-        latency_column=args.latency_column,
-        unit=args.unit,
-        results_dir=args.results_dir,
-        model=args.model,
-        backend=args.backend,
-        label=args.label,
-        id_column=args.id_column,
-        status_column=args.status_column,
-        error_column=args.error_column,
-        run_date=args.run_date,
-    )
-    used = ", ".join(f"{role} {name!r}" for role, name in result.columns.items())
+    csv_flags = ("latency_column", "unit", "id_column", "status_column", "error_column")
+    if args.tool == "csv":
+        for flag in ("latency_column", "unit"):
+            if getattr(args, flag) is None:
+                raise ImportFileError(
+                    f"{args.file}: a CSV import needs --{flag.replace('_', '-')}; pass it, or "
+                    "--from vllm-bench|guidellm|aiperf for those tools' files",
+                    path=str(args.file),
+                )
+        result = import_latency_csv(
+            args.file,
+            latency_column=args.latency_column,
+            unit=args.unit,
+            results_dir=args.results_dir,
+            model=args.model,
+            backend=args.backend or "imported",
+            label=args.label,
+            id_column=args.id_column,
+            status_column=args.status_column,
+            error_column=args.error_column,
+            run_date=args.run_date,
+        )
+        used = ", ".join(f"{role} {name!r}" for role, name in result.columns.items())
+    else:
+        given = [f"--{f.replace('_', '-')}" for f in csv_flags if getattr(args, f) is not None]
+        if given:
+            raise ImportFileError(
+                f"{args.file}: {', '.join(given)} apply to --from csv only; drop them "
+                f"(--from {args.tool} reads the tool's own fields)",
+                path=str(args.file),
+            )
+        result = import_tool_file(
+            args.tool,
+            args.file,
+            results_dir=args.results_dir,
+            model=args.model,
+            backend=args.backend,
+            label=args.label,
+            ttft_comparable=args.ttft_comparable,
+            tool_version=args.tool_version,
+            run_date=args.run_date,
+        )
+        src = result.source
+        version = src.tool_version if src and src.tool_version else "version unknown"
+        ttft = "comparable" if args.ttft_comparable else "not comparable, kept out of gates"
+        used = f"{args.tool} {version}; TTFT {ttft}"
     print(f"import: {result.n_rows} rows, {result.n_errors} failed ({used}) -> {result.run_dir}")
     print("import: run `servegate aggregate` to add it to the history")
     return 0

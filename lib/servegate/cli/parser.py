@@ -8,7 +8,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from servegate.cli import commands
-from servegate.cli.commands import DEFAULT_HOSTED, DEFAULT_MANIFEST, DEFAULT_PARAMS
+from servegate.cli.commands import (
+    DEFAULT_HOSTED,
+    DEFAULT_MANIFEST,
+    DEFAULT_PARAMS,
+)
+from servegate.cli.commands import (
+    IMPORT_TOOLS as TOOLS,
+)
 
 if TYPE_CHECKING:
     from typing import TypeAlias
@@ -194,24 +201,49 @@ def _add_runs_and_report(sub: Subparsers) -> None:
     aggregate.set_defaults(func=commands.cmd_aggregate)
 
     imp = _subcommand(
-        sub, "import", "turn another tool's per-request latency CSV into a run folder"
+        sub,
+        "import",
+        "turn another tool's per-request results (vllm bench serve, GuideLLM, AIPerf, a CSV) "
+        "into a run folder",
     )
-    imp.add_argument("csv", type=Path, help="the CSV, one row per request")
-    imp.add_argument("--latency-column", required=True, help="end-to-end latency column")
-    # No default unit: guessing s vs ms would be off by 1000x without a word.
-    imp.add_argument("--unit", required=True, help="the latency column's unit: s or ms")
+    imp.add_argument("file", type=Path, help="the tool's saved results, one entry per request")
+    imp.add_argument(
+        "--from",
+        dest="tool",
+        choices=TOOLS,
+        default="csv",
+        help="the tool that wrote FILE: vllm-bench (--save-result --save-detailed JSON), "
+        "guidellm (benchmarks.json), aiperf (profile_export.jsonl), csv (default)",
+    )
     imp.add_argument("--results-dir", default="eval/results", help="where the run folder goes")
-    imp.add_argument("--model", default="", help="model the source measured (default unknown)")
-    imp.add_argument("--backend", default="imported", help="not vllm/openai (measured runs')")
+    imp.add_argument("--model", default="", help="model the source measured (default: the file's)")
+    imp.add_argument(
+        "--backend",
+        default=None,
+        help="not vllm/openai (measured runs'); default the tool's name, 'imported' for a CSV",
+    )
     imp.add_argument("--label", default="imported", help="run label, part of the run id")
-    imp.add_argument("--id-column", default=None, help="prompt ids (default: row number)")
+    imp.add_argument("--run-date", default=None, help="when the source ran, ISO 8601 (UTC)")
+    imp.add_argument(
+        "--ttft-comparable",
+        action="store_true",
+        help="the tool's TTFT starts and stops where servegate's does (first content token): "
+        "let a TTFT gate read it (recorded in run.json; default: never)",
+    )
+    imp.add_argument(
+        "--tool-version", default=None, help="the tool's version when the file does not say it"
+    )
+    csv = imp.add_argument_group("--from csv")
+    csv.add_argument("--latency-column", default=None, help="end-to-end latency column (required)")
+    # No default unit: guessing s vs ms would be off by 1000x without a word.
+    csv.add_argument("--unit", default=None, help="the latency column's unit: s or ms (required)")
+    csv.add_argument("--id-column", default=None, help="prompt ids (default: row number)")
     for role in ("status", "error"):
-        imp.add_argument(
+        csv.add_argument(
             f"--{role}-column",
             default=None,
             help=f"which rows failed (default: a column named {role!r} if any; '' for none)",
         )
-    imp.add_argument("--run-date", default=None, help="when the source ran, ISO 8601 (UTC)")
     imp.set_defaults(func=commands.cmd_import)
 
     report = _subcommand(

@@ -101,7 +101,8 @@ class PricingError(ConfigError):
 
 
 class ImportFileError(ConfigError):
-    """A CSV to import (``servegate import``) is missing or unusable, or an import flag is bad.
+    """A file to import (``servegate import``: a CSV or a tool's results) is missing or
+    unusable, or an import flag is bad.
 
     ``path`` names the file; ``row`` is the 1-based data row at fault (the header not counted),
     or ``None`` when the file or a flag as a whole is the problem. A ``ConfigError`` too, so

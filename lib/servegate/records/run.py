@@ -24,6 +24,7 @@ from servegate.records.search import SearchRecord
 
 __all__ = [
     "GitInfo",
+    "ImportSource",
     "Manifest",
     "ModelInfo",
     "PromptSetInfo",
@@ -82,6 +83,33 @@ class PromptSetInfo(_Open):
     n_prompts: int | None = None
 
 
+class ImportSource(_Open):
+    """An imported run's source file: which tool wrote it, and what its figures mean.
+
+    An import made before ``tool`` was recorded has only ``path``, ``sha256`` and ``n_rows``:
+    it was a per-request CSV, so ``tool`` defaults to ``"csv"``.
+    """
+
+    path: str | None = None
+    sha256: str | None = None
+    n_rows: int | None = None
+    tool: str = Field("csv", description="csv, vllm-bench, guidellm or aiperf")
+    tool_version: str | None = Field(None, description="as the file or its tool says")
+    ttft_definition: str | None = Field(
+        None, description="where the tool starts and stops its time to first token"
+    )
+    ttft_comparable: bool = Field(
+        False,
+        description="the user said the tool's TTFT is servegate's (import --ttft-comparable); "
+        "only then may a TTFT gate read it",
+    )
+    e2e_definition: str | None = Field(None, description="the tool's end-to-end latency")
+    load: str | None = Field(None, description="the load the file says it ran")
+    tool_summary: dict[str, float] = Field(
+        default_factory=dict, description="the tool's own summary figures (ms), as saved"
+    )
+
+
 class Manifest(_Open):
     """Model, runtime, hardware, prompt set and git state of a run; empty for a skipped run."""
 
@@ -94,6 +122,7 @@ class Manifest(_Open):
     runtime: dict[str, Any] = Field(default_factory=dict)  # JSON boundary: Runtime
     hardware: dict[str, Any] = Field(default_factory=dict)  # JSON boundary: Hardware
     source: str | None = None
+    source_file: ImportSource | None = Field(None, description="an imported run's source file")
 
 
 class Target(BaseModel):
@@ -151,3 +180,12 @@ class RunRecord(BaseModel):
     quality: QualityRecord | None = Field(
         None, description="the quality pass's accuracy; None: no pass (quality_prompts null)"
     )
+
+    @property
+    def ttft_comparable(self) -> bool:
+        """Whether ``ttft_ms`` is servegate's TTFT: always for a measured run; for an import,
+        only when the user said so (``import --ttft-comparable``)."""
+        if self.source != "imported":
+            return True
+        found = self.manifest.source_file
+        return found is not None and found.ttft_comparable

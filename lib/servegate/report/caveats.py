@@ -9,7 +9,7 @@ from servegate.analysis.gates import Evaluation
 from servegate.report.params import ReportParams
 from servegate.runs.reader import RunData
 
-__all__ = ["report_caveats"]
+__all__ = ["imported_caveats", "report_caveats"]
 
 
 def report_caveats(
@@ -27,8 +27,9 @@ def report_caveats(
     if local is None:
         out.append("No local vLLM run was found: there is nothing to decide on yet.")
         return out
+    out += imported_caveats(local)
     hw = local.record.manifest.hardware
-    if hw.get("accelerator", "cpu") == "cpu":
+    if local.record.source is None and hw.get("accelerator", "cpu") == "cpu":
         out.append(
             f"The local numbers come from vLLM's CPU build on {hw.get('cpu_model', 'a CPU')} "
             f"({hw.get('cpu_logical_cores', '?')} cores) serving {local.model}: a stand-in for "
@@ -72,4 +73,25 @@ def report_caveats(
             )
     for folder, reason in broken:
         out.append(f"Run folder {folder.name} was skipped: {reason}")
+    return out
+
+
+def imported_caveats(run: RunData) -> list[str]:
+    """What an imported run's figures mean: which tool measured them, and its TTFT."""
+    found = run.record.manifest.source_file
+    if run.record.source is None or found is None:
+        return []
+    version = f" {found.tool_version}" if found.tool_version else " (version unknown)"
+    out = [
+        f"Run {run.run_id} was imported from {found.tool}{version} ({found.path}); servegate "
+        "did not measure it, and its figures keep that tool's definitions."
+    ]
+    has_ttft = "ttft_ms" in run.requests and run.requests["ttft_ms"].notna().any()
+    if has_ttft and not run.record.ttft_comparable:
+        out.append(
+            f"Its TTFT is {found.tool}'s, not comparable with servegate's "
+            f"({found.ttft_definition or 'the tool does not say where it starts'}); "
+            "no gate reads it. Import again with --ttft-comparable only if the tool "
+            "measures it the same way."
+        )
     return out

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import servegate.runs.importer as importer
+import servegate.runs.imports.folder as folder
 from servegate.core.errors import ConfigError, ImportFileError, RunFolderError
 from servegate.core.names import REQUEST_COLUMNS
 from servegate.history.aggregate import rebuild_history
@@ -92,7 +92,14 @@ def test_import_writes_a_run_that_loads_and_joins_the_history(
     )
     assert record.created_at.isoformat() == "2026-10-01T12:00:00+00:00"
     assert run.manifest["source"] == "imported"
-    assert run.manifest["source_file"] == {"path": str(source), "sha256": digest, "n_rows": 21}
+    saved = run.manifest["source_file"]
+    assert {k: saved[k] for k in ("path", "sha256", "n_rows", "tool", "ttft_comparable")} == {
+        "path": str(source),
+        "sha256": digest,
+        "n_rows": 21,
+        "tool": "csv",
+        "ttft_comparable": False,
+    }
     assert run.manifest["prompt_set"]["sha256"] == digest
     assert (run.backend, run.model, run.label) == ("poc-vllm", "smollm2", "poc")
     assert run.params["unit"] == unit and "api_key" not in record.model_dump_json()
@@ -283,7 +290,7 @@ def test_a_write_that_fails_midway_leaves_no_folder(
     def disk_full(*args: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(importer, "atomic_write_json", disk_full)  # after requests.csv
+    monkeypatch.setattr(folder, "atomic_write_json", disk_full)  # after requests.csv
     with pytest.raises(OSError, match="No space left"):
         import_latency_csv(source, latency_column="latency_s", unit="s", results_dir=results)
     assert _entries(results) == set()
