@@ -21,17 +21,17 @@ LAB_ARGS ?=
 help: ## list the targets
 	@echo "servegate — quick start: make report (main job), make test (test suite)"
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
-	@echo "variables: ENGINE=cpu|gpu  PARAMS=params/X.yaml  SWEEP=params/sweeps/X.yaml  RUN=eval/results/<id>  PYTHON=python3.11"
+	@echo "variables: ENGINE=cpu|gpu  TORCH_INDEX_URL=<CPU torch index>  PARAMS=params/X.yaml  SWEEP=params/sweeps/X.yaml  RUN=eval/results/<id>  PYTHON=python3.11"
 
 $(STAMP): requirements.txt requirements-engine-$(ENGINE).txt $(wildcard requirements-lock-$(ENGINE).txt) pyproject.toml scripts/setup_env.sh
-	PYTHON=$(PYTHON) VENV=$(VENV) scripts/setup_env.sh $(ENGINE)
+	PYTHON=$(PYTHON) VENV=$(VENV) TORCH_INDEX_URL="$(TORCH_INDEX_URL)" scripts/setup_env.sh $(ENGINE)
 	@touch $@
 
 setup: $(STAMP) ## build .venv (pinned, plain pip) and the system packages; a second run does nothing
 	@scripts/setup_system.sh
 	@echo "setup: $(VENV) is up to date with the $(ENGINE) requirements"
 
-system: ## install chromium and poppler-utils with apt-get (root) for the PDF report
+system: ## install chromium, poppler-utils (the PDF report) and promtool (alert rule checks) with apt-get (root)
 	@scripts/setup_system.sh
 
 # The packaging test installs servegate into a fresh venv offline from these wheels.

@@ -41,22 +41,20 @@ if [ -f "requirements-lock-$engine.txt" ]; then
 fi
 
 if [ "$engine" = cpu ]; then
-  # The CPU build of torch is on no public index but PyTorch's own. Take it from a local wheel
-  # folder (pip's find-links) when one has it, so a machine without internet never waits on
-  # download.pytorch.org; else from $TORCH_INDEX_URL (a mirror may replace the default), and
-  # only torch from there: every other package still comes from the usual index.
+  # The CPU build of torch is on no public index but PyTorch's own: from a local wheel folder
+  # when pip's find-links has one, else torch alone from $TORCH_INDEX_URL (scripts/torch_source.sh);
+  # every other package still comes from the usual index.
   torch_pin="$(grep -hE '^torch==' requirements-lock-cpu.txt requirements-engine-cpu.txt | head -1)"
-  torch_index="${TORCH_INDEX_URL:-https://download.pytorch.org/whl/cpu}"
-  if "$venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('torch') != sys.argv[1])" \
-       "${torch_pin#torch==}" 2>/dev/null; then
-    :  # already installed
-  elif quiet "${pip[@]}" install --quiet --dry-run --no-index --no-deps "$torch_pin" >/dev/null 2>&1; then
-    echo "setup: $torch_pin from the local wheel folder"
-    quiet "${pip[@]}" install --quiet --no-index --no-deps "$torch_pin"
-  else
-    echo "setup: $torch_pin from $torch_index (set TORCH_INDEX_URL to use a mirror)"
-    quiet "${pip[@]}" install --quiet --no-deps --index-url "$torch_index" "$torch_pin"
-  fi
+  source_="$(scripts/torch_source.sh "$venv/bin/python" "$torch_pin")"
+  case "$source_" in
+    installed) ;;
+    local)
+      echo "setup: $torch_pin from the local wheel folder"
+      quiet "${pip[@]}" install --quiet --no-index --no-deps "$torch_pin" ;;
+    *)
+      echo "setup: $torch_pin from $source_ (set TORCH_INDEX_URL to use a mirror)"
+      quiet "${pip[@]}" install --quiet --no-deps --index-url "$source_" "$torch_pin" ;;
+  esac
 fi
 echo "setup: installing the $engine engine and the suite (pinned; the first time takes minutes)"
 quiet "${pip[@]}" install --quiet "${constraints[@]}" \

@@ -11,8 +11,11 @@ from __future__ import annotations
 import ast
 import functools
 import importlib.metadata
+import os
 import re
+import subprocess
 import sys
+import zipfile
 import tomllib
 from pathlib import Path
 
@@ -172,7 +175,8 @@ def test_environment_yml_installs_what_setup_installs() -> None:
     assert PYPROJECT["project"]["requires-python"] == ">=3.11,<3.12"
     pip_lines = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     setup = (REPO / "scripts/setup_env.sh").read_text()
-    default_index = re.search(r'TORCH_INDEX_URL:-([^}"]+)', setup).group(1)
+    source = (REPO / "scripts/torch_source.sh").read_text()
+    default_index = re.search(r'TORCH_INDEX_URL:-([^}"]+)', source).group(1)
     assert pip_lines == [
         f"--extra-index-url {default_index}",
         "-c requirements-lock-cpu.txt",
@@ -199,3 +203,50 @@ def test_each_engine_has_its_lock(engine: str) -> None:
             f"{name}: pinned {_version(pin)}, locked {_version(lock[name])} "
             f"(run `make lock ENGINE={engine}`)"
         )
+
+
+def _torch_source(pin: str, env: dict[str, str]) -> str:
+    proc = subprocess.run(
+        ["bash", str(REPO / "scripts/torch_source.sh"), sys.executable, pin],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return proc.stdout.strip()
+
+
+def _wheel(folder: Path, name: str, version: str) -> None:
+    """A minimal installable wheel (metadata only): what pip's dry run reads."""
+    info = f"{name}-{version}.dist-info"
+    with zipfile.ZipFile(folder / f"{name}-{version}-py3-none-any.whl", "w") as whl:
+        whl.writestr(
+            f"{info}/METADATA", f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+        )
+        whl.writestr(
+            f"{info}/WHEEL",
+            "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        )
+        whl.writestr(f"{info}/RECORD", "")
+
+
+def test_the_cpu_torch_comes_from_a_local_wheel_else_from_the_configured_index(
+    tmp_path: Path,
+) -> None:
+    """On a machine without the local wheel, set-up names the index and never waits on it:
+    the local check is offline (`--no-index`)."""
+    links = tmp_path / "wheels"
+    links.mkdir()
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("PIP_") and k != "TORCH_INDEX_URL"
+    }
+    env.update(PIP_CONFIG_FILE=os.devnull, PIP_FIND_LINKS=str(links))
+    pin = "torch==9.9.9+cpu"  # a version nothing installed has
+    assert _torch_source(pin, env) == "https://download.pytorch.org/whl/cpu"
+    mirror = "https://mirror.example/whl/cpu"
+    assert _torch_source(pin, {**env, "TORCH_INDEX_URL": mirror}) == mirror
+    _wheel(links, "torch", "9.9.9+cpu")
+    assert _torch_source(pin, {**env, "TORCH_INDEX_URL": mirror}) == "local"
+    installed = importlib.metadata.version("torch")
+    assert _torch_source(f"torch=={installed}", env) == "installed"

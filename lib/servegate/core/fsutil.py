@@ -14,7 +14,6 @@ from typing import IO, Any
 from servegate.core.numbers import encode_number
 
 __all__ = [
-    "REPO_ROOT",
     "atomic_path",
     "atomic_write_json",
     "atomic_write_text",
@@ -24,9 +23,6 @@ __all__ = [
 ]
 
 _CHUNK = 1 << 20
-
-#: The repository checkout this package runs from (lib/servegate/core/ is three levels down).
-REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:

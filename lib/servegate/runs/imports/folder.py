@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 
 from servegate import __version__
-from servegate.core.environment import git_state
+from servegate.core.environment import servegate_commit
 from servegate.core.errors import ImportFileError
-from servegate.core.fsutil import REPO_ROOT, atomic_write_json, atomic_write_text
+from servegate.core.fsutil import atomic_write_json, atomic_write_text
 from servegate.core.names import (
     IMPORTED_SOURCE,
     REQUEST_COLUMNS,
@@ -256,7 +256,7 @@ def _record(
     return RunRecord(
         schema_version=RUN_SCHEMA_VERSION,
         servegate_version=__version__,
-        git_commit=git_state(REPO_ROOT)["commit"],
+        git_commit=servegate_commit(),
         run_id=run_id,
         source=IMPORTED_SOURCE,
         state="complete",
