@@ -18,7 +18,7 @@ from typing import Any
 from servegate.core.names import DECISION_SCHEMA_VERSION, RUN_SCHEMA_VERSION
 from servegate.history.format import CONTRACT_COLUMNS, HISTORY_COLUMNS, HistoryRow, column_kind
 from servegate.records.run import RunRecord
-from servegate.report.decision import DecisionReport
+from servegate.report.decision import decision_json_schema
 
 SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
 
@@ -59,7 +59,7 @@ def expected() -> dict[str, str]:
             RunRecord.model_json_schema(), RUN_SCHEMA_VERSION, "run.json"
         ),
         "decision.schema.json": _with_version(
-            DecisionReport.model_json_schema(), DECISION_SCHEMA_VERSION, "decision JSON"
+            decision_json_schema(), DECISION_SCHEMA_VERSION, "decision JSON"
         ),
         "history.columns.json": _history_columns(),
     }

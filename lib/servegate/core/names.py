@@ -27,7 +27,7 @@ __all__ = [
 
 RUN_SCHEMA_VERSION: Final = 1
 #: The decision JSON's ``schema_version`` (``servegate.report.decision.DecisionReport``).
-DECISION_SCHEMA_VERSION: Final = 1
+DECISION_SCHEMA_VERSION: Final = 2
 REQUESTS_CSV: Final = "requests.csv"
 RUN_JSON: Final = "run.json"
 SERVER_LOG: Final = "server.log"

@@ -102,7 +102,7 @@ class ReportData:
     def decision(self) -> dict[str, Any]:  # JSON boundary: the decision file's contents
         """The decision JSON as written to the file (``decision_report``, dumped): what the tests
         compare with the committed decision. The notebook's tables take ``decision_report``."""
-        return self.decision_report.model_dump(mode="python")
+        return self.decision_report.model_dump(mode="json")
 
     def requests(self) -> pd.DataFrame:
         """Per-request rows of the local and hosted runs, stacked."""
@@ -354,7 +354,7 @@ def _write_decision(decision: DecisionReport, params: ReportParams, local: RunDa
     dated = resolve_path(params.report_dir) / name
     # latest.json moves with latest.html and latest.pdf, once all of them are rendered
     # (servegate.jobs.pipeline), so the three never disagree.
-    atomic_write_json(dated, decision.model_dump(mode="python"))
+    atomic_write_json(dated, decision.model_dump(mode="json"))
     return dated
 
 
