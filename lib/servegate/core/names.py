@@ -11,6 +11,7 @@ from typing import Final, Literal, get_args
 __all__ = [
     "DECISION_SCHEMA_VERSION",
     "FAILURE_STATUSES",
+    "HISTORY_SCHEMA_VERSION",
     "IMPORTED_SOURCE",
     "QUALITY_COLUMNS",
     "QUALITY_CSV",
@@ -28,6 +29,9 @@ __all__ = [
 RUN_SCHEMA_VERSION: Final = 1
 #: The decision JSON's ``schema_version`` (``servegate.report.decision.DecisionReport``).
 DECISION_SCHEMA_VERSION: Final = 2
+#: The history CSV's ``schema_version`` column (``servegate.history.format``); version 1 was the
+#: same file without that column.
+HISTORY_SCHEMA_VERSION: Final = 2
 REQUESTS_CSV: Final = "requests.csv"
 RUN_JSON: Final = "run.json"
 SERVER_LOG: Final = "server.log"

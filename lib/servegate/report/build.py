@@ -29,8 +29,8 @@ from servegate.core.environment import git_state
 from servegate.core.errors import ServegateError
 from servegate.core.fsutil import REPO_ROOT, atomic_write_json
 from servegate.core.paths import resolve_path
-from servegate.history.aggregate import load_history
 from servegate.history.poc import PocRun, load_poc_summaries
+from servegate.history.read import read_history
 from servegate.report.caveats import report_caveats
 from servegate.report.cost import CostOption, hosted_cost, local_cost
 from servegate.report.decision import DecisionReport, Gate
@@ -154,7 +154,7 @@ class ReportData:
     def history(self) -> tuple[pd.DataFrame, str]:
         """The history for the trend, and "" or why there is none (a state, not a failure)."""
         try:
-            return load_history(self.params.history_path), ""
+            return read_history(self.params.history_path), ""
         except ServegateError as exc:
             return pd.DataFrame(), f"No history to show yet: {exc}"
 
