@@ -17,6 +17,7 @@ __all__ = [
     "QUALITY_CSV",
     "REQUESTS_CSV",
     "REQUEST_COLUMNS",
+    "REQUEST_DTYPES",
     "RUN_JSON",
     "RUN_SCHEMA_VERSION",
     "RUN_STATES",
@@ -96,3 +97,36 @@ REQUEST_COLUMNS: Final[tuple[str, ...]] = (
     "n_content_chunks",
     "finish_reason",
 )
+
+_TEXT, _COUNT, _FIGURE = "string", "Int64", "float64"
+#: The pandas dtype of each requests.csv column (``servegate.read_run``'s frame): text
+#: ``string``, whole numbers nullable ``Int64``, times and rates ``float64`` (NaN: no value).
+REQUEST_DTYPES: Final[dict[str, str]] = {
+    "run_id": _TEXT,
+    "backend": _TEXT,
+    "model": _TEXT,
+    "concurrency": _COUNT,
+    "request_rate": _FIGURE,
+    "prompt_id": _TEXT,
+    "status": _TEXT,
+    "http_status": _COUNT,
+    "error": _TEXT,
+    "queue_ms": _FIGURE,
+    "ttft_ms": _FIGURE,
+    "e2e_ms": _FIGURE,
+    "itl_mean_ms": _FIGURE,
+    "tpot_ms": _FIGURE,
+    "input_tokens": _COUNT,
+    "output_tokens": _COUNT,
+    "tokens_source": _TEXT,
+    "level": _TEXT,
+    "seq": _COUNT,
+    "category": _TEXT,
+    "due_s": _FIGURE,
+    "end_s": _FIGURE,
+    "itl_max_ms": _FIGURE,
+    "n_content_chunks": _COUNT,
+    "finish_reason": _TEXT,
+}
+if tuple(REQUEST_DTYPES) != REQUEST_COLUMNS:  # pragma: no cover - a developer's slip
+    raise AssertionError("REQUEST_DTYPES must name REQUEST_COLUMNS, in order")
