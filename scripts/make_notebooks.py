@@ -77,13 +77,11 @@ hourly_usd = None  # machine price in USD/h; beats `machine`
     code(
         """
 %matplotlib inline
+from servegate import plots, read_run
 from servegate.jobs.bench import BenchmarkParams, run_benchmark
-from servegate.runs.reader import load_run
-from servegate import plots
 from servegate.report import view as report_view
 from servegate.report import view_ops as report_view_ops
 from servegate.report import view_quality as report_view_quality
-from servegate.runs.frames import levels_frame
 from servegate.report.ops import since_previous
 """
         + SETUP
@@ -91,17 +89,18 @@ from servegate.report.ops import since_previous
     code("""
 params = BenchmarkParams.from_namespace(globals())
 result = run_benchmark(params)
-run = load_run(result.run_dir)
+frames = read_run(result.run_dir)  # typed frames: .requests, .levels; .run: run.json and all
+run = frames.run
 """),
     md("## Summary per load level"),
     code("""
-display(HTML(report_view.run_summary_html(levels_frame(run))))
+display(HTML(report_view.run_summary_html(frames.levels)))
 if run.state == "skipped":
     print(f"Skipped: {run.record.skipped_reason}")
 """),
     md("## Latency distributions"),
     code("""
-plots.latency_distributions(run.requests, p50_ms=1000, p95_ms=3000)
+plots.latency_distributions(frames.requests, p50_ms=1000, p95_ms=3000)
 """),
     md("""
 ## Answer quality
@@ -146,26 +145,27 @@ poc_summaries = "data/history/poc_summaries.yaml"  # POC figures, summary-only r
         """
 %matplotlib inline
 from servegate.history.aggregate import rebuild_history
-from servegate import plots
+from servegate import plots, read_history
 from servegate.core.nbparams import check_injected_parameters
 check_injected_parameters(globals())  # a misspelt -p name is an error, not ignored
 """
         + SETUP
     ),
     code("""
-history = rebuild_history(results_dir, history_path, poc_summaries=poc_summaries or None)
-print(f"{len(history.rows)} rows from {history.rows['run_id'].nunique() if len(history.rows) else 0} runs -> {history.path}")
+rebuilt = rebuild_history(results_dir, history_path, poc_summaries=poc_summaries or None)
+history = read_history(rebuilt.path)  # typed: Int64 counts, float64 figures, UTC dates
+print(f"{len(history)} rows from {history['run_id'].nunique()} runs -> {rebuilt.path}")
 """),
     code("""
-for folder, reason in history.skipped:
+for folder, reason in rebuilt.skipped:
     print(f"WARNING: skipped run folder {folder}: {reason}")
 """),
     md("## Trend per backend and model"),
     code("""
-plots.history_trend(history.rows, p95_ms=3000, p50_ms=1000)
+plots.history_trend(history, p95_ms=3000, p50_ms=1000)
 """),
     code("""
-history.rows.tail(20)
+history.tail(20)
 """),
 ]
 
@@ -441,8 +441,7 @@ search = {  # the search; the limits default to the report's gates
         """
 %matplotlib inline
 from servegate.jobs.search import SearchRunParams, run_search
-from servegate.runs.reader import load_run
-from servegate import plots
+from servegate import plots, read_run
 from servegate.report.view_search import search_html
 """
         + SETUP
@@ -450,7 +449,8 @@ from servegate.report.view_search import search_html
     code("""
 params = SearchRunParams.from_namespace(globals())
 result = run_search(params)
-run = load_run(result.run.run_dir)
+frames = read_run(result.run.run_dir)  # typed frames: .requests, .levels; .run: run.json and all
+run = frames.run
 """),
     md("## The answer, and every level the search measured"),
     code("""
@@ -462,7 +462,7 @@ plots.search_path(run.record.search)
 """),
     md("## Latency distributions per level"),
     code("""
-plots.latency_distributions(run.requests, p50_ms=params.search.p50_ms, p95_ms=params.search.p95_ms)
+plots.latency_distributions(frames.requests, p50_ms=params.search.p50_ms, p95_ms=params.search.p95_ms)
 """),
 ]
 

@@ -15,10 +15,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from servegate.core.names import DECISION_SCHEMA_VERSION, RUN_SCHEMA_VERSION
-from servegate.history.format import CONTRACT_COLUMNS, HISTORY_COLUMNS, HistoryRow, column_kind
+from servegate.core.names import (
+    DECISION_SCHEMA_VERSION,
+    HISTORY_SCHEMA_VERSION,
+    RUN_SCHEMA_VERSION,
+)
+from servegate.history.format import CONTRACT_COLUMNS, HISTORY_DTYPES, HistoryRow, column_kind
 from servegate.records.run import RunRecord
-from servegate.report.decision import DecisionReport
+from servegate.report.decision import decision_json_schema
 
 SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
 
@@ -29,16 +33,20 @@ def _history_columns() -> dict[str, Any]:
         "title": "eval/reports/aggregate_history.csv",
         "description": (
             "One row per run and load level, rebuilt from the run folders. Empty cell: no "
-            "value; 'inf': a percentile among failed requests; booleans are true/false."
+            "value; 'inf': a percentile among failed requests; booleans are true/false. "
+            "The header is exactly these columns; every row's schema_version is "
+            "x-schema-version. pandas_dtype: what servegate.read_history gives each column."
         ),
+        "x-schema-version": HISTORY_SCHEMA_VERSION,
         "columns": [
             {
                 "name": name,
                 "dtype": column_kind(name),
+                "pandas_dtype": dtype,
                 "contract": name in CONTRACT_COLUMNS,
                 **({"description": fields[name].description} if fields[name].description else {}),
             }
-            for name in HISTORY_COLUMNS
+            for name, dtype in HISTORY_DTYPES.items()
         ],
     }
 
@@ -59,7 +67,7 @@ def expected() -> dict[str, str]:
             RunRecord.model_json_schema(), RUN_SCHEMA_VERSION, "run.json"
         ),
         "decision.schema.json": _with_version(
-            DecisionReport.model_json_schema(), DECISION_SCHEMA_VERSION, "decision JSON"
+            decision_json_schema(), DECISION_SCHEMA_VERSION, "decision JSON"
         ),
         "history.columns.json": _history_columns(),
     }

@@ -8,7 +8,9 @@ modules has no cycle, and every module belongs to a layer named below.
 from __future__ import annotations
 
 import ast
+import os
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,10 +42,32 @@ SIBLINGS = ("measure", "server")
 
 @dataclass(frozen=True)
 class Import:
-    """One ``servegate`` import: the module it names and the line it is on."""
+    """One ``servegate`` import: the module it names, the line it is on, and whether it is lazy
+    (inside a function or under ``if TYPE_CHECKING:``: it does not run when the module loads)."""
 
     target: str
     line: int
+    lazy: bool = False
+
+
+#: The package's facade (``servegate/__init__.py``, core's layer, imported by every layer for
+#: ``__version__``) may name a higher layer, lazily only: ``from servegate import read_run``
+#: imports the reader on first use, and ``import servegate`` loads nothing above core.
+FACADE = "servegate"
+
+
+def _lazy_nodes(tree: ast.AST) -> set[int]:
+    """ids of the import nodes inside a function or an ``if TYPE_CHECKING:`` block."""
+    lazy: set[int] = set()
+    for node in ast.walk(tree):
+        test = node.test if isinstance(node, ast.If) else None
+        checking = isinstance(test, ast.Name | ast.Attribute) and (
+            getattr(test, "id", None) == "TYPE_CHECKING"
+            or getattr(test, "attr", None) == "TYPE_CHECKING"
+        )
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) or checking:
+            lazy |= {id(n) for n in ast.walk(node) if isinstance(n, ast.Import | ast.ImportFrom)}
+    return lazy
 
 
 def module_name(path: Path) -> str:
@@ -68,9 +92,11 @@ def collect_imports(source: str, module: str, *, is_package: bool, known: set[st
     the module ``pkg.name`` when that is a module in ``known``, else ``pkg``."""
     package = module if is_package else module.rpartition(".")[0]
     found = []
-    for node in ast.walk(ast.parse(source)):
+    tree = ast.parse(source)
+    lazy = _lazy_nodes(tree)
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            found += [Import(a.name, node.lineno) for a in node.names]
+            found += [Import(a.name, node.lineno, id(node) in lazy) for a in node.names]
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:  # relative: resolve against this module's package
@@ -78,7 +104,7 @@ def collect_imports(source: str, module: str, *, is_package: bool, known: set[st
                 base = ".".join([*anchor, *([base] if base else [])])
             for alias in node.names:
                 sub = f"{base}.{alias.name}"
-                found.append(Import(sub if sub in known else base, node.lineno))
+                found.append(Import(sub if sub in known else base, node.lineno, id(node) in lazy))
     ours = [i for i in found if i.target == "servegate" or i.target.startswith("servegate.")]
     return sorted(ours, key=lambda i: i.line)  # ast.walk goes breadth first; report in file order
 
@@ -148,8 +174,29 @@ def test_no_module_imports_from_a_higher_layer(module: str) -> None:
         f"(layer {LAYERS[theirs]})"
         for imp in IMPORTS[module]
         if (theirs := layer_of(imp.target)) is not None and LAYERS[theirs] > LAYERS[own]
+        if not (module == FACADE and imp.lazy)
     ]
     assert not upward, "\n".join(upward)
+
+
+def test_the_facade_names_higher_layers_lazily_only() -> None:
+    eager = [
+        _where(FACADE, imp)
+        for imp in IMPORTS[FACADE]
+        if not imp.lazy and layer_of(imp.target) not in (None, "core")
+    ]
+    assert not eager, "import servegate must stay cheap:\n" + "\n".join(eager)
+    assert {layer_of(i.target) for i in IMPORTS[FACADE] if i.lazy} >= {"history", "runs"}
+    done = subprocess.run(
+        [sys.executable, "-c", "import servegate, sys; print(sorted(sys.modules))"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(LIB)},
+        timeout=60,
+    )
+    loaded = set(ast.literal_eval(done.stdout))
+    assert "pandas" not in loaded and not {m for m in loaded if m.startswith("servegate.runs")}
 
 
 def test_measure_and_server_never_import_each_other() -> None:
@@ -218,12 +265,12 @@ def test_imports_in_functions_type_checking_and_relative_forms_are_collected() -
     )
     known = {"servegate.plots", "servegate.core.stats", "servegate.analysis.sibling"}
     imports = collect_imports(source, "servegate.analysis.x", is_package=False, known=known)
-    assert [(i.target, i.line) for i in imports] == [
-        ("servegate.core.names", 2),
-        ("servegate.runs.reader", 5),
-        ("servegate.analysis.sibling", 6),
-        ("servegate.core.stats", 7),
-        ("servegate.plots", 9),
+    assert [(i.target, i.line, i.lazy) for i in imports] == [
+        ("servegate.core.names", 2, False),
+        ("servegate.runs.reader", 5, True),
+        ("servegate.analysis.sibling", 6, False),
+        ("servegate.core.stats", 7, False),
+        ("servegate.plots", 9, True),
     ]
 
 

@@ -11,11 +11,13 @@ from typing import Final, Literal, get_args
 __all__ = [
     "DECISION_SCHEMA_VERSION",
     "FAILURE_STATUSES",
+    "HISTORY_SCHEMA_VERSION",
     "IMPORTED_SOURCE",
     "QUALITY_COLUMNS",
     "QUALITY_CSV",
     "REQUESTS_CSV",
     "REQUEST_COLUMNS",
+    "REQUEST_DTYPES",
     "RUN_JSON",
     "RUN_SCHEMA_VERSION",
     "RUN_STATES",
@@ -27,7 +29,10 @@ __all__ = [
 
 RUN_SCHEMA_VERSION: Final = 1
 #: The decision JSON's ``schema_version`` (``servegate.report.decision.DecisionReport``).
-DECISION_SCHEMA_VERSION: Final = 1
+DECISION_SCHEMA_VERSION: Final = 2
+#: The history CSV's ``schema_version`` column (``servegate.history.format``); version 1 was the
+#: same file without that column.
+HISTORY_SCHEMA_VERSION: Final = 2
 REQUESTS_CSV: Final = "requests.csv"
 RUN_JSON: Final = "run.json"
 SERVER_LOG: Final = "server.log"
@@ -92,3 +97,36 @@ REQUEST_COLUMNS: Final[tuple[str, ...]] = (
     "n_content_chunks",
     "finish_reason",
 )
+
+_TEXT, _COUNT, _FIGURE = "string", "Int64", "float64"
+#: The pandas dtype of each requests.csv column (``servegate.read_run``'s frame): text
+#: ``string``, whole numbers nullable ``Int64``, times and rates ``float64`` (NaN: no value).
+REQUEST_DTYPES: Final[dict[str, str]] = {
+    "run_id": _TEXT,
+    "backend": _TEXT,
+    "model": _TEXT,
+    "concurrency": _COUNT,
+    "request_rate": _FIGURE,
+    "prompt_id": _TEXT,
+    "status": _TEXT,
+    "http_status": _COUNT,
+    "error": _TEXT,
+    "queue_ms": _FIGURE,
+    "ttft_ms": _FIGURE,
+    "e2e_ms": _FIGURE,
+    "itl_mean_ms": _FIGURE,
+    "tpot_ms": _FIGURE,
+    "input_tokens": _COUNT,
+    "output_tokens": _COUNT,
+    "tokens_source": _TEXT,
+    "level": _TEXT,
+    "seq": _COUNT,
+    "category": _TEXT,
+    "due_s": _FIGURE,
+    "end_s": _FIGURE,
+    "itl_max_ms": _FIGURE,
+    "n_content_chunks": _COUNT,
+    "finish_reason": _TEXT,
+}
+if tuple(REQUEST_DTYPES) != REQUEST_COLUMNS:  # pragma: no cover - a developer's slip
+    raise AssertionError("REQUEST_DTYPES must name REQUEST_COLUMNS, in order")

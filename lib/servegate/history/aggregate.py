@@ -45,11 +45,12 @@ from servegate.analysis.cost import (
     machine_price_for_run,
     self_hosted_cost_per_1m_output_tokens,
 )
-from servegate.core.errors import HistoryError, PricingError
+from servegate.core.errors import PricingError
 from servegate.core.fsutil import atomic_path
 from servegate.core.paths import resolve_path
-from servegate.history.format import HISTORY_COLUMNS, HistoryRow, parse_history, render_history
+from servegate.history.format import HISTORY_COLUMNS, HistoryRow, render_history
 from servegate.history.poc import load_poc_summaries, poc_history_rows
+from servegate.history.read import DEFAULT_HISTORY_PATH, parse_history, read_history
 from servegate.records.level import LevelSummary
 from servegate.runs.identity import (
     hardware_summary,
@@ -65,20 +66,19 @@ __all__ = [
     "HistoryResult",
     "hardware_summary",
     "load_history",
+    "read_history",
     "rebuild_history",
     "runtime_version",
 ]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_HISTORY_PATH = "eval/reports/aggregate_history.csv"
-
 
 @dataclass(frozen=True, eq=False)
 class HistoryResult:
     """What a rebuild wrote.
 
-    :param rows: the history as ``load_history`` reads it back (typed columns).
+    :param rows: the history as ``read_history`` reads it back (typed columns).
     :param skipped: (folder, reason) for each run folder that could not be read.
     :param path: the history file.
     :param changed: False when the file already held exactly these bytes (not rewritten).
@@ -301,22 +301,9 @@ def rebuild_history(
 
 
 def load_history(path: str | Path = DEFAULT_HISTORY_PATH) -> pd.DataFrame:
-    """Read the history CSV (relative: under the project root) with typed columns, checking its
-    header is ``HISTORY_COLUMNS``.
+    """The history CSV as a typed frame: ``servegate.history.read.read_history``, under the name
+    earlier callers use.
 
-    Floats are ``float64`` (NaN where empty, ``inf`` where a percentile landed among failed
-    requests), counts nullable ``Int64``, ``incomplete`` bool, the rest strings ("" where empty).
-
-    :raises HistoryError: when the file is missing, has other columns, or a cell is not of its
-        column's type.
+    :raises HistoryError: as ``read_history``.
     """
-    path = resolve_path(path)
-    if not path.is_file():
-        raise HistoryError(
-            f"history {path} not found; build it with `make aggregate` "
-            "(servegate.history.aggregate.rebuild_history)"
-        )
-    try:
-        return parse_history(path, str(path))
-    except pd.errors.EmptyDataError:
-        raise HistoryError(f"history {path} is empty; rebuild it with `make aggregate`") from None
+    return read_history(path)

@@ -1,9 +1,11 @@
 """The history CSV's format: its columns, how each value is written, and how it is read back.
 
-One definition serves the writer (``servegate.history.aggregate.rebuild_history``) and the reader
-(``load_history``), so a rebuilt file always parses: fixed columns in a fixed order, fixed
-decimals per column (ms 3, tok/s 3, req/s 4, USD 6), ``inf`` for a percentile among failed
-requests, ``true``/``false``, and one line per row whatever an error message held.
+One table, ``HISTORY_DTYPES`` (column -> pandas dtype), serves the writer
+(``servegate.history.aggregate.rebuild_history``), the reader (``servegate.history.read``) and
+schemas/history.columns.json, so a rebuilt file always parses: fixed columns in a fixed order,
+fixed decimals per column (ms 3, tok/s 3, req/s 4, USD 6), ``inf`` for a percentile among failed
+requests, ``true``/``false``, one line per row whatever an error message held, and the format's
+version (``HISTORY_SCHEMA_VERSION``) in the last column of every row.
 """
 
 from __future__ import annotations
@@ -14,89 +16,92 @@ import math
 from collections.abc import Sequence
 from typing import Any, Final
 
-import numpy as np
-import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from servegate.core.errors import HistoryError
+from servegate.core.names import HISTORY_SCHEMA_VERSION
 
 __all__ = [
     "CONTRACT_COLUMNS",
     "EXTRA_COLUMNS",
     "HISTORY_COLUMNS",
+    "HISTORY_DTYPES",
     "HistoryRow",
     "column_kind",
-    "parse_history",
     "render_history",
 ]
 
-#: The original contract's columns (docs/contracts.md), in its order; then extras for the report.
-CONTRACT_COLUMNS: Final[tuple[str, ...]] = (
-    "run_id",
-    "run_date",
-    "label",
-    "backend",
-    "model",
-    "model_sha256",
-    "runtime_version",
-    "hardware",
-    "prompt_set_sha256",
-    "concurrency",
-    "request_rate",
-    "n_requests",
-    "n_ok",
-    "n_errors",
-    "n_oom",
-    "duration_s",
-    "req_per_s",
-    "output_tok_per_s",
-    "ttft_p50_ms",
-    "ttft_p95_ms",
-    "e2e_p50_ms",
-    "e2e_p95_ms",
-    "e2e_p95_ci_low_ms",
-    "e2e_p95_ci_high_ms",
-    "cost_per_1m_output_tokens_usd",
-)
-EXTRA_COLUMNS: Final[tuple[str, ...]] = (
-    "level",
-    "state",
-    "incomplete",
-    "source",
-    "n_timeouts",
-    "n_cancelled",
-    "hardware_class",
-    "e2e_p50_ci_low_ms",
-    "e2e_p50_ci_high_ms",
-    "ttft_p50_ci_low_ms",
-    "ttft_p50_ci_high_ms",
-    "ttft_p95_ci_low_ms",
-    "ttft_p95_ci_high_ms",
-    "output_tok_per_s_ci_low",
-    "output_tok_per_s_ci_high",
-    "input_tokens_total",
-    "output_tokens_total",
-    "cost_basis",
-    "git_commit",
-    "note",
-)
-HISTORY_COLUMNS: Final[tuple[str, ...]] = CONTRACT_COLUMNS + EXTRA_COLUMNS
+#: The history's columns, in file order, each with the pandas dtype ``read_history`` gives it:
+#: the one declaration the writer's row model, the reader and schemas/history.columns.json
+#: follow. Counts are nullable ``Int64``, figures ``float64`` (``inf``: among failures), flags
+#: nullable ``boolean``, ``run_date`` a UTC datetime, text ``string``. The first 25 are the
+#: original contract (docs/contracts.md); then extras for the report; ``schema_version`` last.
+HISTORY_DTYPES: Final[dict[str, str]] = {
+    "run_id": "string",
+    "run_date": "datetime64[ns, UTC]",
+    "label": "string",
+    "backend": "string",
+    "model": "string",
+    "model_sha256": "string",
+    "runtime_version": "string",
+    "hardware": "string",
+    "prompt_set_sha256": "string",
+    "concurrency": "Int64",
+    "request_rate": "float64",
+    "n_requests": "Int64",
+    "n_ok": "Int64",
+    "n_errors": "Int64",
+    "n_oom": "Int64",
+    "duration_s": "float64",
+    "req_per_s": "float64",
+    "output_tok_per_s": "float64",
+    "ttft_p50_ms": "float64",
+    "ttft_p95_ms": "float64",
+    "e2e_p50_ms": "float64",
+    "e2e_p95_ms": "float64",
+    "e2e_p95_ci_low_ms": "float64",
+    "e2e_p95_ci_high_ms": "float64",
+    "cost_per_1m_output_tokens_usd": "float64",
+    # extras
+    "level": "string",
+    "state": "string",
+    "incomplete": "boolean",
+    "source": "string",
+    "n_timeouts": "Int64",
+    "n_cancelled": "Int64",
+    "hardware_class": "string",
+    "e2e_p50_ci_low_ms": "float64",
+    "e2e_p50_ci_high_ms": "float64",
+    "ttft_p50_ci_low_ms": "float64",
+    "ttft_p50_ci_high_ms": "float64",
+    "ttft_p95_ci_low_ms": "float64",
+    "ttft_p95_ci_high_ms": "float64",
+    "output_tok_per_s_ci_low": "float64",
+    "output_tok_per_s_ci_high": "float64",
+    "input_tokens_total": "Int64",
+    "output_tokens_total": "Int64",
+    "cost_basis": "string",
+    "git_commit": "string",
+    "note": "string",
+    # the format's version, on every row: a reader checks it before trusting the columns
+    "schema_version": "Int64",
+}
+HISTORY_COLUMNS: Final[tuple[str, ...]] = tuple(HISTORY_DTYPES)
+CONTRACT_COLUMNS: Final[tuple[str, ...]] = HISTORY_COLUMNS[:25]
+EXTRA_COLUMNS: Final[tuple[str, ...]] = HISTORY_COLUMNS[25:]
 
-_INT_COLUMNS = frozenset(
-    {
-        "concurrency",
-        "n_requests",
-        "n_ok",
-        "n_errors",
-        "n_oom",
-        "n_timeouts",
-        "n_cancelled",
-        "input_tokens_total",
-        "output_tokens_total",
-    }
-)
-_BOOL_COLUMNS = frozenset({"incomplete"})
-#: Decimals written for each float column: ms to the microsecond, rates to 1e-4, USD to 1e-6.
+#: The kind of each pandas dtype, as schemas/history.columns.json names it.
+_KINDS: Final[dict[str, str]] = {
+    "string": "str",
+    "Int64": "int",
+    "float64": "float",
+    "boolean": "bool",
+    "datetime64[ns, UTC]": "datetime",
+}
+_INT_COLUMNS = frozenset(c for c, t in HISTORY_DTYPES.items() if t == "Int64")
+_BOOL_COLUMNS = frozenset(c for c, t in HISTORY_DTYPES.items() if t == "boolean")
+_FLOAT_COLUMNS = frozenset(c for c, t in HISTORY_DTYPES.items() if t == "float64")
+#: Decimals written for each float column: ms to the microsecond, rates to 1e-4, USD to 1e-6;
+#: ``request_rate`` is written as given (``:g``).
 _DECIMALS: Final[dict[str, int]] = {
     "duration_s": 3,
     "req_per_s": 4,
@@ -106,7 +111,6 @@ _DECIMALS: Final[dict[str, int]] = {
     "cost_per_1m_output_tokens_usd": 6,
     **{c: 3 for c in HISTORY_COLUMNS if c.endswith("_ms")},
 }
-_FLOAT_COLUMNS = frozenset({*_DECIMALS, "request_rate"})
 _NOTE_CHARS = 300
 
 
@@ -168,21 +172,42 @@ class HistoryRow(BaseModel):
     cost_basis: Text = ""
     git_commit: Text = ""
     note: Text = ""
-
-
-if tuple(HistoryRow.model_fields) != HISTORY_COLUMNS:  # pragma: no cover - a developer's slip
-    raise AssertionError("HistoryRow's fields must be HISTORY_COLUMNS, in order")
+    schema_version: int = Field(
+        HISTORY_SCHEMA_VERSION, description="the history format's version, on every row"
+    )
 
 
 def column_kind(column: str) -> str:
-    """``"int"``, ``"float"``, ``"bool"`` or ``"str"``: how a history column is typed."""
-    if column in _INT_COLUMNS:
-        return "int"
-    if column in _FLOAT_COLUMNS:
-        return "float"
-    if column in _BOOL_COLUMNS:
-        return "bool"
-    return "str"
+    """``"int"``, ``"float"``, ``"bool"``, ``"datetime"`` or ``"str"``: a history column's kind
+    (``HISTORY_DTYPES``)."""
+    return _KINDS[HISTORY_DTYPES[column]]
+
+
+#: The Python type a ``HistoryRow`` field holds for each kind (``run_date`` is written as text).
+_ROW_TYPES: Final[dict[str, object]] = {
+    "str": str,
+    "datetime": str,
+    "int": int | None,
+    "float": float | None,
+    "bool": bool,
+}
+
+
+def _check_row_model() -> None:
+    """The row model and the dtype table must agree: the same columns, in order, and types."""
+    fields = HistoryRow.model_fields
+    if tuple(fields) != HISTORY_COLUMNS:  # pragma: no cover - a developer's slip
+        raise AssertionError("HistoryRow's fields must be HISTORY_DTYPES' columns, in order")
+    wrong = [
+        c
+        for c, f in fields.items()
+        if f.annotation != _ROW_TYPES[column_kind(c)] and c != "schema_version"
+    ]
+    if wrong:  # pragma: no cover - a developer's slip
+        raise AssertionError(f"HistoryRow's types disagree with HISTORY_DTYPES for {wrong}")
+
+
+_check_row_model()
 
 
 def _sort_key(row: HistoryRow) -> tuple[str, str, bool, int, bool, float, str]:
@@ -219,50 +244,3 @@ def render_history(rows: Sequence[HistoryRow]) -> str:
     for row in sorted(rows, key=_sort_key):
         writer.writerow([_cell(c, getattr(row, c)) for c in HISTORY_COLUMNS])
     return buffer.getvalue()
-
-
-def parse_history(source: Any, name: str) -> pd.DataFrame:
-    """Typed frame of a history CSV (``source``: a path or a text buffer; ``name`` for errors).
-
-    :raises HistoryError: for other columns, or a cell that is not of its column's type.
-    """
-    frame = pd.read_csv(source, dtype=str, keep_default_na=False)
-    header = list(frame.columns)
-    if header != list(HISTORY_COLUMNS):
-        missing = [c for c in HISTORY_COLUMNS if c not in header]
-        extra = [c for c in header if c not in HISTORY_COLUMNS]
-        detail = "; ".join(
-            [f"missing {missing}"] * bool(missing) + [f"unexpected {extra}"] * bool(extra)
-        )
-        raise HistoryError(
-            f"history {name} does not have this servegate's {len(HISTORY_COLUMNS)} columns "
-            f"({detail or 'same names, different order'}); rebuild it with `make aggregate` "
-            "(it is made from eval/results, nothing is lost)"
-        )
-    out = pd.DataFrame(index=frame.index)
-    for column in HISTORY_COLUMNS:
-        text = frame[column]
-        if column in _FLOAT_COLUMNS or column in _INT_COLUMNS:
-            number = pd.to_numeric(text.where(text != ""), errors="coerce").astype(float)
-            bad = (text != "") & number.isna()
-            if column in _INT_COLUMNS:
-                bad |= number.notna() & np.isfinite(number) & (number % 1 != 0)
-            if bad.any():
-                i = int(np.flatnonzero(bad.to_numpy())[0])
-                raise HistoryError(
-                    f"history {name} line {i + 2}: column {column!r} must be a number, got "
-                    f"{text.iat[i]!r}; rebuild it with `make aggregate`"
-                )
-            out[column] = number.astype("Int64") if column in _INT_COLUMNS else number
-        elif column in _BOOL_COLUMNS:
-            bad = ~text.isin(["true", "false"])
-            if bad.any():
-                i = int(np.flatnonzero(bad.to_numpy())[0])
-                raise HistoryError(
-                    f"history {name} line {i + 2}: column {column!r} must be true or false, got "
-                    f"{text.iat[i]!r}; rebuild it with `make aggregate`"
-                )
-            out[column] = text == "true"
-        else:
-            out[column] = text.astype(str)
-    return out

@@ -30,8 +30,8 @@ from servegate.core.environment import servegate_commit
 from servegate.core.errors import ServegateError
 from servegate.core.fsutil import atomic_write_json
 from servegate.core.paths import resolve_path
-from servegate.history.aggregate import load_history
 from servegate.history.poc import PocRun, load_poc_summaries
+from servegate.history.read import read_history
 from servegate.report.alerts import report_alert_levels, write_alert_files
 from servegate.report.caveats import report_caveats
 from servegate.report.cost import CostOption, hosted_cost, local_cost
@@ -104,7 +104,7 @@ class ReportData:
     def decision(self) -> dict[str, Any]:  # JSON boundary: the decision file's contents
         """The decision JSON as written to the file (``decision_report``, dumped): what the tests
         compare with the committed decision. The notebook's tables take ``decision_report``."""
-        return self.decision_report.model_dump(mode="python")
+        return self.decision_report.model_dump(mode="json")
 
     def requests(self) -> pd.DataFrame:
         """Per-request rows of the local and hosted runs, stacked."""
@@ -156,7 +156,7 @@ class ReportData:
     def history(self) -> tuple[pd.DataFrame, str]:
         """The history for the trend, and "" or why there is none (a state, not a failure)."""
         try:
-            return load_history(self.params.history_path), ""
+            return read_history(self.params.history_path), ""
         except ServegateError as exc:
             return pd.DataFrame(), f"No history to show yet: {exc}"
 
@@ -359,7 +359,7 @@ def _write_decision(
     dated = resolve_path(params.report_dir) / f"{prefix}_decision.json"
     # latest.json moves with latest.html and latest.pdf, once all of them are rendered
     # (servegate.jobs.pipeline), so the three never disagree.
-    atomic_write_json(dated, decision.model_dump(mode="python"))
+    atomic_write_json(dated, decision.model_dump(mode="json"))
     alerts = write_alert_files(dated.parent, prefix, report_alert_levels(decision, local))
     return (dated, *alerts)
 

@@ -1,25 +1,42 @@
 """The decision JSON as a typed model: what ``reports/<date>_<label>_decision.json`` holds.
 
 ``DecisionReport`` is built by ``servegate.report.build`` and written with
-``core.fsutil.atomic_write_json(report.model_dump(mode="python"))``, so a ``+inf`` latency is the
-string ``"inf"`` in the file; ``SavedFloat`` fields read it back, and a saved file validates into
-the model it was written from. Every key is part of the file's format (``DECISION_SCHEMA_VERSION``).
+``core.fsutil.atomic_write_json(report.model_dump(mode="json"))``. Numbers are JSON numbers or
+null, never strings: a ``+inf`` latency is null and named in its object's ``infinite``
+(``servegate.report.numbers``), and validation puts it back, so a saved file validates into the
+model it was written from. Every key is part of the file's format (``DECISION_SCHEMA_VERSION``);
+``load_decision`` also reads version 1, whose ``+inf`` was the string ``"inf"``.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+    model_validator,
+)
+from pydantic_core import to_jsonable_python
 
 from servegate.analysis.gate_rule import Decision, Verdict
 from servegate.analysis.gates import GateParams
 from servegate.core.errors import ConfigError
 from servegate.core.names import DECISION_SCHEMA_VERSION
-from servegate.core.numbers import SavedFloat
 from servegate.report.cost import CostOption
+from servegate.report.numbers import (
+    INF_STRINGS,
+    ReportFloat,
+    describe_infinite,
+    list_infinite,
+    restore_infinite,
+)
 
 __all__ = [
     "CapacityPlanEntry",
@@ -37,6 +54,7 @@ __all__ = [
     "QualitySection",
     "RefusedRun",
     "RunComparison",
+    "decision_json_schema",
     "load_decision",
 ]
 
@@ -50,9 +68,9 @@ class Gate(_Entry):
 
     name: str
     threshold: float
-    measured: SavedFloat
-    ci_low: SavedFloat
-    ci_high: SavedFloat
+    measured: ReportFloat
+    ci_low: ReportFloat
+    ci_high: ReportFloat
     verdict: Verdict
     unit: str
     n: int
@@ -67,12 +85,12 @@ class ChangeRow(_Entry):
 
     level: str
     metric: str
-    previous_ms: SavedFloat
-    current_ms: SavedFloat
-    change_ms: SavedFloat
-    change_ci_low_ms: SavedFloat
-    change_ci_high_ms: SavedFloat
-    relative_change: SavedFloat
+    previous_ms: ReportFloat
+    current_ms: ReportFloat
+    change_ms: ReportFloat
+    change_ci_low_ms: ReportFloat
+    change_ci_high_ms: ReportFloat
+    relative_change: ReportFloat
     verdict: str
 
 
@@ -104,8 +122,8 @@ class PocBaseline(_Entry):
     source_file: str
     run_date: str
     rows: int
-    e2e_p50_ms: SavedFloat
-    e2e_p95_ms: SavedFloat
+    e2e_p50_ms: ReportFloat
+    e2e_p95_ms: ReportFloat
     caveat: str
     summary_only: bool
 
@@ -114,7 +132,7 @@ class CapacityRow(_Entry):
     """One line of the capacity plan's table."""
 
     item: str
-    value: SavedFloat
+    value: ReportFloat
     unit: str
     basis: str
 
@@ -128,9 +146,9 @@ class CapacityPlanEntry(_Entry):
     machine: str
     hosted_model: str
     replicas: int | None
-    monthly_self_hosted_usd: SavedFloat
-    monthly_hosted_usd: SavedFloat
-    break_even_average_rps: SavedFloat
+    monthly_self_hosted_usd: ReportFloat
+    monthly_hosted_usd: ReportFloat
+    break_even_average_rps: ReportFloat
     break_even_reason: str
     table: list[CapacityRow]
 
@@ -145,18 +163,18 @@ class CapacityUnavailable(_Entry):
 class FallbackRowEntry(_Entry):
     """The local-first policy at one time-out (``inf``: local only, ``0``: hosted only)."""
 
-    timeout_ms: SavedFloat
+    timeout_ms: ReportFloat
     policy: str
     n: int
-    fallback_rate: SavedFloat
-    failure_share: SavedFloat
-    p50_ms: SavedFloat
-    p95_ms: SavedFloat
-    p95_ci_high_ms: SavedFloat
+    fallback_rate: ReportFloat
+    failure_share: ReportFloat
+    p50_ms: ReportFloat
+    p95_ms: ReportFloat
+    p95_ci_high_ms: ReportFloat
     p50_verdict: Verdict
     p95_verdict: Verdict
     passes_gates: bool
-    blended_usd_per_1m_output_tokens: SavedFloat
+    blended_usd_per_1m_output_tokens: ReportFloat
 
 
 class FallbackReplay(_Entry):
@@ -168,7 +186,7 @@ class FallbackReplay(_Entry):
     local_run: str
     hosted_run: str
     rows: list[FallbackRowEntry]
-    passing_timeouts_ms: list[SavedFloat]
+    passing_timeouts_ms: list[ReportFloat]
     notes: list[str]
 
 
@@ -188,9 +206,9 @@ class QualityRow(_Entry):
     n: int
     n_passed: int
     n_failed_requests: int
-    accuracy: SavedFloat
-    ci_low: SavedFloat
-    ci_high: SavedFloat
+    accuracy: ReportFloat
+    ci_low: ReportFloat
+    ci_high: ReportFloat
 
 
 class QualityExample(_Entry):
@@ -218,7 +236,12 @@ class QualitySection(_Entry):
 
 
 class DecisionReport(_Entry):
-    """The decision JSON: the decision, its gates and everything the report shows beside them."""
+    """The decision JSON: the decision, its gates and everything the report shows beside them.
+
+    Every number is a JSON number or null. A field that is infinite (a p95 among failed
+    requests, a local-only fallback time-out) is null and named in its object's ``infinite``,
+    e.g. ``"infinite": {"measured": "+inf"}``; without such an entry, null means no value.
+    """
 
     schema_version: int = DECISION_SCHEMA_VERSION
     servegate_version: str
@@ -240,9 +263,32 @@ class DecisionReport(_Entry):
     fallback: FallbackReplay | FallbackNotRun | None
     quality: QualitySection | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _infinite_back(cls, data: Any) -> Any:  # JSON boundary: the file's objects
+        # Each object's "infinite" back to +/-inf before the fields are validated.
+        return restore_infinite(data) if isinstance(data, dict) else data
+
+    @model_serializer(mode="wrap")
+    def _infinite_listed(
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> dict[str, Any]:  # JSON boundary: the decision JSON as written
+        if not info.mode_is_json():
+            return dict(handler(self))
+        # In JSON mode pydantic would turn +inf into null (or a string) and lose it: dump the
+        # python values, where +inf is still a float, and list each one in its object.
+        return dict(to_jsonable_python(list_infinite(self.model_dump(mode="python"))))
+
+
+def decision_json_schema() -> dict[str, Any]:
+    """The JSON Schema of the decision JSON, ``infinite`` included (``scripts/make_schemas.py``)."""
+    return describe_infinite(DecisionReport.model_json_schema())
+
 
 def load_decision(path: str | Path) -> DecisionReport:
     """A saved decision JSON, validated; the one way servegate reads one back.
+
+    Version 1 files (``+inf`` as the string ``"inf"``) are read too, as this version.
 
     :raises ConfigError: when the file is missing or not JSON, is of another
         ``schema_version`` (saying which servegate to use), or does not match ``DecisionReport``.
@@ -255,7 +301,7 @@ def load_decision(path: str | Path) -> DecisionReport:
             f"cannot read the decision JSON {path} ({exc}); run `make report` first"
         ) from None
     version = data.get("schema_version") if isinstance(data, dict) else None
-    if version != DECISION_SCHEMA_VERSION:
+    if isinstance(version, bool) or version not in (1, DECISION_SCHEMA_VERSION):
         newer = isinstance(version, int) and version > DECISION_SCHEMA_VERSION
         fix = (
             "it was written by a newer servegate: upgrade servegate to read it"
@@ -264,13 +310,16 @@ def load_decision(path: str | Path) -> DecisionReport:
         )
         raise ConfigError(
             f"decision JSON {path} has schema_version {version!r}, this servegate reads "
-            f"version {DECISION_SCHEMA_VERSION}; {fix}"
+            f"version {DECISION_SCHEMA_VERSION} (and 1); {fix}"
         )
     try:
-        return DecisionReport.model_validate(data)
+        # Version 1 wrote +inf as the string "inf": its numbers decode it.
+        report = DecisionReport.model_validate(data, context={INF_STRINGS: version == 1})
     except ValidationError as exc:
         raise ConfigError(
             f"decision JSON {path} does not match this servegate's format ({exc.error_count()} "
             f"problem(s), first: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}); "
             "render it again: make render"
         ) from None
+    # Read as this version: dumped again, it is written in this version's format.
+    return report.model_copy(update={"schema_version": DECISION_SCHEMA_VERSION})

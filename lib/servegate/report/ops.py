@@ -158,7 +158,7 @@ def capacity_entry(section: CapacitySection) -> CapacityPlanEntry | CapacityUnav
         monthly_hosted_usd=plan.monthly_hosted_usd,
         break_even_average_rps=plan.break_even.average_rps,
         break_even_reason=plan.break_even.reason,
-        # A value the plan could not compute is NaN in the frame: SavedFloat reads it as None.
+        # A value the plan could not compute is NaN in the frame: ReportFloat reads it as None.
         table=[
             CapacityRow(item=item, value=value, unit=unit, basis=basis)
             for item, value, unit, basis in table.itertuples(index=False, name=None)

@@ -30,7 +30,7 @@ __all__ = ["capacity_html", "comparison_html", "fallback_html", "server_metrics_
 _CHANGE_COLORS = {"regression": "#b3261e", "improvement": "#1b7f3b"}
 
 
-# A saved figure with no value is None (``SavedFloat`` reads NaN as None), never NaN.
+# A saved figure with no value is None (``ReportFloat`` reads NaN as None), never NaN.
 
 
 def _change(row: ChangeRow) -> str:

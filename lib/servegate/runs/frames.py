@@ -15,10 +15,39 @@ from servegate.core.names import STATUSES
 from servegate.core.stats import Estimate
 from servegate.runs.reader import RunData
 
-__all__ = ["LEVEL_COLUMNS", "levels_frame"]
+__all__ = ["LEVEL_COLUMNS", "LEVEL_DTYPES", "levels_frame"]
 
 #: The first columns of ``levels_frame``, also the columns of an empty one.
 LEVEL_COLUMNS = ("run_id", "backend", "model", "level", "concurrency", "request_rate", "n_requests")
+
+
+def _estimates(prefix: str, unit: str) -> dict[str, str]:
+    """The value and interval columns of one estimate, all ``float64``."""
+    ends = (prefix, f"{prefix}_ci_low", f"{prefix}_ci_high")
+    return {f"{name}{unit}": "float64" for name in ends}
+
+
+#: Every column of ``levels_frame``, in order, with the dtype ``servegate.read_run`` gives it:
+#: text ``string``, counts nullable ``Int64``, figures ``float64`` (``inf``: among failures).
+LEVEL_DTYPES: dict[str, str] = {
+    "run_id": "string",
+    "backend": "string",
+    "model": "string",
+    "level": "string",
+    "concurrency": "Int64",
+    "request_rate": "float64",
+    "n_requests": "Int64",
+    "n_ok": "Int64",
+    "n_errors": "Int64",
+    **{f"n_{s}": "Int64" for s in STATUSES if s != "ok"},
+    **_estimates("output_tok_per_s", ""),
+    **{
+        c: t
+        for metric in ("ttft", "e2e")
+        for q in ("p50", "p95")
+        for c, t in _estimates(f"{metric}_{q}", "_ms").items()
+    },
+}
 
 
 def _estimate_columns(prefix: str, est: Estimate | None, unit: str) -> dict[str, float]:

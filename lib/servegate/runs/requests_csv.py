@@ -28,7 +28,13 @@ import numpy as np
 import pandas as pd
 
 from servegate.core.errors import RunFolderError, StatsInputError
-from servegate.core.names import IMPORTED_SOURCE, REQUEST_COLUMNS, REQUESTS_CSV, STATUSES
+from servegate.core.names import (
+    IMPORTED_SOURCE,
+    REQUEST_COLUMNS,
+    REQUEST_DTYPES,
+    REQUESTS_CSV,
+    STATUSES,
+)
 from servegate.records.level import LevelSamples, LevelSummary, summarize_level
 from servegate.records.run import RunRecord
 
@@ -44,26 +50,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: requests.csv columns parsed as floats (ms, s, req/s) and as whole numbers.
-FLOAT_COLUMNS = (
-    "request_rate",
-    "queue_ms",
-    "ttft_ms",
-    "e2e_ms",
-    "itl_mean_ms",
-    "tpot_ms",
-    "due_s",
-    "end_s",
-    "itl_max_ms",
-)
-INT_COLUMNS = (
-    "concurrency",
-    "http_status",
-    "input_tokens",
-    "output_tokens",
-    "seq",
-    "n_content_chunks",
-)
+#: requests.csv columns parsed as floats (ms, s, req/s) and as whole numbers (``REQUEST_DTYPES``).
+FLOAT_COLUMNS = tuple(c for c, t in REQUEST_DTYPES.items() if t == "float64")
+INT_COLUMNS = tuple(c for c, t in REQUEST_DTYPES.items() if t == "Int64")
 #: Columns the writer always fills, on every row, failures included.
 REQUIRED_COLUMNS = ("run_id", "status", "level", "queue_ms", "e2e_ms", "due_s", "end_s")
 #: An imported run's source had no clock and no queue: only these are always there.

