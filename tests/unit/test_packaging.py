@@ -15,8 +15,8 @@ import os
 import re
 import subprocess
 import sys
-import zipfile
 import tomllib
+import zipfile
 from pathlib import Path
 
 import pytest
