@@ -19,7 +19,7 @@ def test_each_setting_is_a_point_at_its_capacity_and_p95_and_the_winner_is_starr
 ) -> None:
     fig = sweep_figure(table)
     ax = fig.axes[-1]
-    assert threshold_values(ax, "y") == [80.0]
+    assert threshold_values(ax, "y") == [400.0]
     stars = [line for line in ax.lines if line.get_gid() == "winner"]
     assert len(stars) == 1
     more = next(r for r in table.rows if r.name == "more-slots")
@@ -31,7 +31,7 @@ def test_each_setting_is_a_point_at_its_capacity_and_p95_and_the_winner_is_starr
     low, high = more.capacity.goodput_req_per_s.ci_low, more.capacity.goodput_req_per_s.ci_high
     assert (low, high) in bars
     texts = figure_texts(fig)
-    for words in ("more-slots (winner)", "slow: no level passed (p95 at c1)", "p95 limit 80 ms"):
+    for words in ("more-slots (winner)", "slow: no level passed (p95 at c1)", "p95 limit 400 ms"):
         assert words in texts
     assert "Winner: more-slots" in texts and "Hollow at capacity 0" in texts
     assert ax.get_xlim()[0] < 0 < ax.get_xlim()[1]  # the hollow point at 0 is inside

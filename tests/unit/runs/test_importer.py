@@ -119,7 +119,7 @@ def test_import_writes_a_run_that_loads_and_joins_the_history(
     assert row["e2e_p50_ms"] == pytest.approx(P50_MS)
     assert row["e2e_p95_ms"] == pytest.approx(P95_MS)
     assert row["prompt_set_sha256"] == digest
-    assert row["run_date"] == "2026-10-01T12:00:00Z"
+    assert row["run_date"] == pd.Timestamp("2026-10-01T12:00:00Z")
     assert pd.isna(row["concurrency"]) and math.isnan(row["ttft_p50_ms"])
 
 
