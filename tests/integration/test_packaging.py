@@ -19,7 +19,7 @@ import pytest
 from servegate import __version__
 from tests.helpers import FIXTURE_RUNS, REPO
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.notebooks  # runs the report notebook in the fresh venv
 
 WHEELHOUSE = REPO / ".venv" / "wheelhouse"
 #: What a source distribution of servegate holds: enough to build the wheel.

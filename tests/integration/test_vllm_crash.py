@@ -20,7 +20,7 @@ from servegate.jobs.bench import run_benchmark
 from servegate.runs.reader import load_run
 from tests.helpers import REPO
 
-pytestmark = pytest.mark.vllm
+pytestmark = [pytest.mark.vllm, pytest.mark.slow]
 
 
 def _vllm_servers() -> set[int]:

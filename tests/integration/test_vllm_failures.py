@@ -51,6 +51,7 @@ def test_a_server_that_never_gets_healthy_is_a_hang(built_model: Path, tmp_path:
     )
 
 
+@pytest.mark.slow
 def test_a_kv_cache_larger_than_the_machine_is_an_oom(built_model: Path, tmp_path: Path) -> None:
     total_gib = psutil.virtual_memory().total / (1 << 30)
     server = VLLMServer(
@@ -65,6 +66,7 @@ def test_a_kv_cache_larger_than_the_machine_is_an_oom(built_model: Path, tmp_pat
     assert "docs/runbook.md" in str(err)
 
 
+@pytest.mark.slow
 def test_sigterm_to_the_caller_stops_a_starting_server(built_model: Path, tmp_path: Path) -> None:
     """A benchmark process told to stop while vLLM is starting takes the whole vLLM tree down."""
     pid_file = tmp_path / "server.pid"

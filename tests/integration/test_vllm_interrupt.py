@@ -22,7 +22,7 @@ import pytest
 from servegate.runs.reader import load_run
 from tests.helpers import REPO
 
-pytestmark = pytest.mark.vllm
+pytestmark = [pytest.mark.vllm, pytest.mark.slow]
 
 
 def _vllm_family(root: psutil.Process) -> list[psutil.Process]:

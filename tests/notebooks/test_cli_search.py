@@ -12,7 +12,7 @@ import yaml
 from servegate.calibration.server import CalibrationConfig, CalibrationServer
 from servegate.cli import main
 
-pytestmark = pytest.mark.notebooks
+pytestmark = [pytest.mark.notebooks, pytest.mark.slow]
 
 CANARY = "sk-canary-search-0123456789abcdefghij"
 KNEE = 3

@@ -13,7 +13,7 @@ import yaml
 from servegate.calibration.server import CalibrationConfig, CalibrationServer
 from servegate.cli import main
 
-pytestmark = pytest.mark.notebooks
+pytestmark = [pytest.mark.notebooks, pytest.mark.slow]
 
 
 def _sweep_file(tmp_path: Path, base_url: str) -> Path:

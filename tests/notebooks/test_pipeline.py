@@ -360,6 +360,7 @@ def test_the_capacity_notebook_plans_and_replays_from_saved_runs(
     assert "Kernel is running over TCP" not in capfd.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_rerun_with_a_known_slowdown_is_flagged_as_a_regression(tmp_path: Path) -> None:
     """The quarterly path end to end: two runs of the same setup, the second 300 ms slower to
     its first token; the second report compares with the first and flags the regression."""
