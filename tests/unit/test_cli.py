@@ -223,3 +223,19 @@ def test_report_layers_the_hosted_file_over_the_local_runs(
     assert "(1) local run: the prompt file" in out.err and "hosted run: the prompt file" in out.err
     assert main(["-q", *argv, "--no-hosted", "-p", "prompts=nope.jsonl"]) == 2
     assert "hosted run" not in capsys.readouterr().err
+
+
+def test_report_overrides_go_to_the_report_or_the_benchmarks_and_none_is_dropped() -> None:
+    from servegate.core.errors import ConfigError
+    from servegate.jobs.pipeline import split_report_overrides
+
+    report, bench = split_report_overrides(
+        ["local_run=20261201T003019Z_x", "p95_ms=2500", "n_prompts=20", "results_dir=out"],
+        benchmarks=True,
+    )
+    assert report == {"local_run": "20261201T003019Z_x", "p95_ms": 2500, "results_dir": "out"}
+    assert bench == ["n_prompts=20", "results_dir=out"]  # results_dir: both read it
+    report, bench = split_report_overrides(["local_run=abc"], benchmarks=False)
+    assert (report, bench) == ({"local_run": "abc"}, [])
+    with pytest.raises(ConfigError, match=r"-p n_prompts=20: with --no-bench .*local_run"):
+        split_report_overrides(["n_prompts=20"], benchmarks=False)

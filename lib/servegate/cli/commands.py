@@ -308,11 +308,12 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from servegate.jobs.pipeline import report_runs, run_report_pipeline
+    from servegate.jobs.pipeline import report_runs, run_report_pipeline, split_report_overrides
 
     hosted = None if args.no_hosted else args.hosted
     bench = None if args.no_bench else args.params
-    runs = report_runs(bench, hosted, args.set)
+    report_params, bench_overrides = split_report_overrides(args.set, benchmarks=bench is not None)
+    runs = report_runs(bench, hosted, bench_overrides)
     for name, layered in runs:
         _show(args, f"report: {name} run", layered)
     _check_benchmarks(args, [(f"{name} run", layered) for name, layered in runs])
@@ -320,8 +321,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     result = run_report_pipeline(
         bench,
         hosted=hosted,
-        overrides=args.set,
+        overrides=bench_overrides,
         results_dir=str(local.get("results_dir") or "eval/results"),
+        report_params=report_params,
         progress_to=_progress_stream(args),
     )
     for run_dir in result.runs:

@@ -263,7 +263,9 @@ def _add_runs_and_report(sub: Subparsers) -> None:
     report.add_argument(
         "--no-bench",
         action="store_true",
-        help="skip the benchmarks: rebuild the history and re-render from the saved runs",
+        help="skip the benchmarks: rebuild the history and re-render from the saved runs; -p "
+        "then sets only the report's own parameters (local_run=RUN_ID, p95_ms=2500, ...), "
+        "as it does beside the benchmarks' in a full run",
     )
     report.set_defaults(func=commands.cmd_report)
 

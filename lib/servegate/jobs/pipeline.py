@@ -25,8 +25,8 @@ from jupyter_core.paths import jupyter_runtime_dir
 from traitlets import default
 
 from servegate.core.config import validate_params
-from servegate.core.errors import NotebookError, ServegateError
-from servegate.core.params_file import LayeredParams, load_layered_params
+from servegate.core.errors import ConfigError, NotebookError, ServegateError
+from servegate.core.params_file import LayeredParams, load_layered_params, parse_override
 from servegate.core.paths import project_root, project_template, resolve_path
 from servegate.core.progress import relay
 from servegate.jobs.bench import BenchmarkParams
@@ -44,11 +44,14 @@ __all__ = [
     "notebook_path",
     "report_runs",
     "run_report_pipeline",
+    "split_report_overrides",
 ]
 
 log = logging.getLogger(__name__)
 
 EXECUTED_NAME = "01_benchmark.ipynb"
+REPORT_NOTEBOOK = "03_decision_report.ipynb"
+_BENCH_KEYS = frozenset(BenchmarkParams.model_fields)
 SEARCH_NOTEBOOK = "05_search.ipynb"
 #: A benchmark's parameters: a params file, several (layered, later wins), or already layered.
 ParamsSource = str | Path | Sequence[str | Path] | LayeredParams
@@ -193,6 +196,34 @@ def as_layered(params: ParamsSource) -> LayeredParams:
     if isinstance(params, LayeredParams):
         return params
     return load_layered_params([params] if isinstance(params, str | Path) else params)
+
+
+def split_report_overrides(
+    overrides: Sequence[str], *, benchmarks: bool
+) -> tuple[dict[str, object], list[str]]:
+    """``servegate report -p KEY=VALUE``: the report notebook's parameters (its parameters
+    cell, read by papermill) and the benchmarks' overrides. A key that both know goes to both.
+
+    :param benchmarks: whether the report measures anything (False: ``--no-bench``).
+    :raises ConfigError: when a key is for the benchmarks and nothing is measured, rather than
+        dropping it silently.
+    """
+    report_keys = set(papermill.inspect_notebook(str(notebook_path(REPORT_NOTEBOOK))))
+    report: dict[str, object] = {}
+    bench: list[str] = []
+    for text in overrides:
+        path, value = parse_override(text)
+        if path[0] in report_keys and len(path) == 1:
+            report[path[0]] = value
+            if not benchmarks or path[0] not in _BENCH_KEYS:
+                continue
+        if not benchmarks:
+            raise ConfigError(
+                f"-p {text}: with --no-bench nothing is measured, and {path[0]!r} is not a "
+                f"parameter of the report; the report's are: {', '.join(sorted(report_keys))}"
+            )
+        bench.append(text)
+    return report, bench
 
 
 def report_runs(

@@ -39,7 +39,7 @@ TOOL = "aiperf"
 SUMMARY_FILE = "profile_export_aiperf.json"
 TTFT_DEFINITION = (
     "aiperf time_to_first_token: from the request's start to the first parsed content "
-    "response (servegate: from due to the first content token)"
+    "response (servegate: from the request's due time to its first content token)"
 )
 E2E_DEFINITION = (
     "aiperf request_latency: from the request's start to the last response; percentiles over "

@@ -45,7 +45,7 @@ __all__ = ["TTFT_DEFINITION", "read"]
 TOOL = "guidellm"
 TTFT_DEFINITION = (
     "guidellm time_to_first_token_ms: from the request's start to the first streamed "
-    "iteration with a token (servegate: from due to the first content token)"
+    "iteration with a token (servegate: from the request's due time to its first content token)"
 )
 E2E_DEFINITION = (
     "guidellm request_latency: request_end - request_start; percentiles: smallest value whose "

@@ -47,7 +47,7 @@ __all__ = ["TTFT_DEFINITION", "read"]
 TOOL = "vllm-bench"
 TTFT_DEFINITION = (
     "vllm bench serve: from sending the request to the first streamed chunk, a role-only "
-    "chunk included (servegate: from due to the first content token)"
+    "chunk included (servegate: from the request's due time to its first content token)"
 )
 E2E_DEFINITION = (
     "vllm bench serve: from sending the request (after any wait for a --max-concurrency "
