@@ -32,10 +32,15 @@ def _require_vllm() -> None:
 def vllm_server(
     built_model: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[VLLMServer]:
-    """The shared server. Teardown stops it and fails if any of its processes is left."""
+    """The shared server. Teardown stops it and fails if any of its processes is left.
+
+    Eager (no torch.compile): its tests check answers, counters, streams and the pipeline, not
+    speed, and it starts in about a third of the time (76 s against 240 s on a busy 2-core
+    machine), which keeps `make test` to its bar. The compiled default starts in the slow tier
+    (integration/test_vllm_interrupt.py) and in every `make report`."""
     _require_vllm()
     log_dir = tmp_path_factory.mktemp("vllm-shared")
-    server = VLLMServer(server_config(built_model, log_dir))
+    server = VLLMServer(server_config(built_model, log_dir, enforce_eager=True))
     server.start()
     assert server.process is not None
     family = [
