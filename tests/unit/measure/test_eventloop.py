@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import _thread
 import asyncio
+import signal
 import threading
+from collections.abc import Iterator
 
 import pytest
 
@@ -27,6 +29,17 @@ def test_an_error_in_the_level_is_raised_in_the_caller() -> None:
         run_async(level)
 
 
+@pytest.fixture
+def default_sigint() -> Iterator[None]:
+    """Ctrl-C's default handler. A shell without job control starts background commands
+    (`make test &` in a script) with SIGINT ignored, and then interrupt_main() does nothing and
+    the level waits forever; a person pressing Ctrl-C has the default handler."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.usefixtures("default_sigint")
 def test_an_interrupt_aborts_the_level_lets_it_finish_and_is_raised_again() -> None:
     finished = []
 
