@@ -44,7 +44,7 @@ def limits_figure(
     :param realistic: the realistic efficiency; a tick marks each bound divided by it.
     :param what: the model, quantization, concurrency and metric, for the caption.
     """
-    title = "What the hardware allows: lower bounds on latency (an estimate, not a measurement)"
+    title = "What the hardware allows: latency bounds per option (an estimate)"
     if options is None or options.empty or not options["included"].any():
         return message_figure(title, "No hardware option to show: every one was left out.")
     shown = options[options["included"]].iloc[::-1]
