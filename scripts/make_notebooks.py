@@ -198,6 +198,14 @@ peak_to_average = 2.0  # capacity plan: peak over average traffic
 annual_growth = 0.5  # capacity plan: yearly traffic growth, 0.5 is +50%
 headroom = 0.2  # capacity plan: spare share of each replica at peak
 fallback_ttft_ms = None  # fallback time-outs T to simulate in ms; None: 100 ms to 5 s
+hardware_path = "data/hardware.yaml"  # the hardware options "What the hardware allows" bounds
+limits_models_path = "data/limits/models.yaml"  # model shapes (layers, heads, ...)
+limits_model = "llama-3.1-8b-instruct"  # the options' model: a model sheet key or a model folder
+limits_quantization = "awq"  # bf16 | fp16 | fp8 | int8 | awq | gptq
+limits_efficiency = 0.5  # the realistic share of the physical limit
+limits_memory_utilization = 0.9  # share of memory for weights and KV cache (vLLM's)
+limits_concurrency = None  # the options' concurrency; None: the gate concurrency
+limits_prompts = "data/prompts/interactive_v1.jsonl"  # the prompt set the options serve
 """,
     ),
     code(
@@ -212,6 +220,8 @@ from servegate.plots import ops as plots_ops
 from servegate.report import view as report_view
 from servegate.report import view_ops as report_view_ops
 from servegate.report import view_quality as report_view_quality
+from servegate.report import view_limits as report_view_limits
+from servegate.plots.limits import limits_figure
 """
         + SETUP,
         "remove-cell",
@@ -263,6 +273,21 @@ display(HTML(report_view_ops.server_metrics_html(report.local.levels if report.l
     code("""
 display(HTML(report_view.cost_html(decision.cost)))
 plots.cost_per_1m_tokens(report.cost_frame())
+"""),
+    md("""
+## What the hardware allows
+
+An estimate from first principles, never a measurement, and never a gate: decoding reads every
+weight once per step (and each running sequence's KV cache), so memory bandwidth bounds how
+fast tokens can come; prefill is bound by compute. First the measured run against the bound on
+its own hardware, then each hardware option of `data/hardware.yaml` for `limits_model` in
+`limits_quantization` (`notebooks/04_capacity_plan.ipynb` re-runs it for any model).
+"""),
+    code("""
+display(HTML(report_view_limits.limits_html(decision.feasibility)))
+if decision.feasibility is not None:
+    f = decision.feasibility
+    display(limits_figure(report_view_limits.limits_frame(f), p50_ms=f.p50_ms, p95_ms=f.p95_ms, realistic=f.realistic_efficiency, what=f"{f.model} in {f.quantization} at concurrency {f.concurrency}."))
 """),
     md("## Trend from the history, at the gate load level"),
     code("""
@@ -338,6 +363,12 @@ p95_ms = 3000.0  # gate: p95 latency, ms; also the goodput limit
 gate_latency_metric = "e2e"  # "e2e" | "ttft"
 gate_concurrency = None  # local level for the fallback replay; None: the run's gate level
 fallback_ttft_ms = None  # time-outs T to replay in ms; None: 100 ms to 5 s
+limits_model = "llama-3.1-8b-instruct"  # "What the hardware allows": a model sheet key or a model folder
+limits_quantization = "awq"  # bf16 | fp16 | fp8 | int8 | awq | gptq
+limits_efficiency = 0.5  # the realistic share of the physical limit
+limits_concurrency = 16  # requests in flight the bounds assume
+limits_prompts = "data/prompts/interactive_v1.jsonl"  # its lengths: each answer at its max_tokens cap
+hardware_path = "data/hardware.yaml"
 """),
     code(
         """
@@ -352,6 +383,9 @@ from servegate.analysis.searched import searched_capacity
 from servegate.report.ops import capacity_entry, capacity_section, fallback_entry, fallback_section, hosted_model_for
 from servegate.plots import ops as plots_ops
 from servegate.report import view_ops as report_view_ops
+from servegate.report.limits import feasibility_section
+from servegate.report.view_limits import limits_frame, limits_html
+from servegate.plots.limits import limits_figure
 from servegate.core.nbparams import check_injected_parameters
 check_injected_parameters(globals())  # a misspelt -p name is an error, not ignored
 """
@@ -388,6 +422,18 @@ fallback = fallback_section(local, hosted, pricing, local_usd_per_1m=local_usd, 
 display(HTML(report_view_ops.fallback_html(fallback_entry(fallback))))
 if fallback.simulated:
     display(plots_ops.fallback_figure(fallback))
+"""),
+    md("""
+## What the hardware allows, for another model or quantization
+
+Lower bounds from the datasheets (`hardware_path`), never measurements: change `limits_model`
+(a key of `data/limits/models.yaml`, or a model folder with a `config.json`),
+`limits_quantization` or `limits_concurrency` and re-run this cell.
+"""),
+    code("""
+f = feasibility_section(local, pricing, hardware_path=hardware_path, models_path="data/limits/models.yaml", model=limits_model, quant=limits_quantization, prompts_path=limits_prompts, concurrency=limits_concurrency, metric=gate_latency_metric, p50_ms=p50_ms, p95_ms=p95_ms, realistic=limits_efficiency, memory_utilization=0.9)
+display(HTML(limits_html(f)))
+display(limits_figure(limits_frame(f), p50_ms=p50_ms, p95_ms=p95_ms, realistic=limits_efficiency, what=f"{f.model} in {f.quantization} at concurrency {f.concurrency}."))
 """),
 ]
 

@@ -10,6 +10,7 @@ __all__ = [
     "ConfigError",
     "HistoryError",
     "ImportFileError",
+    "LimitsError",
     "ModelArtifactError",
     "NotebookError",
     "PortInUseError",
@@ -98,6 +99,11 @@ class RunFolderError(ServegateError):
 
 class PricingError(ConfigError):
     """The pricing file (``data/pricing.yaml``) or a price handed to a cost formula is invalid."""
+
+
+class LimitsError(ConfigError):
+    """A hardware or model sheet entry (``data/hardware.yaml``, ``data/limits/``) is invalid, a
+    quantization is unknown, or a model does not fit an option's memory at all."""
 
 
 class ImportFileError(ConfigError):

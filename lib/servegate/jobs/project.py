@@ -29,11 +29,12 @@ PROJECT_FILES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("notebooks", ("*.ipynb",)),
     ("params", ("*.yaml",)),
     ("params/sweeps", ("*.yaml",)),
-    ("data", ("pricing.yaml",)),
+    ("data", ("pricing.yaml", "hardware.yaml")),
     ("data/prompts", ("*.jsonl", "README.md")),
     ("data/quality", ("*.jsonl", "README.md")),
     ("data/history", ("*.yaml",)),
     ("data/models", ("*.json",)),
+    ("data/limits", ("*.yaml",)),
 )
 #: The folders a run writes to, made empty.
 PROJECT_FOLDERS = ("eval/results", "eval/reports", "reports", "logs")

@@ -36,6 +36,7 @@ from servegate.report.alerts import report_alert_levels, write_alert_files
 from servegate.report.caveats import report_caveats
 from servegate.report.cost import CostOption, hosted_cost, local_cost
 from servegate.report.decision import DecisionReport, Gate
+from servegate.report.limits import FeasibilitySection, feasibility_section
 from servegate.report.ops import (
     CapacitySection,
     capacity_entry,
@@ -294,6 +295,33 @@ def _fallback(
     )
 
 
+def _feasibility(
+    params: ReportParams, local: RunData | None, pricing: Pricing, evaluation: Evaluation | None
+) -> tuple[FeasibilitySection | None, str]:
+    """What the hardware allows (``report.limits``), or None and the caveat saying why not:
+    a bad sheet or an unknown model or quantization never stops the report."""
+    gate_c = evaluation.gate_concurrency if evaluation is not None else None
+    try:
+        section = feasibility_section(
+            local,
+            pricing,
+            hardware_path=params.hardware_path,
+            models_path=params.limits_models_path,
+            model=params.limits_model,
+            quant=params.limits_quantization,
+            prompts_path=params.limits_prompts,
+            concurrency=params.limits_concurrency or gate_c or 1,
+            metric=params.gates.gate_latency_metric,
+            p50_ms=params.gates.p50_ms,
+            p95_ms=params.gates.p95_ms,
+            realistic=params.limits_efficiency,
+            memory_utilization=params.limits_memory_utilization,
+        )
+    except ServegateError as exc:
+        return None, f"What the hardware allows is not shown: {exc}"
+    return section, ""
+
+
 def _gate(result: GateResult) -> Gate:
     """A gate of the evaluation as the decision JSON's entry."""
     return Gate(
@@ -324,6 +352,7 @@ def _decision_report(
     poc: list[PocRun],
     capacity: CapacitySection,
     fallback: FallbackResult,
+    feasibility: FeasibilitySection | None = None,
 ) -> DecisionReport:
     """The decision JSON: the decision and its gates, and every section the report shows."""
     ev = evaluation
@@ -346,6 +375,7 @@ def _decision_report(
         capacity=capacity_entry(capacity),
         fallback=fallback_entry(fallback),
         quality=quality_entry(ev.quality if ev else None, local, hosted),
+        feasibility=feasibility,
     )
 
 
@@ -405,6 +435,9 @@ def build_report(params: ReportParams | Mapping[str, Any], *, write: bool = True
         compared=compared,
         broken=broken,
     )
+    feasibility, why_not = _feasibility(params, local, pricing, evaluation)
+    if why_not:
+        notes = [*notes, why_not]
     decision = _decision_report(
         params,
         local,
@@ -416,6 +449,7 @@ def build_report(params: ReportParams | Mapping[str, Any], *, write: bool = True
         poc=poc,
         capacity=capacity,
         fallback=fallback,
+        feasibility=feasibility,
     )
     return ReportData(
         params=params,

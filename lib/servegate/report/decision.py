@@ -30,6 +30,7 @@ from servegate.analysis.gates import GateParams
 from servegate.core.errors import ConfigError
 from servegate.core.names import DECISION_SCHEMA_VERSION
 from servegate.report.cost import CostOption
+from servegate.report.limits import FeasibilitySection
 from servegate.report.numbers import (
     INF_STRINGS,
     ReportFloat,
@@ -262,6 +263,7 @@ class DecisionReport(_Entry):
     capacity: CapacityPlanEntry | CapacityUnavailable | None
     fallback: FallbackReplay | FallbackNotRun | None
     quality: QualitySection | None = None
+    feasibility: FeasibilitySection | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -61,6 +61,25 @@ class ReportParams(BaseModel):
     fallback_ttft_ms: list[float] | None = Field(
         None, description="fallback time-outs T to simulate, ms; None: 100 ms to 5 s"
     )
+    hardware_path: str = Field("data/hardware.yaml", description="the hardware options sheet")
+    limits_models_path: str = Field("data/limits/models.yaml", description="the model sheet")
+    limits_model: str = Field(
+        "llama-3.1-8b-instruct",
+        description="the model the options are bounded for: a model sheet key or a model folder",
+    )
+    limits_quantization: str = Field("awq", description="bf16, fp8, int8, awq or gptq")
+    limits_efficiency: float = Field(
+        0.5, gt=0, le=1, description="the realistic share of the physical limit"
+    )
+    limits_memory_utilization: float = Field(
+        0.9, gt=0, le=1, description="share of memory for weights and KV cache"
+    )
+    limits_concurrency: int | None = Field(
+        None, gt=0, description="the options' concurrency; None: the gate concurrency"
+    )
+    limits_prompts: str = Field(
+        "data/prompts/interactive_v1.jsonl", description="the prompt set the options serve"
+    )
 
     @classmethod
     def accepted_names(cls) -> list[str]:

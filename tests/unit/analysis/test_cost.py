@@ -225,10 +225,12 @@ def test_machine_price_by_hardware() -> None:
     big = machine_price_for_run(pricing, manifest=_cpu(16))
     assert big.machine == "aws-c7a.large"
     assert big.note == "priced as 2 vCPUs, the run had 16 cores"
+    # L4 must not match L40S: the L40S has its own machine (whole-word match).
+    assert machine_price_for_run(pricing, manifest=_gpu("NVIDIA L40S")).machine == "aws-g6e.xlarge"
     with pytest.raises(
-        PricingError, match=r"no machine in data/pricing.yaml has 1 x 'NVIDIA L40S'"
+        PricingError, match=r"no machine in data/pricing.yaml has 1 x 'NVIDIA H200'"
     ):
-        machine_price_for_run(pricing, manifest=_gpu("NVIDIA L40S"))  # L4 must not match L40S
+        machine_price_for_run(pricing, manifest=_gpu("NVIDIA H200"))
     with pytest.raises(PricingError, match=r"has 2 x 'NVIDIA L4'; add one under machines"):
         machine_price_for_run(pricing, manifest=_gpu("NVIDIA L4", 2))
     with pytest.raises(PricingError, match=r"params name machine 'aws-p5', which .* \(known: \["):

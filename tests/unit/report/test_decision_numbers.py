@@ -132,8 +132,10 @@ def test_a_version_1_file_reads_as_the_version_2_file_of_the_same_report() -> No
     folder = FIXTURES / "decision"
     old = load_decision(folder / "fixture_runs_decision_v1.json")
     new = load_decision(folder / "fixture_runs_decision.json")
-    volatile = {"generated_at", "git_commit", "servegate_version"}
+    # feasibility: a section added after the version-1 file was written (absent: None).
+    volatile = {"generated_at", "git_commit", "servegate_version", "feasibility"}
     assert old.model_dump(exclude=volatile) == new.model_dump(exclude=volatile)
+    assert old.feasibility is None and new.feasibility is not None
     assert old.schema_version == new.schema_version == 2
     assert old.fallback is not None and old.fallback.simulated
     assert old.fallback.rows[-1].timeout_ms == math.inf  # was the string "inf"
