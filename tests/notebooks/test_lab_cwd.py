@@ -51,6 +51,8 @@ def _project(root: Path) -> Path:
     shutil.copytree(REPO / "notebooks", root / "notebooks")
     (root / "data/prompts").symlink_to(REPO / "data/prompts", target_is_directory=True)
     (root / "data/quality").symlink_to(REPO / "data/quality", target_is_directory=True)
+    (root / "data/limits").symlink_to(REPO / "data/limits", target_is_directory=True)
+    shutil.copy(REPO / "data/hardware.yaml", root / "data/hardware.yaml")
     shutil.copy(PRICING, root / "data/pricing.yaml")
     shutil.copy(REPO / "data/history/poc_summaries.yaml", root / "data/history")
     copy_fixtures(root / "eval/results")

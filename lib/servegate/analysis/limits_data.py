@@ -129,7 +129,8 @@ def _section(path: str | Path, key: str, what: str) -> tuple[Path, dict[str, Any
         data = yaml.safe_load(resolved.read_text(encoding="utf-8"))
     except OSError as exc:
         raise LimitsError(
-            f"{what} {resolved} cannot be read ({exc}); restore it from git"
+            f"{what} {resolved} cannot be read ({exc}); restore it from git, or add it to a "
+            "project with `servegate init`"
         ) from None
     except yaml.YAMLError as exc:
         raise LimitsError(f"{what} {resolved} is not valid YAML: {exc}") from None
