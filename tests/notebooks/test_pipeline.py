@@ -353,8 +353,9 @@ def test_the_capacity_notebook_plans_and_replays_from_saved_runs(
     assert "local run:  20261126T231345Z_try_vllm" in shown
     assert "replica(s) of aws-c7a.large" in shown and "gpt-4o-mini" in shown
     assert "Fall back after T" in shown
+    # The capacity plan's figure, the fallback's, and what the hardware allows.
     assert (
-        sum("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", [])) == 2
+        sum("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", [])) == 3
     )
     # the kernel is reached over Unix sockets, not localhost TCP (it warns on TCP)
     assert "Kernel is running over TCP" not in capfd.readouterr().err
