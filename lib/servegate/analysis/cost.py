@@ -31,6 +31,7 @@ from servegate.core.paths import resolve_path
 
 __all__ = [
     "DEFAULT_PRICING_PATH",
+    "as_of_date",
     "HostedPrice",
     "HourlyPrice",
     "MachinePrice",
@@ -46,6 +47,17 @@ log = logging.getLogger(__name__)
 
 DEFAULT_PRICING_PATH = "data/pricing.yaml"
 _AS_OF = re.compile(r"^\d{4}-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?$")
+
+
+def as_of_date(value: Any) -> Any:
+    """A data file's ``as_of`` as ``YYYY-MM`` or ``YYYY-MM-DD`` text (pydantic "before" check)."""
+    if isinstance(value, date):  # YAML reads an unquoted 2025-01-15 as a date
+        return value.isoformat()
+    if not isinstance(value, str) or not _AS_OF.match(value):
+        raise ValueError("must be a date written YYYY-MM or YYYY-MM-DD, e.g. 2025-01")
+    return value
+
+
 _DATED = "every price needs as_of (when it was read, YYYY-MM or YYYY-MM-DD) and source (its URL)"
 
 
@@ -58,14 +70,7 @@ class _Dated(BaseModel):
     source: str = Field(description="the URL of the price page")
     note: str = ""
 
-    @field_validator("as_of", mode="before")
-    @classmethod
-    def _as_of(cls, value: Any) -> Any:
-        if isinstance(value, date):  # YAML reads an unquoted 2025-01-15 as a date
-            return value.isoformat()
-        if not isinstance(value, str) or not _AS_OF.match(value):
-            raise ValueError("must be a date written YYYY-MM or YYYY-MM-DD, e.g. 2025-01")
-        return value
+    _as_of = field_validator("as_of", mode="before")(as_of_date)
 
     @field_validator("source")
     @classmethod

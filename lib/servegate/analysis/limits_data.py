@@ -15,15 +15,14 @@ the good options and says which were left out and why, so a report still renders
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
-from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from servegate.analysis.cost import as_of_date
 from servegate.analysis.limits import ModelShape
 from servegate.core.errors import LimitsError
 from servegate.core.paths import resolve_path
@@ -43,7 +42,6 @@ __all__ = [
 DEFAULT_HARDWARE_PATH = "data/hardware.yaml"
 DEFAULT_MODELS_PATH = "data/limits/models.yaml"
 DEFAULT_PUBLISHED_PATH = "data/limits/published.yaml"
-_AS_OF = re.compile(r"^\d{4}-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?$")
 
 
 class _Sourced(BaseModel):
@@ -55,14 +53,7 @@ class _Sourced(BaseModel):
     as_of: str = Field(description="when it was read: YYYY-MM or YYYY-MM-DD")
     note: str = ""
 
-    @field_validator("as_of", mode="before")
-    @classmethod
-    def _as_of(cls, value: Any) -> Any:
-        if isinstance(value, date):  # YAML reads an unquoted 2025-01-15 as a date
-            return value.isoformat()
-        if not isinstance(value, str) or not _AS_OF.match(value):
-            raise ValueError("must be a date written YYYY-MM or YYYY-MM-DD, e.g. 2025-01")
-        return value
+    _as_of = field_validator("as_of", mode="before")(as_of_date)
 
 
 class HardwareOption(_Sourced):
