@@ -31,11 +31,11 @@ from servegate.core.paths import resolve_path
 
 __all__ = [
     "DEFAULT_PRICING_PATH",
-    "as_of_date",
     "HostedPrice",
     "HourlyPrice",
     "MachinePrice",
     "Pricing",
+    "as_of_date",
     "hosted_cost_per_1m_output_tokens",
     "hosted_price_for_model",
     "load_pricing",
